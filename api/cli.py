@@ -1,0 +1,161 @@
+"""The `mgd` command line."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import logging
+import os
+import sys
+
+from . import __version__
+from .errors import MGDError
+
+EXIT_OK, EXIT_ERROR, EXIT_USAGE = 0, 1, 2
+
+_EPILOG = """exit status: 0 on success, 1 when the model or language server fails,
+2 for bad input (paths, positions, options)."""
+
+
+class _Parser(argparse.ArgumentParser):
+    def error(self, message: str):  # one line, usage exit code, no traceback
+        self.exit(EXIT_USAGE, f"{self.prog}: error: {message}\n")
+
+
+class _InputError(MGDError):
+    """Bad input from the user (exit 2)."""
+
+
+def build_parser() -> argparse.ArgumentParser:
+    """The argument parser for every subcommand."""
+    parser = _Parser(
+        prog="mgd",
+        description="Monitor-guided decoding: a language server keeps a code model's member names real.",
+        epilog=_EPILOG,
+    )
+    parser.add_argument("--version", action="version", version=f"mgd {__version__}")
+    parser.add_argument("-v", "--verbose", action="store_true", help="log what guidance does")
+    sub = parser.add_subparsers(dest="command", metavar="COMMAND", parser_class=_Parser)
+
+    complete = sub.add_parser("complete", help="complete the code at a cursor", epilog=_EPILOG)
+    complete.add_argument("--repo", required=True, help="repository root (the language server's workspace)")
+    complete.add_argument("--file", required=True, help="Python file, relative to --repo or absolute inside it")
+    complete.add_argument("--line", required=True, type=int, help="1-based line of the cursor")
+    complete.add_argument("--column", required=True, type=int, help="1-based column of the cursor")
+    complete.add_argument("--unguided", action="store_true", help="decode without the language server")
+    complete.add_argument("--multiline", action="store_true", help="go on past the end of the line")
+    _model_options(complete, default_tokens=32)
+
+    demo = sub.add_parser("demo", help="unguided vs guided on the shipped example", epilog=_EPILOG)
+    _model_options(demo, default_tokens=24)
+    return parser
+
+
+def _model_options(parser: argparse.ArgumentParser, default_tokens: int) -> None:
+    parser.add_argument("--model", help="Hugging Face causal LM directory (default: embedded SmolLM2-135M-Instruct)")
+    parser.add_argument(
+        "--max-new-tokens", type=int, default=default_tokens, help=f"tokens to generate at most (default {default_tokens})"
+    )
+    parser.add_argument("--json", action="store_true", help="print one JSON object for programs")
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Run the CLI; return the exit status."""
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    logging.basicConfig(level=logging.INFO if args.verbose else logging.WARNING, format="%(message)s")
+    logging.getLogger("multilspy").setLevel(logging.WARNING if args.verbose else logging.CRITICAL)
+    if args.command is None:
+        parser.print_help()
+        return EXIT_USAGE
+    try:
+        if args.max_new_tokens < 1:
+            raise _InputError("--max-new-tokens must be at least 1")
+        if args.command == "complete":
+            return _complete(args)
+        return _demo(args)
+    except MGDError as err:
+        print(f"mgd: error: {err}", file=sys.stderr)
+        return EXIT_USAGE if _is_input_error(err) else EXIT_ERROR
+    except KeyboardInterrupt:
+        print("mgd: interrupted", file=sys.stderr)
+        return 130
+
+
+def _is_input_error(err: MGDError) -> bool:
+    text = str(err)
+    return isinstance(err, _InputError) or text.startswith(("repository ", "file ", "position "))
+
+
+def _check_model_path(path: str | None) -> None:
+    if path is not None and not os.path.isdir(path):
+        raise MGDError(f"model path {path} is not a directory")
+
+
+def _complete(args) -> int:
+    from .generate import generate, resolve_cursor
+
+    resolve_cursor(args.repo, args.file, args.line, args.column)  # bad input fails before the model loads
+    _check_model_path(args.model)
+    completion = generate(
+        args.repo,
+        args.file,
+        args.line,
+        args.column,
+        model=args.model,
+        guided=not args.unguided,
+        max_new_tokens=args.max_new_tokens,
+        stop_at_newline=not args.multiline,
+    )
+    if args.json:
+        print(json.dumps(_completion_record(completion)))
+    else:
+        print(completion.text)
+    return EXIT_OK
+
+
+def _completion_record(completion) -> dict:
+    return {
+        "completion": completion.text,
+        "guided": completion.guided,
+        "new_tokens": completion.new_tokens,
+        "constrained_steps": completion.constrained_steps,
+        "server_queries": completion.server_queries,
+        "seconds": round(completion.seconds, 3),
+    }
+
+
+def _demo(args) -> int:
+    from .demo import EXAMPLE_FILE, run_demo
+
+    _check_model_path(args.model)
+    result = run_demo(model=args.model, max_new_tokens=args.max_new_tokens)
+    if args.json:
+        print(
+            json.dumps(
+                {
+                    "file": EXAMPLE_FILE,
+                    "line": result.line,
+                    "column": result.column,
+                    "members": result.members,
+                    "unguided": {**_completion_record(result.unguided), "first_name_is_member": result.is_member(result.unguided)},
+                    "guided": {**_completion_record(result.guided), "first_name_is_member": result.is_member(result.guided)},
+                }
+            )
+        )
+        return EXIT_OK
+    width = len(result.prompt_line)
+    print(f"example: {EXAMPLE_FILE}, line {result.line}, column {result.column} (Catalogue is defined in bookshop/models.py)")
+    print(f"members the language server lists: {', '.join(m for m in result.members if not m.startswith('__'))}")
+    print()
+    for label, completion in (("unguided", result.unguided), ("guided", result.guided)):
+        name = result.first_name(completion)
+        verdict = "a real member" if result.is_member(completion) else "NOT a member of Catalogue"
+        print(f"{label:>9}: {result.prompt_line.strip()}{completion.text}")
+        print(f"{'':>9}  {'':<{len(result.prompt_line.strip())}}^ {name!r} is {verdict}")
+    del width
+    return EXIT_OK
+
+
+if __name__ == "__main__":
+    sys.exit(main())

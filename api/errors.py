@@ -1,0 +1,5 @@
+"""The error type whose message the CLI prints as one line."""
+
+
+class MGDError(Exception):
+    """A problem with the user's input or environment, described in one line."""

@@ -1,0 +1,166 @@
+"""`mgd.generate`: guided completion at a cursor in a repository, in one call."""
+
+from __future__ import annotations
+
+import contextlib
+import logging
+import os
+import pathlib
+import time
+from dataclasses import dataclass
+
+import torch
+from transformers import LogitsProcessorList, StoppingCriteria, StoppingCriteriaList
+
+from .errors import MGDError
+from .models import load_model
+
+log = logging.getLogger("mgd")
+
+
+@dataclass
+class Completion:
+    """The text written at the cursor, and what guidance did along the way."""
+
+    text: str
+    guided: bool
+    new_tokens: int
+    constrained_steps: int
+    server_queries: int
+    seconds: float
+
+
+@dataclass(frozen=True)
+class Cursor:
+    """A resolved insertion point: absolute file path and the text around it."""
+
+    repo: pathlib.Path
+    path: pathlib.Path
+    prefix: str
+    suffix: str
+
+
+def resolve_cursor(repo: str | os.PathLike, file: str | os.PathLike, line: int, column: int) -> Cursor:
+    """Check a repository, file and 1-based position; raise MGDError naming what is wrong."""
+    from .lsp.positions import line_column_to_offset
+
+    root = pathlib.Path(repo)
+    if not root.exists():
+        raise MGDError(f"repository {repo} does not exist")
+    if not root.is_dir():
+        raise MGDError(f"repository {repo} is not a directory")
+    root = root.resolve()
+    path = pathlib.Path(file)
+    path = (path if path.is_absolute() else root / path).resolve()
+    if root not in path.parents:
+        raise MGDError(f"file {file} is not inside the repository {repo}")
+    if not path.is_file():
+        raise MGDError(f"file {file} does not exist in {repo}")
+    if path.suffix not in (".py", ".pyi"):
+        raise MGDError(f"file {file} is not a Python file (.py or .pyi)")
+    try:
+        text = path.read_text(encoding="utf-8")
+    except UnicodeDecodeError:
+        raise MGDError(f"file {file} is not UTF-8 text") from None
+    try:
+        offset = line_column_to_offset(text, line, column)
+    except ValueError as err:
+        raise MGDError(f"position {line}:{column} in {file}: {err}") from None
+    return Cursor(repo=root, path=path, prefix=text[:offset], suffix=text[offset:])
+
+
+class _StopAtNewline(StoppingCriteria):
+    """Stops each row once its generated text contains a line break."""
+
+    def __init__(self, token_bytes, width: int) -> None:
+        self.token_bytes, self.width = token_bytes, width
+
+    def __call__(self, input_ids: torch.LongTensor, scores, **kwargs) -> torch.BoolTensor:
+        done = [
+            any(b"\n" in (self.token_bytes[int(t)] or b"") for t in row[self.width :])
+            for row in input_ids
+        ]
+        return torch.tensor(done, dtype=torch.bool, device=input_ids.device)
+
+
+def generate(
+    repo: str | os.PathLike,
+    file: str | os.PathLike,
+    line: int,
+    column: int,
+    *,
+    model=None,
+    tokenizer=None,
+    guided: bool = True,
+    max_new_tokens: int = 32,
+    stop_at_newline: bool = True,
+    max_prompt_tokens: int = 1024,
+    session=None,
+    monitors=None,
+    **generate_kwargs,
+) -> Completion:
+    """Complete the code at a 1-based line and column of a file in a repository.
+
+    `model` is a loaded causal LM (with `tokenizer`), a model directory, or None
+    for the embedded default. `session` reuses a running language server;
+    without one, a server is started for `repo` and stopped afterwards.
+    Extra keyword arguments go to `model.generate` (greedy by default).
+    """
+    from .decoding.processor import MGDLogitsProcessor
+    from .decoding.token_index import token_index_for
+    from .lsp.session import LanguageServerSession, ServerUnavailable
+    from .monitors.base import Document
+
+    cursor = resolve_cursor(repo, file, line, column)
+    if model is None or isinstance(model, (str, os.PathLike)):
+        model, tokenizer = load_model(model)
+    elif tokenizer is None:
+        raise MGDError("a loaded model needs its tokenizer: pass tokenizer=")
+
+    encoded = tokenizer(cursor.prefix, return_tensors="pt", add_special_tokens=False)
+    input_ids = encoded["input_ids"][:, -max_prompt_tokens:]
+    if input_ids.shape[1] == 0:
+        input_ids = torch.tensor([[tokenizer.bos_token_id or tokenizer.eos_token_id]])
+    index = token_index_for(tokenizer)
+    processors = LogitsProcessorList()
+    stack = contextlib.ExitStack()
+    processor = None
+    with stack:
+        if guided:
+            if session is None:
+                try:
+                    session = stack.enter_context(LanguageServerSession(cursor.repo))
+                except ServerUnavailable as err:
+                    raise MGDError(str(err)) from None
+            processor = MGDLogitsProcessor(tokenizer, session, monitors, index=index)
+            processor.add_prompt(input_ids[0], Document(str(cursor.path), cursor.prefix, cursor.suffix))
+            processors.append(processor)
+        stopping = StoppingCriteriaList([_StopAtNewline(index.token_bytes, input_ids.shape[1])]) if stop_at_newline else None
+        options = {"do_sample": False, "max_new_tokens": max_new_tokens, "pad_token_id": tokenizer.pad_token_id}
+        if generate_kwargs.get("num_beams", 1) > 1:
+            options["renormalize_logits"] = True
+        options.update(generate_kwargs)
+        started = time.perf_counter()
+        with torch.no_grad():
+            output = model.generate(
+                input_ids=input_ids,
+                attention_mask=torch.ones_like(input_ids),
+                logits_processor=processors,
+                stopping_criteria=stopping,
+                **options,
+            )
+        seconds = time.perf_counter() - started
+    new_ids = output[0, input_ids.shape[1] :]
+    data = b"".join(index.token_bytes[int(t)] or b"" for t in new_ids)
+    text = data.decode("utf-8", errors="replace")
+    if stop_at_newline and "\n" in text:
+        text = text[: text.index("\n")]
+    stats = processor.stats if processor is not None else None
+    return Completion(
+        text=text,
+        guided=guided,
+        new_tokens=int(new_ids.shape[0]),
+        constrained_steps=stats.constrained_steps if stats else 0,
+        server_queries=stats.queries if stats else 0,
+        seconds=seconds,
+    )

@@ -1,0 +1,1 @@
+"""Decoding: the token index over the vocabulary and the logits processor."""

@@ -1,0 +1,289 @@
+"""`MGDLogitsProcessor`: monitor-guided decoding as a `generate()` hook.
+
+Each step, for every row of `input_ids` (batch * beams * return sequences):
+1. find the row's state from its own tokens, not its row index (beam search
+   reorders rows): states are keyed by the row's prompt and generated ids, and
+   a new state is derived from its parent's by reading one token;
+2. if the text now ends at a trigger, ask the monitors for the allowed names
+   (one query per distinct text, shared by beams that agree);
+3. while a name is being written, keep only tokens that extend it toward an
+   allowed name (`TokenIndex.allowed_mask`); in free text, let a token that
+   carries a dot and a name start (`._x`, `.__`) through only if the server
+   allows that name.
+
+Beam search hands processors log-probabilities; pass `renormalize_logits=True`
+to `generate()` so masked scores are renormalised before beams are ranked.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from dataclasses import dataclass, field, replace
+from typing import Sequence
+
+import torch
+from transformers import LogitsProcessor
+
+from ..monitors.base import Document, Monitor
+from ..monitors.dereference import DereferenceMonitor
+from ..monitors.python_lexer import LexState, is_ident_char, scan
+from .token_index import NameTrie, TokenIndex, ident_prefix_len, opens_member_name, token_index_for
+
+log = logging.getLogger("mgd")
+_ID_BYTES = 8  # input_ids are int64
+
+
+@dataclass(frozen=True)
+class _SeqState:
+    lex: LexState
+    names: NameTrie | None = None  # where the name being written stands; None: free text
+    asked: bool = False  # the trigger at the end of this text has been answered
+
+
+@dataclass
+class StepStats:
+    """What guidance cost during the generations a processor served."""
+
+    steps: int = 0
+    constrained_steps: int = 0
+    queries: int = 0
+    query_seconds: list[float] = field(default_factory=list)
+    mask_seconds: list[float] = field(default_factory=list)
+
+
+class MGDLogitsProcessor(LogitsProcessor):
+    """Masks tokens that would name something the language server says does not exist.
+
+    Args:
+        tokenizer: the model's tokenizer (its vocabulary is indexed once).
+        session: a started `LanguageServerSession` for the repository.
+        monitors: the monitors to run (default: the dereference monitor).
+        merge_margin: a token that merges a dot with a name start is checked
+            against the server when its score is within this margin of the
+            row's best; below it, it is masked (the split spelling stays open).
+
+    Register the text each prompt stands for with `add_prompt` before calling
+    `generate()`. Input `scores` has shape (rows, vocab) and is returned with
+    disallowed entries set to -inf.
+    """
+
+    def __init__(
+        self,
+        tokenizer,
+        session,
+        monitors: Sequence[Monitor] | None = None,
+        *,
+        merge_margin: float = 10.0,
+        index: TokenIndex | None = None,
+    ) -> None:
+        self.tokenizer = tokenizer
+        self.session = session
+        self.monitors = list(monitors) if monitors is not None else [DereferenceMonitor()]
+        self.merge_margin = merge_margin
+        self.index = index or token_index_for(tokenizer)
+        self._dot_merged = set(self.index.dot_merged.tolist())
+        self._prompts: list[tuple[tuple[int, ...], Document, LexState]] = []
+        self.stats = StepStats()
+        self._reset()
+
+    def add_prompt(self, prompt_ids: Sequence[int] | torch.Tensor | None, document: Document) -> None:
+        """Declare that a prompt (its token ids) stands for the text before `document`'s insertion point."""
+        if isinstance(prompt_ids, torch.Tensor):
+            prompt_ids = prompt_ids.reshape(-1).tolist()
+        self._prompts.append((tuple(prompt_ids or ()), document, scan(document.prefix)))
+        self._reset()
+
+    # -- the hook ------------------------------------------------------------
+
+    def __call__(self, input_ids: torch.LongTensor, scores: torch.FloatTensor) -> torch.FloatTensor:
+        """Mask `scores` (rows, vocab) given `input_ids` (rows, length)."""
+        rows, length = input_ids.shape
+        if self._width is None or length != self._last_length + 1:
+            self._begin(input_ids)
+        self._last_length = length
+        ids = input_ids.detach().cpu().numpy()
+        states: dict[tuple[int, bytes], _SeqState] = {}
+        out = scores
+        for row in range(rows):
+            prompt = self._prompt_index(ids[row, : self._width].tobytes(), ids[row, : self._width])
+            if prompt is None:
+                continue
+            gen = ids[row, self._width :]
+            key = (prompt, gen.tobytes())
+            state = states.get(key) or self._state_for(prompt, gen)
+            if not state.asked and any(m.triggered(state.lex) for m in self.monitors):
+                state = self._answer_trigger(prompt, gen, state)
+            states[key] = state
+            self.stats.steps += 1
+            if state.names is not None:
+                started = time.perf_counter()
+                mask = self.index.allowed_mask(state.names)
+                if out is scores:
+                    out = scores.clone()
+                out[row].masked_fill_(~mask.to(out.device), float("-inf"))
+                self.stats.constrained_steps += 1
+                self.stats.mask_seconds.append(time.perf_counter() - started)
+            else:
+                banned = self._banned_merges(prompt, gen, state, scores[row])
+                if banned:
+                    if out is scores:
+                        out = scores.clone()
+                    out[row, banned] = float("-inf")
+        self._states = states
+        return out
+
+    # -- per-sequence state ----------------------------------------------------
+
+    def _reset(self) -> None:
+        self._width: int | None = None
+        self._last_length = 0
+        self._row_prompt: dict[bytes, int | None] = {}
+        self._states: dict[tuple[int, bytes], _SeqState] = {}
+        self._answers: dict[tuple[int, str], NameTrie | None] = {}
+        self._tries: dict[frozenset, NameTrie] = {}
+        self._warned_unknown = False
+
+    def _begin(self, input_ids: torch.LongTensor) -> None:
+        self._reset()
+        self._width = input_ids.shape[1]
+        if not self._prompts:
+            log.warning("mgd: no prompt registered with add_prompt(); decoding is not guided")
+
+    def _prompt_index(self, key: bytes, row_ids) -> int | None:
+        if key in self._row_prompt:
+            return self._row_prompt[key]
+        found = None
+        if len(self._prompts) == 1:
+            found = 0
+        else:
+            row = tuple(int(t) for t in row_ids)
+            for i, (prompt_ids, _, _) in enumerate(self._prompts):
+                if prompt_ids and row[-len(prompt_ids) :] == prompt_ids:
+                    found = i
+                    break
+        if found is None and self._prompts and not self._warned_unknown:
+            self._warned_unknown = True
+            log.warning("mgd: a row matches no registered prompt; it is decoded unguided")
+        self._row_prompt[key] = found
+        return found
+
+    def _state_for(self, prompt: int, gen) -> _SeqState:
+        parent_key = (prompt, gen[:-1].tobytes())
+        parent = self._states.get(parent_key) if len(gen) else None
+        if parent is not None:
+            return self._read_token(prompt, gen[:-1], parent, int(gen[-1]))
+        # No parent (first step, or a caller that skipped steps): replay the row.
+        state = _SeqState(lex=self._prompts[prompt][2])
+        for i in range(len(gen)):
+            state = self._read_token(prompt, gen[:i], state, int(gen[i]))
+        return state
+
+    def _read_token(self, prompt: int, before, state: _SeqState, token: int) -> _SeqState:
+        """The state after `token` is appended to a text whose state is `state`."""
+        data = self.index.token_bytes[token] if token < len(self.index.token_bytes) else None
+        if not data:
+            return _SeqState(lex=state.lex)
+        if state.names is not None:
+            k = ident_prefix_len(data)
+            node = state.names.follow(data[:k])
+            text = data.decode("utf-8", errors="replace")
+            if k == len(data) and node is not None:
+                return _SeqState(lex=state.lex.advance(text), names=node, asked=True)
+            return _SeqState(lex=state.lex.advance(text))
+        text = data.decode("utf-8", errors="replace")
+        if token not in self._dot_merged:
+            return _SeqState(lex=state.lex.advance(text))
+        # A dot and a name start in one token: continue the constraint that the
+        # server's answer for that dot set up when the token was allowed.
+        lex = state.lex
+        for j, ch in enumerate(text):
+            lex = lex.step(ch)
+            if lex.at_dereference and j + 1 < len(text) and is_ident_char(text[j + 1]):
+                head = self._generated_text(before) + text[: j + 1]
+                trie = self._answers.get((prompt, head))
+                rest = text[j + 1 :].encode("utf-8")
+                k = ident_prefix_len(rest)
+                lex = lex.advance(text[j + 1 :])
+                if trie is not None and k == len(rest):
+                    node = trie.follow(rest)
+                    if node is not None:
+                        return _SeqState(lex=lex, names=node, asked=True)
+                return _SeqState(lex=lex)
+        return _SeqState(lex=lex)
+
+    # -- asking the server -----------------------------------------------------
+
+    def _generated_text(self, gen) -> str:
+        table = self.index.token_bytes
+        return b"".join(table[int(t)] or b"" for t in gen).decode("utf-8", errors="replace")
+
+    def _names_after(self, prompt: int, generated: str) -> NameTrie | None:
+        key = (prompt, generated)
+        if key in self._answers:
+            return self._answers[key]
+        document = self._prompts[prompt][1]
+        started = time.perf_counter()
+        answer: frozenset[str] | None = None
+        for monitor in self.monitors:
+            names = monitor.allowed_names(self.session, document, generated)
+            if names is not None:
+                answer = names if answer is None else answer & names
+        self.stats.queries += 1
+        self.stats.query_seconds.append(time.perf_counter() - started)
+        trie = None
+        if answer:
+            trie = self._tries.get(answer)
+            if trie is None:
+                trie = self._tries[answer] = NameTrie.build(answer)
+        self._answers[key] = trie
+        return trie
+
+    def _answer_trigger(self, prompt: int, gen, state: _SeqState) -> _SeqState:
+        trie = self._names_after(prompt, self._generated_text(gen))
+        return replace(state, names=trie, asked=True)
+
+    def _banned_merges(self, prompt: int, gen, state: _SeqState, row_scores: torch.Tensor) -> list[int]:
+        """Dot-merged tokens that would open a member name the server does not allow."""
+        if not state.lex.in_code or not len(self.index.dot_merged):
+            return []
+        candidates = self.index.dot_merged
+        values = row_scores[candidates]
+        threshold = float(row_scores.max()) - self.merge_margin
+        banned = []
+        generated = None
+        for tid, value in zip(candidates.tolist(), values.tolist()):
+            data = self.index.token_bytes[tid]
+            opened = _member_start(state.lex, data.decode("utf-8", errors="replace"))
+            if opened is None:
+                continue
+            if value == float("-inf"):
+                continue
+            if value < threshold:
+                banned.append(tid)
+                continue
+            head, name_part, rest = opened
+            if generated is None:
+                generated = self._generated_text(gen)
+            trie = self._names_after(prompt, generated + head)
+            if trie is None:
+                continue
+            k = ident_prefix_len(name_part.encode("utf-8"))
+            node = trie.follow(name_part.encode("utf-8")[:k])
+            ok = node is not None and (not rest or (node.terminal and not opens_member_name(rest.encode("utf-8"))))
+            if not ok:
+                banned.append(tid)
+        return banned
+
+
+def _member_start(lex: LexState, text: str) -> tuple[str, str, str] | None:
+    """Split `text` at the first member-access dot followed by a name: (head, name, rest)."""
+    for j, ch in enumerate(text):
+        lex = lex.step(ch)
+        if lex.at_dereference and j + 1 < len(text) and is_ident_char(text[j + 1]):
+            tail = text[j + 1 :]
+            k = 0
+            while k < len(tail) and is_ident_char(tail[k]):
+                k += 1
+            return text[: j + 1], tail[:k], tail[k:]
+    return None

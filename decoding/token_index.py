@@ -1,0 +1,182 @@
+"""A trie over the vocabulary that finds the tokens spelling part of a name.
+
+Built once per tokenizer. Each token is filed under its identifier prefix (its
+leading identifier bytes): `full` tokens are nothing but that prefix, `tail`
+tokens continue past it with other text (`name(`, `get)`). Finding the tokens
+that may follow a typed prefix then walks the trie of allowed names against
+this trie, touching only the nodes both share, never the whole vocabulary.
+"""
+
+from __future__ import annotations
+
+import threading
+from dataclasses import dataclass, field
+
+import torch
+
+from .token_text import token_bytes_table
+
+# Identifier bytes: ASCII letters, digits, `_`, and every byte of a multi-byte
+# UTF-8 character (non-ASCII letters may continue a Python identifier).
+IDENT_BYTES = frozenset(
+    list(range(ord("a"), ord("z") + 1))
+    + list(range(ord("A"), ord("Z") + 1))
+    + list(range(ord("0"), ord("9") + 1))
+    + [ord("_")]
+    + list(range(0x80, 0x100))
+)
+_DOT = ord(".")
+
+
+def ident_prefix_len(data: bytes) -> int:
+    """Length of the leading run of identifier bytes in `data`."""
+    n = 0
+    for b in data:
+        if b not in IDENT_BYTES:
+            break
+        n += 1
+    return n
+
+
+def opens_member_name(data: bytes) -> bool:
+    """True if `data` holds a `.` directly followed by an identifier byte."""
+    return any(data[i] == _DOT and data[i + 1] in IDENT_BYTES for i in range(len(data) - 1))
+
+
+@dataclass
+class _Node:
+    children: dict[int, "_Node"] = field(default_factory=dict)
+    full: list[int] = field(default_factory=list)
+    tail: list[int] = field(default_factory=list)
+
+
+class NameTrie:
+    """The allowed names of one constraint, as a byte trie (shared by all beams)."""
+
+    __slots__ = ("children", "terminal", "mask")
+
+    def __init__(self) -> None:
+        self.children: dict[int, NameTrie] = {}
+        self.terminal = False
+        self.mask: torch.Tensor | None = None  # cached allowed-token mask, shape (vocab,)
+
+    @classmethod
+    def build(cls, names) -> "NameTrie":
+        """Build a trie from an iterable of names."""
+        root = cls()
+        for name in names:
+            node = root
+            for b in name.encode("utf-8"):
+                node = node.children.setdefault(b, cls())
+            node.terminal = True
+        return root
+
+    def follow(self, data: bytes) -> "NameTrie | None":
+        """The node reached by reading `data`, or None if no name starts so."""
+        node: NameTrie | None = self
+        for b in data:
+            node = node.children.get(b)
+            if node is None:
+                return None
+        return node
+
+
+class TokenIndex:
+    """Per-tokenizer index: token bytes, and a trie of tokens by identifier prefix."""
+
+    def __init__(self, tokenizer) -> None:
+        self.token_bytes: list[bytes | None] = token_bytes_table(tokenizer)
+        self.vocab_size = max(len(tokenizer), getattr(tokenizer, "vocab_size", 0) or 0)
+        self.root = _Node()
+        end_ids = set()
+        for attr in ("eos_token_id",):
+            value = getattr(tokenizer, attr, None)
+            if isinstance(value, int):
+                end_ids.add(value)
+        self.end_ids = sorted(end_ids)
+        merged = []
+        for tid, data in enumerate(self.token_bytes):
+            if not data:
+                continue
+            k = ident_prefix_len(data)
+            node = self.root
+            for b in data[:k]:
+                node = node.children.setdefault(b, _Node())
+            if k == len(data):
+                node.full.append(tid)
+            else:
+                if opens_member_name(data[k:]):
+                    # A second member name would start inside this token:
+                    # never allowed while a name is being finished.
+                    merged.append(tid)
+                    continue
+                node.tail.append(tid)
+        # Tokens that could carry a `.` and the start of a member name in one
+        # piece; in free text they are checked against the server before use.
+        self.dot_merged = torch.tensor(
+            [t for t, d in enumerate(self.token_bytes) if d and opens_member_name(d)], dtype=torch.long
+        )
+        self._root_tail = torch.tensor(self.root.tail + self.end_ids, dtype=torch.long)
+
+    def allowed_mask(self, names: NameTrie) -> torch.Tensor:
+        """Mask (vocab,) of tokens that extend the typed prefix at `names` toward an allowed name.
+
+        `names` is the node of the allowed-name trie reached by the part of the
+        name already written. A token is allowed when its identifier prefix
+        stays on a path to some name and, if it continues with other text,
+        that prefix completes a name.
+        """
+        if names.mask is not None:
+            return names.mask
+        ids: list[int] = []
+        stack = [(self.root, names)]
+        while stack:
+            tnode, nnode = stack.pop()
+            for b, nchild in nnode.children.items():
+                tchild = tnode.children.get(b)
+                if tchild is None:
+                    continue
+                ids.extend(tchild.full)
+                if nchild.terminal:
+                    ids.extend(tchild.tail)
+                if nchild.children:
+                    stack.append((tchild, nchild))
+        mask = torch.zeros(self.vocab_size, dtype=torch.bool)
+        if ids:
+            mask[torch.tensor(ids, dtype=torch.long)] = True
+        if names.terminal:  # the name is complete: anything that ends it may follow
+            mask[self._root_tail] = True
+        names.mask = mask
+        return mask
+
+    def scan_allowed(self, names: NameTrie) -> torch.Tensor:
+        """The same mask as `allowed_mask`, by testing every token (the naive baseline)."""
+        mask = torch.zeros(self.vocab_size, dtype=torch.bool)
+        for tid, data in enumerate(self.token_bytes):
+            if data is None:
+                if tid in self.end_ids and names.terminal:
+                    mask[tid] = True
+                continue
+            k = ident_prefix_len(data)
+            node = names.follow(data[:k])
+            if node is None:
+                continue
+            if k == len(data):
+                mask[tid] = k > 0
+            else:
+                mask[tid] = node.terminal and not opens_member_name(data[k:])
+        return mask
+
+
+_INDEXES: dict[tuple, TokenIndex] = {}
+_LOCK = threading.Lock()
+
+
+def token_index_for(tokenizer) -> TokenIndex:
+    """Return the (cached) index for a tokenizer."""
+    key = (getattr(tokenizer, "name_or_path", ""), len(tokenizer), type(tokenizer).__name__)
+    with _LOCK:
+        index = _INDEXES.get(key)
+        if index is None:
+            index = _INDEXES[key] = TokenIndex(tokenizer)
+        return index

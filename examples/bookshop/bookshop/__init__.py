@@ -1,0 +1,1 @@
+"""A small bookshop: the example project that `mgd demo` completes code in."""

@@ -1,0 +1,1 @@
+"""Language-server sessions driven from the synchronous decoding loop."""

@@ -1,0 +1,290 @@
+"""A language-server session for a synchronous caller.
+
+multilspy runs the server and speaks JSON-RPC on an asyncio loop; decoding is
+a plain synchronous loop. The session owns one event loop on a background
+thread and bridges every call onto it with a deadline, so a slow, dead or
+confused server costs a bounded wait, a warning, and an empty answer that
+callers read as "no constraint".
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import os
+import pathlib
+import shutil
+import sysconfig
+import threading
+import time
+from dataclasses import dataclass
+
+from .positions import offset_to_position, single_edit
+
+log = logging.getLogger("mgd")
+
+
+class ServerUnavailable(RuntimeError):
+    """The language server could not be started or has failed for good."""
+
+
+@dataclass(frozen=True)
+class CompletionItem:
+    """One completion the server offered."""
+
+    label: str
+    kind: int | None
+    insert_text: str
+
+
+def find_jedi_language_server() -> str | None:
+    """Path of the jedi-language-server executable beside this Python, else on PATH."""
+    beside = os.path.join(sysconfig.get_path("scripts"), "jedi-language-server")
+    if os.path.exists(beside):
+        return beside
+    return shutil.which("jedi-language-server")
+
+
+class LanguageServerSession:
+    """One language server for one repository, usable from synchronous code.
+
+    Documents live only in the server's memory: `completions` pushes the text
+    it is given as an edit (`didChange`) and never touches files on disk.
+    A server that dies or stops answering is restarted up to `max_restarts`
+    times; after that the session is unavailable and every query returns None.
+    """
+
+    def __init__(
+        self,
+        root: str | os.PathLike,
+        *,
+        language: str = "python",
+        request_timeout: float = 5.0,
+        start_timeout: float = 30.0,
+        max_restarts: int = 1,
+        server_binary: str | None = None,
+    ) -> None:
+        self.root = str(pathlib.Path(root).resolve())
+        if not os.path.isdir(self.root):
+            raise ServerUnavailable(f"repository {root} is not a directory")
+        if language != "python":
+            raise ServerUnavailable(f"no language server for {language!r} (supported: python)")
+        self.language = language
+        self.request_timeout = request_timeout
+        self.start_timeout = start_timeout
+        self.max_restarts = max_restarts
+        self.server_binary = server_binary or find_jedi_language_server()
+        self.restarts = 0
+        self.available = False
+        self.failures = 0
+        self._server = None
+        self._exit_stack: contextlib.AsyncExitStack | None = None
+        self._documents: dict[str, str] = {}  # uri -> text the server holds
+        self._versions: dict[str, int] = {}
+        self._loop = asyncio.new_event_loop()
+        self._thread = threading.Thread(target=self._loop.run_forever, name="mgd-lsp", daemon=True)
+        self._thread.start()
+        self._lock = threading.Lock()
+
+    # -- lifecycle ---------------------------------------------------------
+
+    def __enter__(self) -> "LanguageServerSession":
+        self.start()
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self.close()
+
+    def start(self) -> None:
+        """Start the server; raise ServerUnavailable if it does not come up in time."""
+        if not self.server_binary:
+            raise ServerUnavailable("jedi-language-server is not installed (pip install jedi-language-server)")
+        try:
+            self._run(self._start(), self.start_timeout)
+        except Exception as err:  # noqa: BLE001 - any start failure means unavailable
+            self._run_quietly(self._stop(), 5.0)
+            raise ServerUnavailable(f"language server did not start: {_describe(err)}") from None
+        self.available = True
+
+    def close(self) -> None:
+        """Stop the server (killing it if it will not stop) and the loop thread."""
+        if self._loop.is_closed():
+            return
+        self._run_quietly(self._stop(), 10.0)
+        self.available = False
+        self._loop.call_soon_threadsafe(self._loop.stop)
+        self._thread.join(timeout=5.0)
+        if not self._thread.is_alive():
+            self._loop.close()
+
+    @property
+    def pid(self) -> int | None:
+        """Process id of the running server, if any."""
+        process = getattr(getattr(self._server, "server", None), "process", None)
+        return getattr(process, "pid", None)
+
+    # -- queries -----------------------------------------------------------
+
+    def completions(self, path: str | os.PathLike, text: str, offset: int) -> list[CompletionItem] | None:
+        """Completions at character `offset` of `text` (the in-memory content of `path`).
+
+        Returns None, after logging a warning, when the server is unavailable,
+        fails or does not answer within `request_timeout`.
+        """
+        with self._lock:
+            if not self.available:
+                return None
+            uri = pathlib.Path(path).resolve().as_uri()
+            for attempt in range(2):
+                try:
+                    return self._run(self._complete(uri, text, offset), self.request_timeout)
+                except Exception as err:  # noqa: BLE001 - a failed query must not stop decoding
+                    self.failures += 1
+                    log.warning("language server: completion failed (%s)", _describe(err))
+                    if not self._recover() or attempt:
+                        return None
+            return None
+
+    # -- internals ---------------------------------------------------------
+
+    def _run(self, coro, timeout: float):
+        future = asyncio.run_coroutine_threadsafe(asyncio.wait_for(coro, timeout), self._loop)
+        try:
+            return future.result(timeout + 1.0)
+        except TimeoutError:
+            future.cancel()
+            raise
+
+    def _run_quietly(self, coro, timeout: float) -> None:
+        try:
+            self._run(coro, timeout)
+        except Exception as err:  # noqa: BLE001
+            log.debug("language server: ignored error while stopping: %s", _describe(err))
+
+    def _recover(self) -> bool:
+        """Restart the server if the budget allows; False if the session is now unavailable."""
+        self._run_quietly(self._stop(), 5.0)
+        if self.restarts >= self.max_restarts:
+            self.available = False
+            log.warning("language server: unavailable; decoding goes on without its guidance")
+            return False
+        self.restarts += 1
+        log.warning("language server: restarting (%d of %d)", self.restarts, self.max_restarts)
+        try:
+            self._run(self._start(), self.start_timeout)
+        except Exception as err:  # noqa: BLE001
+            self._run_quietly(self._stop(), 5.0)
+            self.available = False
+            log.warning("language server: restart failed (%s); going on without guidance", _describe(err))
+            return False
+        return True
+
+    async def _start(self) -> None:
+        from multilspy.language_server import LanguageServer
+        from multilspy.multilspy_config import Language, MultilspyConfig
+        from multilspy.multilspy_logger import MultilspyLogger
+
+        config = MultilspyConfig(code_language=Language.PYTHON, server_binary=self.server_binary)
+        mlogger = MultilspyLogger()
+        mlogger.logger.setLevel(logging.WARNING)  # its INFO lines would reach the user's terminal
+        server = LanguageServer.create(config, mlogger, self.root)
+        stack = contextlib.AsyncExitStack()
+        self._server, self._exit_stack = server, stack
+        await stack.enter_async_context(server.start_server())
+        # Documents the previous server held are re-opened with their latest text.
+        held, self._documents = self._documents, {}
+        for uri, text in held.items():
+            self._open(uri, text)
+
+    async def _stop(self) -> None:
+        server, stack = self._server, self._exit_stack
+        self._server, self._exit_stack = None, None
+        self._documents = {k: v for k, v in self._documents.items()}
+        if server is None:
+            return
+        handler = server.server
+        process = handler.process
+        try:
+            if stack is not None and process is not None and process.returncode is None:
+                await asyncio.wait_for(stack.aclose(), 3.0)
+        except Exception:  # noqa: BLE001 - shutdown of a sick server may hang or fail
+            pass
+        finally:
+            _kill(process)
+            with contextlib.suppress(Exception):
+                await asyncio.wait_for(handler.stop(), 3.0)
+
+    def _open(self, uri: str, text: str) -> None:
+        self._versions[uri] = self._versions.get(uri, 0) + 1
+        self._server.server.notify.did_open_text_document(
+            {"textDocument": {"uri": uri, "languageId": self.language, "version": self._versions[uri], "text": text}}
+        )
+        self._documents[uri] = text
+
+    def _sync(self, uri: str, text: str) -> None:
+        old = self._documents.get(uri)
+        if old is None:
+            self._open(uri, text)
+            return
+        edit = single_edit(old, text)
+        if edit is None:
+            return
+        start, end, new_text = edit
+        self._versions[uri] += 1
+        self._server.server.notify.did_change_text_document(
+            {
+                "textDocument": {"uri": uri, "version": self._versions[uri]},
+                "contentChanges": [
+                    {
+                        "range": {"start": offset_to_position(old, start), "end": offset_to_position(old, end)},
+                        "text": new_text,
+                    }
+                ],
+            }
+        )
+        self._documents[uri] = text
+
+    async def _complete(self, uri: str, text: str, offset: int) -> list[CompletionItem]:
+        if self._server is None:
+            raise ServerUnavailable("no server running")
+        process = self._server.server.process
+        if process is None or process.returncode is not None:
+            raise ServerUnavailable("the server process has exited")
+        self._sync(uri, text)
+        request = asyncio.ensure_future(
+            self._server.server.send.completion(
+                {"textDocument": {"uri": uri}, "position": offset_to_position(text, offset)}
+            )
+        )
+        died = asyncio.ensure_future(process.wait())
+        done, _ = await asyncio.wait({request, died}, return_when=asyncio.FIRST_COMPLETED)
+        if request not in done:
+            request.cancel()
+            raise ServerUnavailable(f"the server process exited (code {process.returncode})")
+        died.cancel()
+        result = request.result()
+        items = result.get("items", []) if isinstance(result, dict) else (result or [])
+        return [
+            CompletionItem(
+                label=item.get("label", ""),
+                kind=item.get("kind"),
+                insert_text=item.get("insertText") or item.get("label", ""),
+            )
+            for item in items
+        ]
+
+
+def _kill(process) -> None:
+    if process is None or process.returncode is not None:
+        return
+    with contextlib.suppress(ProcessLookupError, PermissionError):
+        os.killpg(process.pid, 9)
+    with contextlib.suppress(ProcessLookupError):
+        process.kill()
+
+
+def _describe(err: BaseException) -> str:
+    if isinstance(err, (TimeoutError, asyncio.TimeoutError)):
+        return "no answer in time"
+    return str(err) or type(err).__name__

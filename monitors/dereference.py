@@ -1,0 +1,51 @@
+"""The dereference monitor: after `expr.` only members of `expr` may follow.
+
+Trigger: the text ends with a `.` in code that follows a name, a closing
+bracket or a string literal (not inside strings or comments, not in a number
+such as `1.5`). Query: `textDocument/completion` at that point, with nothing
+typed after the dot, so the server lists every member. Allowed: the member
+names, without keywords, snippets and anything that is not an identifier. It
+gives up (no constraint) when the server fails, times out or knows nothing.
+"""
+
+from __future__ import annotations
+
+import re
+
+from .base import Document, Monitor
+from .python_lexer import LexState
+
+# LSP CompletionItemKind values that never name a member.
+_KEYWORD, _SNIPPET = 14, 15
+_IDENTIFIER = re.compile(r"^[^\W\d]\w*$")
+
+
+def member_names(items) -> frozenset[str]:
+    """Member names from completion items: identifiers only, no keywords or snippets."""
+    names = set()
+    for item in items:
+        if item.kind in (_KEYWORD, _SNIPPET):
+            continue
+        label = item.label.strip()
+        if _IDENTIFIER.match(label):
+            names.add(label)
+    return frozenset(names)
+
+
+class DereferenceMonitor(Monitor):
+    """Constrains the identifier after a member-access dot to real members."""
+
+    name = "deref"
+
+    def triggered(self, state: LexState) -> bool:
+        """True when the text ends with a member-access dot in code."""
+        return state.at_dereference
+
+    def allowed_names(self, session, document: Document, generated: str) -> frozenset[str] | None:
+        """Members the server lists at the dot, or None when it has none to offer."""
+        text = document.prefix + generated
+        items = session.completions(document.path, text + document.suffix, len(text))
+        if not items:
+            return None
+        names = member_names(items)
+        return names or None

@@ -1,0 +1,120 @@
+"""An incremental scanner that tells whether a point in Python text is code.
+
+Generation appends a few characters at a time, so the scanner is a small
+immutable state advanced character by character: no re-lexing of the prefix,
+and beams that share a prefix share its state.
+"""
+
+from __future__ import annotations
+
+from typing import NamedTuple
+
+CODE, COMMENT, STRING, TRIPLE, OPENING = range(5)
+
+# What the last code character was, as far as a following `.` is concerned.
+PREV_OTHER, PREV_NAME, PREV_NUMBER, PREV_CLOSE, PREV_DEREF_DOT = range(5)
+
+_CLOSERS = frozenset(")]}")
+
+
+def is_ident_char(ch: str) -> bool:
+    """True for characters that may continue a Python identifier."""
+    return ch == "_" or ch.isalnum()
+
+
+class LexState(NamedTuple):
+    """Where the scanner stands after some text.
+
+    mode: CODE, COMMENT, STRING (single-line), TRIPLE (triple-quoted) or OPENING
+    (just read one or two quotes and cannot tell yet whether a triple opens).
+    quote: the quote character of the open string, or "".
+    count: quotes read in OPENING, or consecutive closing quotes in TRIPLE.
+    escaped: the previous string character was an unescaped backslash.
+    prev: class of the last code character (PREV_*).
+    """
+
+    mode: int = CODE
+    quote: str = ""
+    count: int = 0
+    escaped: bool = False
+    prev: int = PREV_OTHER
+
+    @property
+    def at_dereference(self) -> bool:
+        """True when the text ends with a `.` that opens a member access in code."""
+        return self.mode == CODE and self.prev == PREV_DEREF_DOT
+
+    @property
+    def in_code(self) -> bool:
+        """True when the next character would be read as code."""
+        return self.mode == CODE
+
+    def advance(self, text: str) -> "LexState":
+        """Return the state after reading `text`."""
+        state = self
+        for ch in text:
+            state = state.step(ch)
+        return state
+
+    def step(self, ch: str) -> "LexState":
+        """Return the state after reading one character."""
+        mode = self.mode
+        if mode == CODE:
+            return _code_step(self, ch)
+        if mode == COMMENT:
+            return LexState() if ch == "\n" else self
+        if mode == STRING:
+            if self.escaped:
+                return self._replace(escaped=False)
+            if ch == "\\":
+                return self._replace(escaped=True)
+            if ch == self.quote:
+                return LexState(prev=PREV_CLOSE)
+            if ch == "\n":  # unterminated: Python's tokenizer gives up at the line end too
+                return LexState()
+            return self
+        if mode == TRIPLE:
+            if self.escaped:
+                return self._replace(escaped=False, count=0)
+            if ch == "\\":
+                return self._replace(escaped=True, count=0)
+            if ch == self.quote:
+                if self.count == 2:
+                    return LexState(prev=PREV_CLOSE)
+                return self._replace(count=self.count + 1)
+            return self._replace(count=0) if self.count else self
+        # OPENING: one or two quotes read
+        if ch == self.quote:
+            if self.count == 1:
+                return self._replace(count=2)
+            return LexState(mode=TRIPLE, quote=self.quote)
+        if self.count == 2:  # an empty string literal, closed
+            return _code_step(LexState(prev=PREV_CLOSE), ch)
+        return LexState(mode=STRING, quote=self.quote).step(ch)
+
+
+def _code_step(state: LexState, ch: str) -> LexState:
+    if is_ident_char(ch):
+        if state.prev in (PREV_NAME, PREV_NUMBER):
+            return state
+        if state.prev == PREV_DEREF_DOT and ch.isdigit():
+            return state._replace(prev=PREV_NUMBER)
+        return state._replace(prev=PREV_NUMBER if ch.isdigit() else PREV_NAME)
+    if ch == ".":
+        if state.prev in (PREV_NAME, PREV_CLOSE):
+            return state._replace(prev=PREV_DEREF_DOT)
+        if state.prev == PREV_NUMBER:  # 1.5, 1e3.
+            return state
+        return state._replace(prev=PREV_NUMBER if state.prev == PREV_OTHER else PREV_OTHER)
+    if ch in ("'", '"'):
+        return LexState(mode=OPENING, quote=ch, count=1)
+    if ch == "#":
+        return LexState(mode=COMMENT)
+    if ch in _CLOSERS:
+        return state._replace(prev=PREV_CLOSE)
+    return state._replace(prev=PREV_OTHER)
+
+
+def scan(text: str) -> LexState:
+    """Scan `text` from the start of a file."""
+    return LexState().advance(text)

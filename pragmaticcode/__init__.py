@@ -1,0 +1,1 @@
+"""PragmaticCode evaluation (dataset, metrics, reports): planned, see the project's issues."""
