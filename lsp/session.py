@@ -39,7 +39,10 @@ class CompletionItem:
 
 
 def find_jedi_language_server() -> str | None:
-    """Path of the jedi-language-server executable beside this Python, else on PATH."""
+    """Path of jedi-language-server: $MGD_JEDI_LANGUAGE_SERVER, else beside this Python, else on PATH."""
+    override = os.environ.get("MGD_JEDI_LANGUAGE_SERVER")
+    if override:
+        return override
     beside = os.path.join(sysconfig.get_path("scripts"), "jedi-language-server")
     if os.path.exists(beside):
         return beside
