@@ -1,0 +1,140 @@
+"""The language-server session: real jedi, in-memory edits, and faults injected into it."""
+
+from __future__ import annotations
+
+import logging
+import os
+import signal
+import time
+
+import pytest
+import torch
+from transformers import LogitsProcessor, LogitsProcessorList
+
+from mgd.decoding.processor import MGDLogitsProcessor
+from mgd.lsp.session import LanguageServerSession, ServerUnavailable
+from mgd.monitors.base import Document
+
+
+def _alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    # a zombie still answers kill(0); it is gone for our purposes
+    try:
+        with open(f"/proc/{pid}/stat") as f:
+            return f.read().split(")")[-1].split()[0] != "Z"
+    except FileNotFoundError:
+        return False
+
+
+def test_completions_across_files_and_unsaved_edits(bookshop, list_members):
+    path = bookshop / "bookshop" / "report.py"
+    on_disk = path.read_text()
+    with LanguageServerSession(bookshop) as session:
+        prefix = "from bookshop.models import Catalogue\n\ndef f(c: Catalogue):\n    return c."
+        assert "restock" in list_members(session, path, prefix)
+        # a method that exists only in the in-memory text is offered
+        edited = "class Local:\n    def only_in_memory(self): ...\n\ndef g(x: Local):\n    return x."
+        assert "only_in_memory" in list_members(session, path, edited)
+        pid = session.pid
+    assert path.read_text() == on_disk
+    assert not _alive(pid), "server process outlived the session"
+
+
+def test_server_that_cannot_start_is_reported(bookshop):
+    session = LanguageServerSession(bookshop, server_binary="/nonexistent/jedi-language-server", start_timeout=10)
+    with pytest.raises(ServerUnavailable, match="did not start"):
+        session.start()
+    session.close()
+
+
+def test_missing_repository_is_reported(tmp_path):
+    with pytest.raises(ServerUnavailable, match="not a directory"):
+        LanguageServerSession(tmp_path / "missing")
+
+
+class _Fault(LogitsProcessor):
+    """Does something to the server process at one decoding step (fault injection)."""
+
+    def __init__(self, session, step: int, width: int, sig: int) -> None:
+        self.session, self.step, self.width, self.sig = session, step, width, sig
+        self.victims: list[int] = []
+
+    def __call__(self, input_ids, scores):
+        if input_ids.shape[1] - self.width == self.step and self.session.pid:
+            self.victims.append(self.session.pid)
+            os.kill(self.session.pid, self.sig)
+            time.sleep(0.2)
+        return scores
+
+
+def _generate_with_fault(tiny_model, tokenizer, session, doc, sig, max_new_tokens=6):
+    ids = tokenizer(doc.prefix, add_special_tokens=False)["input_ids"]
+    processor = MGDLogitsProcessor(tokenizer, session)
+    processor.add_prompt(ids, doc)
+    fault = _Fault(session, 0, len(ids), sig)
+    started = time.perf_counter()
+    out = tiny_model.generate(
+        input_ids=torch.tensor([ids]),
+        logits_processor=LogitsProcessorList([fault, processor]),
+        max_new_tokens=max_new_tokens,
+        do_sample=False,
+        pad_token_id=tokenizer.pad_token_id,
+    )
+    elapsed = time.perf_counter() - started
+    text = tokenizer.decode(out[0, len(ids) :])
+    return processor, fault, text, elapsed
+
+
+def _catalogue_doc(bookshop) -> Document:
+    path = bookshop / "bookshop" / "report.py"
+    return Document(str(path), "from bookshop.models import Catalogue\n\ndef f(c: Catalogue):\n    return c.", "\n")
+
+
+@pytest.mark.parametrize("sig", [signal.SIGKILL, signal.SIGSTOP], ids=["killed", "hung"])
+def test_fault_with_restart_budget_keeps_guidance(tiny_model, tokenizer, bookshop, caplog, sig):
+    with LanguageServerSession(bookshop, request_timeout=1.5, max_restarts=1) as session:
+        session.completions(_catalogue_doc(bookshop).path, "x = 1\nx.", 8)  # warm
+        with caplog.at_level(logging.WARNING, logger="mgd"):
+            processor, fault, text, elapsed = _generate_with_fault(tiny_model, tokenizer, session, _catalogue_doc(bookshop), sig)
+        assert session.restarts == 1 and session.available
+        assert processor.stats.constrained_steps >= 1, "the restarted server should guide again"
+        assert elapsed < 30
+        assert any("restarting" in r.message for r in caplog.records)
+        new_pid = session.pid
+    for pid in fault.victims + [new_pid]:
+        assert not _alive(pid)
+
+
+@pytest.mark.parametrize("sig", [signal.SIGKILL, signal.SIGSTOP], ids=["killed", "hung"])
+def test_fault_without_restarts_goes_on_unconstrained(tiny_model, tokenizer, bookshop, caplog, sig):
+    with LanguageServerSession(bookshop, request_timeout=1.5, max_restarts=0) as session:
+        session.completions(_catalogue_doc(bookshop).path, "x = 1\nx.", 8)  # warm
+        with caplog.at_level(logging.WARNING, logger="mgd"):
+            processor, fault, text, elapsed = _generate_with_fault(tiny_model, tokenizer, session, _catalogue_doc(bookshop), sig)
+        assert not session.available
+        assert processor.stats.constrained_steps == 0
+        assert len(tokenizer(text, add_special_tokens=False)["input_ids"]) >= 1
+        assert elapsed < 20, f"generation took {elapsed:.1f}s after the fault"
+        messages = " ".join(r.message for r in caplog.records)
+        assert "completion failed" in messages and "unavailable" in messages
+    for pid in fault.victims:
+        assert not _alive(pid)
+
+
+def test_server_dying_twice_leaves_session_unavailable(bookshop):
+    with LanguageServerSession(bookshop, request_timeout=2, max_restarts=1) as session:
+        path = str(bookshop / "bookshop" / "report.py")
+        assert session.completions(path, "'a'.", 4)
+        os.kill(session.pid, signal.SIGKILL)
+        time.sleep(0.2)
+        assert session.completions(path, "'a'.", 4), "one restart should recover"
+        os.kill(session.pid, signal.SIGKILL)
+        time.sleep(0.2)
+        started = time.perf_counter()
+        assert session.completions(path, "'a'.", 4) is None
+        assert not session.available
+        assert session.completions(path, "'a'.", 4) is None
+        assert time.perf_counter() - started < 10
