@@ -9,7 +9,7 @@ import os
 import sys
 
 from . import __version__
-from .errors import MGDError
+from .errors import InputError, MGDError
 
 EXIT_OK, EXIT_ERROR, EXIT_USAGE = 0, 1, 2
 
@@ -20,10 +20,6 @@ _EPILOG = """exit status: 0 on success, 1 when the model or language server fail
 class _Parser(argparse.ArgumentParser):
     def error(self, message: str):  # one line, usage exit code, no traceback
         self.exit(EXIT_USAGE, f"{self.prog}: error: {message}\n")
-
-
-class _InputError(MGDError):
-    """Bad input from the user (exit 2)."""
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -70,21 +66,16 @@ def main(argv: list[str] | None = None) -> int:
         return EXIT_USAGE
     try:
         if args.max_new_tokens < 1:
-            raise _InputError("--max-new-tokens must be at least 1")
+            raise InputError("--max-new-tokens must be at least 1")
         if args.command == "complete":
             return _complete(args)
         return _demo(args)
     except MGDError as err:
         print(f"mgd: error: {err}", file=sys.stderr)
-        return EXIT_USAGE if _is_input_error(err) else EXIT_ERROR
+        return EXIT_USAGE if isinstance(err, InputError) else EXIT_ERROR
     except KeyboardInterrupt:
         print("mgd: interrupted", file=sys.stderr)
         return 130
-
-
-def _is_input_error(err: MGDError) -> bool:
-    text = str(err)
-    return isinstance(err, _InputError) or text.startswith(("repository ", "file ", "position "))
 
 
 def _check_model_path(path: str | None) -> None:
@@ -144,7 +135,6 @@ def _demo(args) -> int:
             )
         )
         return EXIT_OK
-    width = len(result.prompt_line)
     print(f"example: {EXAMPLE_FILE}, line {result.line}, column {result.column} (Catalogue is defined in bookshop/models.py)")
     print(f"members the language server lists: {', '.join(m for m in result.members if not m.startswith('__'))}")
     print()
@@ -153,7 +143,6 @@ def _demo(args) -> int:
         verdict = "a real member" if result.is_member(completion) else "NOT a member of Catalogue"
         print(f"{label:>9}: {result.prompt_line.strip()}{completion.text}")
         print(f"{'':>9}  {'':<{len(result.prompt_line.strip())}}^ {name!r} is {verdict}")
-    del width
     return EXIT_OK
 
 

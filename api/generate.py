@@ -12,7 +12,7 @@ from dataclasses import dataclass
 import torch
 from transformers import LogitsProcessorList, StoppingCriteria, StoppingCriteriaList
 
-from .errors import MGDError
+from .errors import InputError, MGDError
 from .models import load_model
 
 log = logging.getLogger("mgd")
@@ -46,26 +46,26 @@ def resolve_cursor(repo: str | os.PathLike, file: str | os.PathLike, line: int, 
 
     root = pathlib.Path(repo)
     if not root.exists():
-        raise MGDError(f"repository {repo} does not exist")
+        raise InputError(f"repository {repo} does not exist")
     if not root.is_dir():
-        raise MGDError(f"repository {repo} is not a directory")
+        raise InputError(f"repository {repo} is not a directory")
     root = root.resolve()
     path = pathlib.Path(file)
     path = (path if path.is_absolute() else root / path).resolve()
     if root not in path.parents:
-        raise MGDError(f"file {file} is not inside the repository {repo}")
+        raise InputError(f"file {file} is not inside the repository {repo}")
     if not path.is_file():
-        raise MGDError(f"file {file} does not exist in {repo}")
+        raise InputError(f"file {file} does not exist in {repo}")
     if path.suffix not in (".py", ".pyi"):
-        raise MGDError(f"file {file} is not a Python file (.py or .pyi)")
+        raise InputError(f"file {file} is not a Python file (.py or .pyi)")
     try:
         text = path.read_text(encoding="utf-8")
     except UnicodeDecodeError:
-        raise MGDError(f"file {file} is not UTF-8 text") from None
+        raise InputError(f"file {file} is not UTF-8 text") from None
     try:
         offset = line_column_to_offset(text, line, column)
     except ValueError as err:
-        raise MGDError(f"position {line}:{column} in {file}: {err}") from None
+        raise InputError(f"position {line}:{column} in {file}: {err}") from None
     return Cursor(repo=root, path=path, prefix=text[:offset], suffix=text[offset:])
 
 

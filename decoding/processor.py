@@ -142,6 +142,7 @@ class MGDLogitsProcessor(LogitsProcessor):
         self._states: dict[tuple[int, bytes], _SeqState] = {}
         self._answers: dict[tuple[int, str], NameTrie | None] = {}
         self._tries: dict[frozenset, NameTrie] = {}
+        self._openers: dict[LexState, list[tuple[int, str, str, str]]] = {}
         self._warned_unknown = False
 
     def _begin(self, input_ids: torch.LongTensor) -> None:
@@ -243,35 +244,40 @@ class MGDLogitsProcessor(LogitsProcessor):
         trie = self._names_after(prompt, self._generated_text(gen))
         return replace(state, names=trie, asked=True)
 
+    def _merge_openers(self, lex: LexState) -> list[tuple[int, str, str, str]]:
+        """Dot-merged tokens that, read from `lex`, would open a member name: (id, head, name, rest)."""
+        openers = self._openers.get(lex)
+        if openers is None:
+            openers = []
+            for tid in self.index.dot_merged.tolist():
+                opened = _member_start(lex, self.index.token_bytes[tid].decode("utf-8", errors="replace"))
+                if opened is not None:
+                    openers.append((tid, *opened))
+            self._openers[lex] = openers
+        return openers
+
     def _banned_merges(self, prompt: int, gen, state: _SeqState, row_scores: torch.Tensor) -> list[int]:
         """Dot-merged tokens that would open a member name the server does not allow."""
-        if not state.lex.in_code or not len(self.index.dot_merged):
+        openers = self._merge_openers(state.lex)
+        if not openers:
             return []
-        candidates = self.index.dot_merged
-        values = row_scores[candidates]
         threshold = float(row_scores.max()) - self.merge_margin
         banned = []
         generated = None
-        for tid, value in zip(candidates.tolist(), values.tolist()):
-            data = self.index.token_bytes[tid]
-            opened = _member_start(state.lex, data.decode("utf-8", errors="replace"))
-            if opened is None:
-                continue
+        for tid, head, name_part, rest in openers:
+            value = float(row_scores[tid])
             if value == float("-inf"):
                 continue
-            if value < threshold:
+            if value < threshold:  # too unlikely to be worth a server query; the split spelling stays open
                 banned.append(tid)
                 continue
-            head, name_part, rest = opened
             if generated is None:
                 generated = self._generated_text(gen)
             trie = self._names_after(prompt, generated + head)
             if trie is None:
                 continue
-            k = ident_prefix_len(name_part.encode("utf-8"))
-            node = trie.follow(name_part.encode("utf-8")[:k])
-            ok = node is not None and (not rest or (node.terminal and not opens_member_name(rest.encode("utf-8"))))
-            if not ok:
+            node = trie.follow(name_part.encode("utf-8"))
+            if node is None or (rest and (not node.terminal or opens_member_name(rest.encode("utf-8")))):
                 banned.append(tid)
         return banned
 

@@ -203,7 +203,6 @@ class LanguageServerSession:
     async def _stop(self) -> None:
         server, stack = self._server, self._exit_stack
         self._server, self._exit_stack = None, None
-        self._documents = {k: v for k, v in self._documents.items()}
         if server is None:
             return
         handler = server.server
