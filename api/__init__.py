@@ -11,7 +11,18 @@ try:
 except PackageNotFoundError:  # running from a source tree without install
     __version__ = "0.0.0"
 
-from .errors import MGDError
-from .generate import Completion, generate
+from .errors import InputError, MGDError
 
-__all__ = ["Completion", "MGDError", "generate", "__version__"]
+__all__ = ["Completion", "InputError", "MGDError", "generate", "__version__"]
+
+
+def __getattr__(name: str):
+    # torch and transformers load only when generation is asked for, so
+    # `mgd --help` and error messages stay instant.
+    if name in ("generate", "Completion"):
+        import importlib
+
+        value = getattr(importlib.import_module(".completion", __name__), name)
+        globals()[name] = value
+        return value
+    raise AttributeError(f"module 'mgd' has no attribute {name!r}")

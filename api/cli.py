@@ -84,7 +84,7 @@ def _check_model_path(path: str | None) -> None:
 
 
 def _complete(args) -> int:
-    from .generate import generate, resolve_cursor
+    from .completion import generate, resolve_cursor
 
     resolve_cursor(args.repo, args.file, args.line, args.column)  # bad input fails before the model loads
     _check_model_path(args.model)

@@ -6,7 +6,7 @@ import pathlib
 import re
 from dataclasses import dataclass
 
-from .generate import Completion, generate, resolve_cursor
+from .completion import Completion, generate, resolve_cursor
 
 EXAMPLE_REPO = pathlib.Path(__file__).resolve().parent.parent / "examples" / "bookshop"
 EXAMPLE_FILE = "bookshop/report.py"
