@@ -70,16 +70,13 @@ def resolve_cursor(repo: str | os.PathLike, file: str | os.PathLike, line: int, 
 
 
 class _StopAtNewline(StoppingCriteria):
-    """Stops each row once its generated text contains a line break."""
+    """Stops each row once it writes a line break (generate() keeps finished rows finished)."""
 
-    def __init__(self, token_bytes, width: int) -> None:
-        self.token_bytes, self.width = token_bytes, width
+    def __init__(self, token_bytes) -> None:
+        self.token_bytes = token_bytes
 
     def __call__(self, input_ids: torch.LongTensor, scores, **kwargs) -> torch.BoolTensor:
-        done = [
-            any(b"\n" in (self.token_bytes[int(t)] or b"") for t in row[self.width :])
-            for row in input_ids
-        ]
+        done = [b"\n" in (self.token_bytes[int(t)] or b"") for t in input_ids[:, -1]]
         return torch.tensor(done, dtype=torch.bool, device=input_ids.device)
 
 
@@ -135,7 +132,7 @@ def generate(
             processor = MGDLogitsProcessor(tokenizer, session, monitors, index=index)
             processor.add_prompt(input_ids[0], Document(str(cursor.path), cursor.prefix, cursor.suffix))
             processors.append(processor)
-        stopping = StoppingCriteriaList([_StopAtNewline(index.token_bytes, input_ids.shape[1])]) if stop_at_newline else None
+        stopping = StoppingCriteriaList([_StopAtNewline(index.token_bytes)]) if stop_at_newline else None
         options = {"do_sample": False, "max_new_tokens": max_new_tokens, "pad_token_id": tokenizer.pad_token_id}
         if generate_kwargs.get("num_beams", 1) > 1:
             options["renormalize_logits"] = True

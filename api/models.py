@@ -15,6 +15,7 @@ import logging
 import os
 import pathlib
 import shutil
+import sys
 import tempfile
 
 from .errors import MGDError
@@ -64,10 +65,10 @@ def default_model_dir() -> pathlib.Path:
         return target
     from transformers import AutoModelForCausalLM, AutoTokenizer
 
-    log.info("mgd: dequantising %s once into %s", gguf.name, target)
-    with _quiet():
-        tokenizer = AutoTokenizer.from_pretrained(gguf.parent, gguf_file=gguf.name)
-        model = AutoModelForCausalLM.from_pretrained(gguf.parent, gguf_file=gguf.name)
+    # A one-time wait of about half a minute: say so, and let transformers' progress bar show.
+    print(f"mgd: preparing the default model once (dequantising {gguf.name} into {target})", file=sys.stderr)
+    tokenizer = AutoTokenizer.from_pretrained(gguf.parent, gguf_file=gguf.name)
+    model = AutoModelForCausalLM.from_pretrained(gguf.parent, gguf_file=gguf.name)
     # The weights are plain tensors now; drop the GGUF quantiser so they can be saved.
     model.hf_quantizer = None
     if hasattr(model.config, "quantization_config"):

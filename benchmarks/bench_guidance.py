@@ -213,27 +213,39 @@ def percentile_ms(seconds: list[float], q: float) -> float:
     return float(np.percentile(np.asarray(seconds) * 1000.0, q))
 
 
-def time_indexed_mask(index: TokenIndex, node: NameTrie) -> tuple[float, list[float], torch.Tensor]:
-    """Uncached `allowed_mask` cost at `node`: (median of repeats, all repeats, the mask)."""
-    samples, mask = [], None
-    for _ in range(MASK_REPEATS):
-        node.mask = None  # the mask is cached on the node; a cached call costs nothing
-        started = time.perf_counter()
-        mask = index.allowed_mask(node)
-        samples.append(time.perf_counter() - started)
-    return float(np.median(samples)), samples, mask
+@contextlib.contextmanager
+def torch_threads(count: int) -> Iterator[None]:
+    """Run the block with torch's intra-op thread pool at `count` threads."""
+    before = torch.get_num_threads()
+    torch.set_num_threads(count)
+    try:
+        yield
+    finally:
+        torch.set_num_threads(before)
 
 
-def measure_masks(index: TokenIndex, steps: list[NameTrie]) -> dict:
-    """Indexed against naive mask cost over the recorded steps; raise if any two masks differ."""
-    if not steps:
-        raise RuntimeError("guided generation recorded no constrained step: is the language server answering?")
-    indexed, pooled, naive, mismatches = [], [], [], []
-    for number, node in enumerate(tqdm(steps, desc="masks", unit="step", file=sys.stderr)):
-        cost, samples, fast = time_indexed_mask(index, node)
-        seconds, slow = timed(lambda: index.scan_allowed(node))
-        indexed.append(cost)
+def time_indexed(index: TokenIndex, steps: list[NameTrie], desc: str) -> tuple[list[float], list[float]]:
+    """Uncached `allowed_mask` cost per step (median of repeats), and every single run."""
+    per_step, pooled = [], []
+    for node in tqdm(steps, desc=desc, unit="step", file=sys.stderr):
+        samples = []
+        for _ in range(MASK_REPEATS):
+            node.mask = None  # the mask is cached on the node; a cached call costs nothing
+            started = time.perf_counter()
+            index.allowed_mask(node)
+            samples.append(time.perf_counter() - started)
+        per_step.append(float(np.median(samples)))
         pooled.extend(samples)
+    return per_step, pooled
+
+
+def time_naive_and_check(index: TokenIndex, steps: list[NameTrie]) -> list[float]:
+    """`scan_allowed` cost per step; raise AssertionError if its mask differs from `allowed_mask`'s."""
+    naive, mismatches = [], []
+    for number, node in enumerate(tqdm(steps, desc="masks (naive scan)", unit="step", file=sys.stderr)):
+        node.mask = None
+        fast = index.allowed_mask(node)
+        seconds, slow = timed(lambda: index.scan_allowed(node))
         naive.append(seconds)
         if not torch.equal(fast, slow):
             mismatches.append((number, int((fast != slow).sum())))
@@ -242,15 +254,33 @@ def measure_masks(index: TokenIndex, steps: list[NameTrie]) -> dict:
             f"indexed and naive masks differ at {len(mismatches)} of {len(steps)} steps "
             f"(step, differing tokens): {mismatches[:10]}"
         )
+    return naive
+
+
+def measure_masks(index: TokenIndex, steps: list[NameTrie]) -> dict:
+    """Indexed against naive mask cost over the recorded steps, both masks checked equal."""
+    if not steps:
+        raise RuntimeError("guided generation recorded no constrained step: is the language server answering?")
+    threads = torch.get_num_threads()
+    indexed, pooled = time_indexed(index, steps, f"masks (indexed, {threads} threads)")
+    # A vocabulary-sized torch op runs on the intra-op pool; when another process
+    # holds the other core, waking a worker costs a scheduler slice. One thread
+    # shows what the trie walk itself costs, apart from that wake-up.
+    with torch_threads(1):
+        single, _ = time_indexed(index, steps, "masks (indexed, 1 thread)")
+    naive = time_naive_and_check(index, steps)
     median_indexed, median_naive = percentile_ms(indexed, 50), percentile_ms(naive, 50)
     return {
         "steps": len(steps),
         "distinct_nodes": len({id(node) for node in steps}),
         "steps_checked_equal": len(steps),
         "repeats_per_step": MASK_REPEATS,
+        "torch_threads": threads,
         "indexed_median_ms": round(median_indexed, 4),
         "indexed_p99_ms": round(percentile_ms(indexed, 99), 4),
-        "indexed_p99_all_samples_ms": round(percentile_ms(pooled, 99), 4),
+        "indexed_p99_all_runs_ms": round(percentile_ms(pooled, 99), 4),
+        "indexed_1_thread_median_ms": round(percentile_ms(single, 50), 4),
+        "indexed_1_thread_p99_ms": round(percentile_ms(single, 99), 4),
         "naive_median_ms": round(median_naive, 3),
         "naive_p99_ms": round(percentile_ms(naive, 99), 3),
         "naive_over_indexed": round(median_naive / median_indexed, 1),
@@ -317,10 +347,12 @@ def render(result: dict) -> str:
         "",
         f"1. Allowed-token mask per constrained step, uncached ({mask['steps']} steps, "
         f"{mask['distinct_nodes']} distinct nodes; indexed: median of {mask['repeats_per_step']} runs per step)",
-        "                              median        p99",
-        f"  indexed  allowed_mask  {mask['indexed_median_ms']:10.4f} ms {mask['indexed_p99_ms']:9.4f} ms"
-        f"   (p99 of every single run: {mask['indexed_p99_all_samples_ms']:.4f} ms)",
-        f"  naive    scan_allowed  {mask['naive_median_ms']:10.3f} ms {mask['naive_p99_ms']:9.3f} ms",
+        "                                          median          p99",
+        f"  indexed  allowed_mask ({mask['torch_threads']} threads) {mask['indexed_median_ms']:10.4f} ms {mask['indexed_p99_ms']:9.4f} ms"
+        f"   (p99 of every single run: {mask['indexed_p99_all_runs_ms']:.4f} ms)",
+        f"  indexed  allowed_mask (1 thread)  {mask['indexed_1_thread_median_ms']:10.4f} ms "
+        f"{mask['indexed_1_thread_p99_ms']:9.4f} ms   (diagnostic: no thread-pool wake-up)",
+        f"  naive    scan_allowed             {mask['naive_median_ms']:10.3f} ms {mask['naive_p99_ms']:9.3f} ms",
         f"  naive / indexed (medians)  {mask['naive_over_indexed']:.0f}x",
         f"  indexed mask == naive mask (torch.equal) on {mask['steps_checked_equal']} of {mask['steps']} steps",
         "",

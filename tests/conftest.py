@@ -87,3 +87,67 @@ def members_at(session, path, prefix: str, suffix: str = "") -> set[str]:
 def list_members():
     """The `members_at` helper, for test modules."""
     return members_at
+
+
+@pytest.fixture(scope="session")
+def merging_tokenizer():
+    """A byte-level BPE whose split lets one punctuation character join a word (as in
+    cl100k, Qwen2, Llama 3), so `.get`, `.append` and `(self` are single tokens.
+
+    SmolLM2 keeps punctuation apart from letters; this one, trained in a second
+    on the standard library's source, exercises the merges it lacks.
+    """
+    import glob
+    import os
+    import sysconfig
+
+    from tokenizers import Regex, Tokenizer, decoders, models, pre_tokenizers, trainers
+    from transformers import PreTrainedTokenizerFast
+
+    stdlib = sysconfig.get_paths()["stdlib"]
+    texts = [
+        open(path, encoding="utf-8", errors="ignore").read()
+        for path in sorted(glob.glob(os.path.join(stdlib, "*.py")))[:150]
+    ]
+    split = (
+        r"(?i:'s|'t|'re|'ve|'m|'ll|'d)|[^\r\n\p{L}\p{N}]?\p{L}+|\p{N}{1,3}"
+        r"| ?[^\s\p{L}\p{N}]+[\r\n]*|\s*[\r\n]+|\s+(?!\S)|\s+"
+    )
+    backend = Tokenizer(models.BPE())
+    backend.pre_tokenizer = pre_tokenizers.Sequence(
+        [
+            pre_tokenizers.Split(Regex(split), behavior="isolated"),
+            pre_tokenizers.ByteLevel(add_prefix_space=False, use_regex=False),
+        ]
+    )
+    backend.decoder = decoders.ByteLevel()
+    trainer = trainers.BpeTrainer(
+        vocab_size=6000,
+        special_tokens=["<|endoftext|>"],
+        initial_alphabet=pre_tokenizers.ByteLevel.alphabet(),
+        show_progress=False,
+    )
+    backend.train_from_iterator(texts, trainer)
+    tokenizer = PreTrainedTokenizerFast(tokenizer_object=backend, eos_token="<|endoftext|>", pad_token="<|endoftext|>")
+    tokenizer.name_or_path = "test-merging-bpe"
+    return tokenizer
+
+
+@pytest.fixture(scope="session")
+def merging_model(merging_tokenizer):
+    """A tiny random Llama over the merging tokenizer's vocabulary."""
+    from transformers import LlamaConfig, LlamaForCausalLM
+
+    torch.manual_seed(0)
+    config = LlamaConfig(
+        vocab_size=len(merging_tokenizer),
+        hidden_size=32,
+        intermediate_size=64,
+        num_hidden_layers=1,
+        num_attention_heads=2,
+        num_key_value_heads=1,
+        max_position_embeddings=4096,
+        pad_token_id=merging_tokenizer.pad_token_id,
+        eos_token_id=merging_tokenizer.eos_token_id,
+    )
+    return LlamaForCausalLM(config).eval()
