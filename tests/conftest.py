@@ -39,9 +39,8 @@ def real_model(model_dir):
     return load_model(model_dir)
 
 
-@pytest.fixture(scope="session")
-def tiny_model(tokenizer):
-    """A tiny randomly initialised Llama with the real vocabulary: fast, and has no preferences."""
+def _tiny_llama(tokenizer):
+    """A one-layer Llama with random weights over `tokenizer`'s vocabulary."""
     from transformers import LlamaConfig, LlamaForCausalLM
 
     torch.manual_seed(0)
@@ -56,8 +55,13 @@ def tiny_model(tokenizer):
         pad_token_id=tokenizer.pad_token_id,
         eos_token_id=tokenizer.eos_token_id,
     )
-    model = LlamaForCausalLM(config).eval()
-    return model
+    return LlamaForCausalLM(config).eval()
+
+
+@pytest.fixture(scope="session")
+def tiny_model(tokenizer):
+    """A tiny randomly initialised Llama with the real vocabulary: fast, and has no preferences."""
+    return _tiny_llama(tokenizer)
 
 
 @pytest.fixture(scope="session")
@@ -136,18 +140,4 @@ def merging_tokenizer():
 @pytest.fixture(scope="session")
 def merging_model(merging_tokenizer):
     """A tiny random Llama over the merging tokenizer's vocabulary."""
-    from transformers import LlamaConfig, LlamaForCausalLM
-
-    torch.manual_seed(0)
-    config = LlamaConfig(
-        vocab_size=len(merging_tokenizer),
-        hidden_size=32,
-        intermediate_size=64,
-        num_hidden_layers=1,
-        num_attention_heads=2,
-        num_key_value_heads=1,
-        max_position_embeddings=4096,
-        pad_token_id=merging_tokenizer.pad_token_id,
-        eos_token_id=merging_tokenizer.eos_token_id,
-    )
-    return LlamaForCausalLM(config).eval()
+    return _tiny_llama(merging_tokenizer)
