@@ -31,7 +31,7 @@ from ..monitors.python_lexer import LexState, is_ident_char, scan
 from .token_index import NameTrie, TokenIndex, ident_prefix_len, opens_member_name, token_index_for
 
 log = logging.getLogger("mgd")
-_ID_BYTES = 8  # input_ids are int64
+_MAX_TRIES = 512  # distinct member lists whose tries (and masks) are kept
 
 
 @dataclass(frozen=True)
@@ -84,6 +84,10 @@ class MGDLogitsProcessor(LogitsProcessor):
         self.index = index or token_index_for(tokenizer)
         self._dot_merged = set(self.index.dot_merged.tolist())
         self._prompts: list[tuple[tuple[int, ...], Document, LexState]] = []
+        # Both outlive one generation: the same member lists and scanner
+        # states come back, and their masks are worth keeping.
+        self._tries: dict[frozenset, NameTrie] = {}
+        self._openers: dict[LexState, list[tuple[int, str, str, str]]] = {}
         self.stats = StepStats()
         self._reset()
 
@@ -106,32 +110,51 @@ class MGDLogitsProcessor(LogitsProcessor):
         states: dict[tuple[int, bytes], _SeqState] = {}
         out = scores
         for row in range(rows):
-            prompt = self._prompt_index(ids[row, : self._width].tobytes(), ids[row, : self._width])
-            if prompt is None:
+            try:
+                keep = self._row_guidance(ids[row], scores[row], states)
+            except Exception as err:  # noqa: BLE001 - guidance must never stop generation
+                keep = None
+                if not self._warned_error:
+                    self._warned_error = True
+                    log.warning("mgd: guidance failed (%s: %s); the row goes on unguided", type(err).__name__, err)
+            if keep is None:
                 continue
-            gen = ids[row, self._width :]
-            key = (prompt, gen.tobytes())
-            state = states.get(key) or self._state_for(prompt, gen)
-            if not state.asked and any(m.triggered(state.lex) for m in self.monitors):
-                state = self._answer_trigger(prompt, gen, state)
-            states[key] = state
-            self.stats.steps += 1
-            if state.names is not None:
-                started = time.perf_counter()
-                mask = self.index.allowed_mask(state.names)
-                if out is scores:
-                    out = scores.clone()
-                out[row].masked_fill_(~mask.to(out.device), float("-inf"))
-                self.stats.constrained_steps += 1
-                self.stats.mask_seconds.append(time.perf_counter() - started)
+            if out is scores:
+                out = scores.clone()
+            if isinstance(keep, list):  # a few banned ids
+                out[row, keep] = float("-inf")
             else:
-                banned = self._banned_merges(prompt, gen, state, scores[row])
-                if banned:
-                    if out is scores:
-                        out = scores.clone()
-                    out[row, banned] = float("-inf")
+                out[row].masked_fill_(~self._fit(keep, out.shape[1]).to(out.device), float("-inf"))
         self._states = states
         return out
+
+    def _row_guidance(self, row_ids, row_scores: torch.Tensor, states: dict) -> torch.Tensor | list[int] | None:
+        """For one row: a mask of allowed ids, a list of banned ids, or None (no change)."""
+        prompt = self._prompt_index(row_ids[: self._width].tobytes(), row_ids[: self._width])
+        if prompt is None:
+            return None
+        gen = row_ids[self._width :]
+        key = (prompt, gen.tobytes())
+        state = states.get(key) or self._state_for(prompt, gen)
+        if not state.asked and any(m.triggered(state.lex) for m in self.monitors):
+            state = self._answer_trigger(prompt, gen, state)
+        states[key] = state
+        self.stats.steps += 1
+        if state.names is None:
+            return self._banned_merges(prompt, gen, state, row_scores) or None
+        started = time.perf_counter()
+        mask = self.index.allowed_mask(state.names)
+        self.stats.constrained_steps += 1
+        self.stats.mask_seconds.append(time.perf_counter() - started)
+        return mask
+
+    def _fit(self, mask: torch.Tensor, width: int) -> torch.Tensor:
+        """`mask` sized to the model's score width (embeddings are often padded past the vocabulary)."""
+        if mask.shape[0] == width:
+            return mask
+        if mask.shape[0] > width:
+            return mask[:width]
+        return torch.cat([mask, torch.zeros(width - mask.shape[0], dtype=torch.bool)])
 
     # -- per-sequence state ----------------------------------------------------
 
@@ -141,9 +164,8 @@ class MGDLogitsProcessor(LogitsProcessor):
         self._row_prompt: dict[bytes, int | None] = {}
         self._states: dict[tuple[int, bytes], _SeqState] = {}
         self._answers: dict[tuple[int, str], NameTrie | None] = {}
-        self._tries: dict[frozenset, NameTrie] = {}
-        self._openers: dict[LexState, list[tuple[int, str, str, str]]] = {}
         self._warned_unknown = False
+        self._warned_error = False
 
     def _begin(self, input_ids: torch.LongTensor) -> None:
         self._reset()
@@ -236,6 +258,8 @@ class MGDLogitsProcessor(LogitsProcessor):
         if answer:
             trie = self._tries.get(answer)
             if trie is None:
+                if len(self._tries) >= _MAX_TRIES:
+                    self._tries.clear()
                 trie = self._tries[answer] = NameTrie.build(answer)
         self._answers[key] = trie
         return trie

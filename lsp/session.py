@@ -184,14 +184,13 @@ class LanguageServerSession:
         return True
 
     async def _start(self) -> None:
-        from multilspy.language_server import LanguageServer
         from multilspy.multilspy_config import Language, MultilspyConfig
         from multilspy.multilspy_logger import MultilspyLogger
 
         config = MultilspyConfig(code_language=Language.PYTHON, server_binary=self.server_binary)
         mlogger = MultilspyLogger()
         mlogger.logger.setLevel(logging.WARNING)  # its INFO lines would reach the user's terminal
-        server = LanguageServer.create(config, mlogger, self.root)
+        server = _jedi_server_class()(config, mlogger, self.root)
         stack = contextlib.AsyncExitStack()
         self._server, self._exit_stack = server, stack
         await stack.enter_async_context(server.start_server())
@@ -275,6 +274,25 @@ class LanguageServerSession:
             )
             for item in items
         ]
+
+
+def _jedi_server_class():
+    """multilspy's JediServer, initialised for a decoder rather than an editor."""
+    from multilspy.language_servers.jedi_language_server.jedi_server import JediServer
+
+    class DecodingJediServer(JediServer):
+        def _get_initialize_params(self, repository_absolute_path: str):
+            params = super()._get_initialize_params(repository_absolute_path)
+            # Snippets make jedi build every callable's signature (100 ms for
+            # `str.`) and diagnostics re-check the file on every edit; a
+            # decoder needs neither, only the names.
+            params["initializationOptions"] = {
+                "completion": {"disableSnippets": True, "resolveEagerly": False},
+                "diagnostics": {"enable": False},
+            }
+            return params
+
+    return DecodingJediServer
 
 
 def _kill(process) -> None:

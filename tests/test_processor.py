@@ -210,3 +210,49 @@ def test_no_answer_means_no_constraint(tiny_model, tokenizer, session, bookshop)
     processor, texts = _run(tiny_model, tokenizer, session, [doc], do_sample=False)
     assert processor.stats.queries >= 1
     assert processor.stats.constrained_steps == 0
+
+
+@pytest.mark.parametrize(
+    "receiver",
+    [
+        "from bookshop.models import Catalogue\n\ndef f(c: Catalogue):\n    return c.",
+        "def f():\n    return 'text'.",
+        "from bookshop.models import Book\n\ndef f(b: Book):\n    b.copies_on_shelf += 1\n    return b.",
+    ],
+    ids=["Catalogue", "str", "Book"],
+)
+def test_every_allowed_token_leads_to_a_real_member_and_every_member_is_reachable(
+    tokenizer, session, bookshop, members_at, receiver
+):
+    path = str(bookshop / "bookshop" / "walk.py")
+    doc = Document(path, receiver, "\n")
+    members = {m.encode() for m in members_at(session, path, receiver, "\n")}
+    assert members
+    processor = MGDLogitsProcessor(tokenizer, session)
+    prompt = tokenizer(receiver, add_special_tokens=False)["input_ids"]
+    processor.add_prompt(prompt, doc)
+    table = processor.index.token_bytes
+    vocab = len(tokenizer)
+
+    def allowed(row: list[int]) -> list[int]:
+        masked = processor(torch.tensor([row]), torch.zeros(1, vocab))
+        return torch.nonzero(masked[0] > float("-inf")).flatten().tolist()
+
+    for tid in allowed(prompt):
+        data = table[tid]
+        head = re.match(rb"\w*", data).group(0)
+        assert head and any(m.startswith(head) for m in members), data
+        if head != data:
+            assert head in members, data
+
+    for member in sorted(members):
+        row, typed = list(prompt), b""
+        options = allowed(row)  # a new generation: the processor starts over from the prompt
+        while typed != member:
+            steps = [t for t in options if table[t] and member.startswith(typed + table[t])]
+            assert steps, f"{member!r} unreachable after {typed!r}"
+            best = max(steps, key=lambda t: len(table[t]))  # the longest piece, as BPE would
+            row.append(best)
+            typed += table[best]
+            options = allowed(row)
+        assert tokenizer.convert_tokens_to_ids("(") in options and tokenizer.convert_tokens_to_ids(")") in options
