@@ -22,6 +22,7 @@ import time
 from dataclasses import dataclass, field, replace
 from typing import Sequence
 
+import numpy as np
 import torch
 from transformers import LogitsProcessor
 
@@ -59,9 +60,11 @@ class MGDLogitsProcessor(LogitsProcessor):
         tokenizer: the model's tokenizer (its vocabulary is indexed once).
         session: a started `LanguageServerSession` for the repository.
         monitors: the monitors to run (default: the dereference monitor).
-        merge_margin: a token that merges a dot with a name start is checked
-            against the server when its score is within this margin of the
-            row's best; below it, it is masked (the split spelling stays open).
+        merge_margin: a token that merges a dot with a name start (`._`) is
+            checked against the server when its score is within this margin
+            of the row's best (3.0: at least ~5% of the best token's
+            probability); below it, it is masked without a query, and the
+            split spelling (`.` then the name) stays open.
 
     Register the text each prompt stands for with `add_prompt` before calling
     `generate()`. Input `scores` has shape (rows, vocab) and is returned with
@@ -74,7 +77,7 @@ class MGDLogitsProcessor(LogitsProcessor):
         session,
         monitors: Sequence[Monitor] | None = None,
         *,
-        merge_margin: float = 10.0,
+        merge_margin: float = 3.0,
         index: TokenIndex | None = None,
     ) -> None:
         self.tokenizer = tokenizer
@@ -120,11 +123,8 @@ class MGDLogitsProcessor(LogitsProcessor):
             if keep is None:
                 continue
             if out is scores:
-                out = scores.clone()
-            if isinstance(keep, list):  # a few banned ids
-                out[row, keep] = float("-inf")
-            else:
-                out[row].masked_fill_(~self._fit(keep, out.shape[1]).to(out.device), float("-inf"))
+                out = _copy(scores)
+            _apply(out, row, keep if isinstance(keep, list) else self._fit(keep, out.shape[1]))
         self._states = states
         return out
 
@@ -285,6 +285,8 @@ class MGDLogitsProcessor(LogitsProcessor):
         openers = self._merge_openers(state.lex)
         if not openers:
             return []
+        if row_scores.device.type == "cpu" and row_scores.dtype in _NUMPY_DTYPES:
+            row_scores = row_scores.detach().numpy()
         threshold = float(row_scores.max()) - self.merge_margin
         banned = []
         generated = None
@@ -304,6 +306,33 @@ class MGDLogitsProcessor(LogitsProcessor):
             if node is None or (rest and (not node.terminal or opens_member_name(rest.encode("utf-8")))):
                 banned.append(tid)
         return banned
+
+
+# numpy does these row operations on one core; torch would use its thread pool
+# for tensors of vocabulary size, which stalls when the other core is busy.
+_NUMPY_DTYPES = (torch.float32, torch.float64, torch.float16)
+
+
+def _copy(scores: torch.Tensor) -> torch.Tensor:
+    """A copy of `scores` we may write to (the caller may keep the original, e.g. output_logits)."""
+    if scores.device.type == "cpu" and scores.dtype in _NUMPY_DTYPES:
+        return torch.from_numpy(scores.detach().numpy().copy())
+    return scores.clone()
+
+
+def _apply(out: torch.Tensor, row: int, keep: torch.Tensor | list[int]) -> None:
+    """Set row `row` of `out` to -inf at banned ids (a list) or outside an allowed mask."""
+    if out.device.type == "cpu" and out.dtype in _NUMPY_DTYPES:
+        view = out[row].numpy()
+        if isinstance(keep, list):
+            view[keep] = -np.inf
+        else:
+            view[~keep.numpy()] = -np.inf
+        return
+    if isinstance(keep, list):
+        out[row, keep] = float("-inf")
+    else:
+        out[row].masked_fill_(~keep.to(out.device), float("-inf"))
 
 
 def _member_start(lex: LexState, text: str) -> tuple[str, str, str] | None:

@@ -12,6 +12,7 @@ from __future__ import annotations
 import threading
 from dataclasses import dataclass, field
 
+import numpy as np
 import torch
 
 from .token_text import token_bytes_table
@@ -116,7 +117,10 @@ class TokenIndex:
         self.dot_merged = torch.tensor(
             [t for t, d in enumerate(self.token_bytes) if d and opens_member_name(d)], dtype=torch.long
         )
-        self._root_tail = torch.tensor(self.root.tail + self.end_ids, dtype=torch.long)
+        # Masks are built in numpy: torch sends ops on tensors this size to its
+        # thread pool, which stalls for milliseconds when the other core is busy.
+        self._root_tail = np.zeros(self.vocab_size, dtype=bool)
+        self._root_tail[self.root.tail + self.end_ids] = True
 
     def allowed_mask(self, names: NameTrie) -> torch.Tensor:
         """Mask (vocab,) of tokens that extend the typed prefix at `names` toward an allowed name.
@@ -141,13 +145,12 @@ class TokenIndex:
                     ids.extend(tchild.tail)
                 if nchild.children:
                     stack.append((tchild, nchild))
-        mask = torch.zeros(self.vocab_size, dtype=torch.bool)
+        # once the name is complete, anything that ends it may follow
+        allowed = self._root_tail.copy() if names.terminal else np.zeros(self.vocab_size, dtype=bool)
         if ids:
-            mask[torch.tensor(ids, dtype=torch.long)] = True
-        if names.terminal:  # the name is complete: anything that ends it may follow
-            mask[self._root_tail] = True
-        names.mask = mask
-        return mask
+            allowed[ids] = True
+        names.mask = torch.from_numpy(allowed)
+        return names.mask
 
     def scan_allowed(self, names: NameTrie) -> torch.Tensor:
         """The same mask as `allowed_mask`, by testing every token (the naive baseline)."""

@@ -7,6 +7,7 @@ and beams that share a prefix share its state.
 
 from __future__ import annotations
 
+import keyword
 from typing import NamedTuple
 
 CODE, COMMENT, STRING, TRIPLE, OPENING = range(5)
@@ -15,6 +16,11 @@ CODE, COMMENT, STRING, TRIPLE, OPENING = range(5)
 PREV_OTHER, PREV_NAME, PREV_NUMBER, PREV_CLOSE, PREV_DEREF_DOT = range(5)
 
 _CLOSERS = frozenset(")]}")
+
+# Hard keywords cannot be receivers (`def.`, `return.`); None/True/False can.
+_KEYWORDS = frozenset(keyword.kwlist) - {"None", "True", "False"}
+_KEYWORD_PREFIXES = frozenset(k[:i] for k in _KEYWORDS for i in range(1, len(k) + 1))
+_NOT_KEYWORD = "#"  # the current word can no longer become a keyword
 
 
 def is_ident_char(ch: str) -> bool:
@@ -31,6 +37,8 @@ class LexState(NamedTuple):
     count: quotes read in OPENING, or consecutive closing quotes in TRIPLE.
     escaped: the previous string character was an unescaped backslash.
     prev: class of the last code character (PREV_*).
+    word: the identifier being read while it may still be a keyword, else "#";
+        kept this short so the number of distinct states stays small.
     """
 
     mode: int = CODE
@@ -38,6 +46,7 @@ class LexState(NamedTuple):
     count: int = 0
     escaped: bool = False
     prev: int = PREV_OTHER
+    word: str = ""
 
     @property
     def at_dereference(self) -> bool:
@@ -93,26 +102,42 @@ class LexState(NamedTuple):
         return LexState(mode=STRING, quote=self.quote).step(ch)
 
 
+def _next_word(word: str, ch: str) -> str:
+    if word == _NOT_KEYWORD:
+        return word
+    longer = word + ch
+    return longer if longer in _KEYWORD_PREFIXES else _NOT_KEYWORD
+
+
 def _code_step(state: LexState, ch: str) -> LexState:
     if is_ident_char(ch):
-        if state.prev in (PREV_NAME, PREV_NUMBER):
+        if state.prev == PREV_NUMBER:
             return state
+        if state.prev == PREV_NAME:
+            word = _next_word(state.word, ch)
+            return state if word == state.word else state._replace(word=word)
         if state.prev == PREV_DEREF_DOT and ch.isdigit():
-            return state._replace(prev=PREV_NUMBER)
-        return state._replace(prev=PREV_NUMBER if ch.isdigit() else PREV_NAME)
+            return state._replace(prev=PREV_NUMBER, word="")
+        if ch.isdigit():
+            return state._replace(prev=PREV_NUMBER, word="")
+        return state._replace(prev=PREV_NAME, word=_next_word("", ch))
     if ch == ".":
+        if state.prev == PREV_NAME and state.word in _KEYWORDS:
+            return state._replace(prev=PREV_OTHER, word="")
         if state.prev in (PREV_NAME, PREV_CLOSE):
-            return state._replace(prev=PREV_DEREF_DOT)
+            return state._replace(prev=PREV_DEREF_DOT, word="")
         if state.prev == PREV_NUMBER:  # 1.5, 1e3.
             return state
-        return state._replace(prev=PREV_NUMBER if state.prev == PREV_OTHER else PREV_OTHER)
+        return state._replace(prev=PREV_NUMBER if state.prev == PREV_OTHER else PREV_OTHER, word="")
     if ch in ("'", '"'):
         return LexState(mode=OPENING, quote=ch, count=1)
     if ch == "#":
         return LexState(mode=COMMENT)
     if ch in _CLOSERS:
-        return state._replace(prev=PREV_CLOSE)
-    return state._replace(prev=PREV_OTHER)
+        return state._replace(prev=PREV_CLOSE, word="")
+    if state.prev == PREV_OTHER and not state.word:
+        return state
+    return state._replace(prev=PREV_OTHER, word="")
 
 
 def scan(text: str) -> LexState:

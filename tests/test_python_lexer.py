@@ -20,6 +20,11 @@ from mgd.monitors.python_lexer import scan
         "# comment\nobj.",
         "s = 'it\\'s'\nobj.",
         "v = 1.5 + obj.",
+        "None.",
+        "returned.",
+        "match.",
+        "definition.",
+        "self.def_.",
     ],
 )
 def test_member_access_dot_triggers(text):
@@ -44,6 +49,9 @@ def test_member_access_dot_triggers(text):
         "obj. ",
         "obj.name",
         "f'{obj.",
+        "def.",
+        "    return.",
+        "x = not.",
     ],
 )
 def test_other_dots_do_not_trigger(text):
