@@ -259,11 +259,14 @@ class LanguageServerSession:
             )
         )
         died = asyncio.ensure_future(process.wait())
-        done, _ = await asyncio.wait({request, died}, return_when=asyncio.FIRST_COMPLETED)
+        try:
+            done, _ = await asyncio.wait({request, died}, return_when=asyncio.FIRST_COMPLETED)
+        finally:  # also when the deadline cancels us: leave no task behind
+            died.cancel()
+            if not request.done():
+                request.cancel()
         if request not in done:
-            request.cancel()
             raise ServerUnavailable(f"the server process exited (code {process.returncode})")
-        died.cancel()
         result = request.result()
         items = result.get("items", []) if isinstance(result, dict) else (result or [])
         return [
