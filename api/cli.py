@@ -40,6 +40,11 @@ def build_parser() -> argparse.ArgumentParser:
     complete.add_argument("--column", required=True, type=int, help="1-based column of the cursor")
     complete.add_argument("--unguided", action="store_true", help="decode without the language server")
     complete.add_argument("--multiline", action="store_true", help="go on past the end of the line")
+    complete.add_argument(
+        "--monitors",
+        default=None,
+        help="comma-separated monitors to run: deref, imports (default: deref,imports)",
+    )
     _model_options(complete, default_tokens=32)
 
     demo = sub.add_parser("demo", help="unguided vs guided on the shipped example", epilog=_EPILOG)
@@ -78,6 +83,15 @@ def main(argv: list[str] | None = None) -> int:
         return 130
 
 
+def _monitors(spec: str | None):
+    from .monitors import DEFAULT_MONITORS, monitors_by_name
+
+    try:
+        return monitors_by_name(spec if spec is not None else DEFAULT_MONITORS)
+    except ValueError as err:
+        raise InputError(f"--monitors: {err}") from None
+
+
 def _check_model_path(path: str | None) -> None:
     if path is not None and not os.path.isdir(path):
         raise MGDError(f"model path {path} is not a directory")
@@ -87,6 +101,7 @@ def _complete(args) -> int:
     from .completion import generate, resolve_cursor
 
     resolve_cursor(args.repo, args.file, args.line, args.column)  # bad input fails before the model loads
+    monitors = _monitors(args.monitors)
     _check_model_path(args.model)
     completion = generate(
         args.repo,
@@ -97,6 +112,7 @@ def _complete(args) -> int:
         guided=not args.unguided,
         max_new_tokens=args.max_new_tokens,
         stop_at_newline=not args.multiline,
+        monitors=monitors,
     )
     if args.json:
         print(json.dumps(_completion_record(completion)))

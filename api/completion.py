@@ -99,7 +99,8 @@ def generate(
     """Complete the code at a 1-based line and column of a file in a repository.
 
     `model` is a loaded causal LM (with `tokenizer`), a model directory, or None
-    for the embedded default. `session` reuses a running language server;
+    for the embedded default. `monitors` is a list of monitors or their names
+    separated by commas ("deref,imports", the default). `session` reuses a running language server;
     without one, a server is started for `repo` and stopped afterwards.
     Extra keyword arguments go to `model.generate` (greedy by default).
     """
@@ -109,6 +110,13 @@ def generate(
     from .monitors.base import Document
 
     cursor = resolve_cursor(repo, file, line, column)
+    if isinstance(monitors, str):
+        from .monitors import monitors_by_name
+
+        try:
+            monitors = monitors_by_name(monitors)
+        except ValueError as err:
+            raise InputError(str(err)) from None
     if model is None or isinstance(model, (str, os.PathLike)):
         model, tokenizer = load_model(model)
     elif tokenizer is None:

@@ -26,8 +26,8 @@ import numpy as np
 import torch
 from transformers import LogitsProcessor
 
-from ..monitors.base import Document, Monitor
-from ..monitors.dereference import DereferenceMonitor
+from ..monitors import DEFAULT_MONITORS, monitors_by_name
+from ..monitors.base import Document, Monitor, Trigger
 from ..monitors.python_lexer import LexState, is_ident_char, scan
 from .token_index import NameTrie, TokenIndex, ident_prefix_len, opens_member_name, token_index_for
 
@@ -35,11 +35,22 @@ log = logging.getLogger("mgd")
 _MAX_TRIES = 512  # distinct member lists whose tries (and masks) are kept
 
 
+_AT_DOT = Trigger()  # the trigger of monitors that fire at a member-access dot
+_LINE_KEEP = 256  # characters of the current line that monitors may look at
+
+
 @dataclass(frozen=True)
 class _SeqState:
     lex: LexState
+    line: str = ""  # the current line so far (its last _LINE_KEEP characters)
     names: NameTrie | None = None  # where the name being written stands; None: free text
     asked: bool = False  # the trigger at the end of this text has been answered
+
+
+def _next_line(line: str, text: str) -> str:
+    if "\n" in text:
+        return text.rsplit("\n", 1)[1][-_LINE_KEEP:]
+    return (line + text)[-_LINE_KEEP:]
 
 
 @dataclass
@@ -59,7 +70,7 @@ class MGDLogitsProcessor(LogitsProcessor):
     Args:
         tokenizer: the model's tokenizer (its vocabulary is indexed once).
         session: a started `LanguageServerSession` for the repository.
-        monitors: the monitors to run (default: the dereference monitor).
+        monitors: the monitors to run (default: dereference and imports).
         merge_margin: a token that merges a dot with a name start (`._`) is
             checked against the server when its score is within this margin
             of the row's best (3.0: at least ~5% of the best token's
@@ -82,14 +93,19 @@ class MGDLogitsProcessor(LogitsProcessor):
     ) -> None:
         self.tokenizer = tokenizer
         self.session = session
-        self.monitors = list(monitors) if monitors is not None else [DereferenceMonitor()]
+        self.monitors = list(monitors) if monitors is not None else monitors_by_name(DEFAULT_MONITORS)
         self.merge_margin = merge_margin
         self.index = index or token_index_for(tokenizer)
+        # Monitors that fire at a member-access dot: they judge `._x`-style tokens.
+        self._deref_monitors = tuple(
+            sorted((m for m in self.monitors if m.trigger(scan("x."), "x.") == _AT_DOT), key=lambda m: m.name)
+        )
+        self._deref_key = tuple(m.name for m in self._deref_monitors)
         self._dot_merged = set(self.index.dot_merged.tolist())
-        self._prompts: list[tuple[tuple[int, ...], Document, LexState]] = []
+        self._prompts: list[tuple[tuple[int, ...], Document, _SeqState]] = []
         # Both outlive one generation: the same member lists and scanner
         # states come back, and their masks are worth keeping.
-        self._tries: dict[frozenset, NameTrie] = {}
+        self._tries: dict[tuple[frozenset, bool, bool], NameTrie] = {}
         self._openers: dict[LexState, list[tuple[int, str, str, str]]] = {}
         self.stats = StepStats()
         self._reset()
@@ -98,7 +114,8 @@ class MGDLogitsProcessor(LogitsProcessor):
         """Declare that a prompt (its token ids) stands for the text before `document`'s insertion point."""
         if isinstance(prompt_ids, torch.Tensor):
             prompt_ids = prompt_ids.reshape(-1).tolist()
-        self._prompts.append((tuple(prompt_ids or ()), document, scan(document.prefix)))
+        start = _SeqState(lex=scan(document.prefix), line=_next_line("", document.prefix))
+        self._prompts.append((tuple(prompt_ids or ()), document, start))
         self._reset()
 
     # -- the hook ------------------------------------------------------------
@@ -136,8 +153,12 @@ class MGDLogitsProcessor(LogitsProcessor):
         gen = row_ids[self._width :]
         key = (prompt, gen.tobytes())
         state = states.get(key) or self._state_for(prompt, gen)
-        if not state.asked and any(m.triggered(state.lex) for m in self.monitors):
-            state = self._answer_trigger(prompt, gen, state)
+        if not state.asked:
+            fired = self._fired(state)
+            if fired:
+                trigger, monitors = fired
+                trie = self._names_after(prompt, self._generated_text(gen), monitors, trigger)
+                state = replace(state, names=trie, asked=True)
         states[key] = state
         self.stats.steps += 1
         if state.names is None:
@@ -147,6 +168,17 @@ class MGDLogitsProcessor(LogitsProcessor):
         self.stats.constrained_steps += 1
         self.stats.mask_seconds.append(time.perf_counter() - started)
         return mask
+
+    def _fired(self, state: _SeqState) -> tuple[Trigger, tuple[Monitor, ...]] | None:
+        """The monitors that fire here, with their common trigger (None if none fires)."""
+        fired = [(m, t) for m in self.monitors if (t := m.trigger(state.lex, state.line)) is not None]
+        if not fired:
+            return None
+        # Monitors asking at different points cannot be intersected; keep the
+        # ones that agree with the first by name, so the order given is irrelevant.
+        fired.sort(key=lambda pair: pair[0].name)
+        trigger = fired[0][1]
+        return trigger, tuple(m for m, t in fired if t == trigger)
 
     def _fit(self, mask: torch.Tensor, width: int) -> torch.Tensor:
         """`mask` sized to the model's score width (embeddings are often padded past the vocabulary)."""
@@ -197,7 +229,7 @@ class MGDLogitsProcessor(LogitsProcessor):
         if parent is not None:
             return self._read_token(prompt, gen[:-1], parent, int(gen[-1]))
         # No parent (first step, or a caller that skipped steps): replay the row.
-        state = _SeqState(lex=self._prompts[prompt][2])
+        state = self._prompts[prompt][2]
         for i in range(len(gen)):
             state = self._read_token(prompt, gen[:i], state, int(gen[i]))
         return state
@@ -206,34 +238,29 @@ class MGDLogitsProcessor(LogitsProcessor):
         """The state after `token` is appended to a text whose state is `state`."""
         data = self.index.token_bytes[token] if token < len(self.index.token_bytes) else None
         if not data:
-            return _SeqState(lex=state.lex)
-        if state.names is not None:
-            k = ident_prefix_len(data)
-            node = state.names.follow(data[:k])
-            text = data.decode("utf-8", errors="replace")
-            if k == len(data) and node is not None:
-                return _SeqState(lex=state.lex.advance(text), names=node, asked=True)
-            return _SeqState(lex=state.lex.advance(text))
+            return _SeqState(lex=state.lex, line=state.line)
         text = data.decode("utf-8", errors="replace")
-        if token not in self._dot_merged:
-            return _SeqState(lex=state.lex.advance(text))
-        # A dot and a name start in one token: continue the constraint that the
-        # server's answer for that dot set up when the token was allowed.
-        lex = state.lex
-        for j, ch in enumerate(text):
-            lex = lex.step(ch)
-            if lex.at_dereference and j + 1 < len(text) and is_ident_char(text[j + 1]):
-                head = self._generated_text(before) + text[: j + 1]
-                trie = self._answers.get((prompt, head))
-                rest = text[j + 1 :].encode("utf-8")
-                k = ident_prefix_len(rest)
-                lex = lex.advance(text[j + 1 :])
-                if trie is not None and k == len(rest):
-                    node = trie.follow(rest)
-                    if node is not None:
-                        return _SeqState(lex=lex, names=node, asked=True)
-                return _SeqState(lex=lex)
-        return _SeqState(lex=lex)
+        lex, line = state.lex.advance(text), _next_line(state.line, text)
+        if state.names is not None:
+            body = data[1:] if state.names.lead else data  # the leading space was allowed for
+            k = ident_prefix_len(body)
+            node = state.names.follow(body[:k])
+            if k == len(body) and k > 0 and node is not None:
+                return _SeqState(lex=lex, line=line, names=node, asked=True)
+            # the name ended (or, after a lone leading space, has yet to start:
+            # the monitor fires again on the text as it now stands)
+            return _SeqState(lex=lex, line=line)
+        if token in self._dot_merged:
+            opened = _member_start(state.lex, text)
+            if opened is not None:
+                # A dot and a name start in one token: continue the constraint
+                # set up by the server's answer that let this token through.
+                head, name_part, rest = opened
+                trie = self._answers.get((prompt, self._generated_text(before) + head, self._deref_key, _AT_DOT))
+                node = trie.follow(name_part.encode("utf-8")) if trie is not None and not rest else None
+                if node is not None:
+                    return _SeqState(lex=lex, line=line, names=node, asked=True)
+        return _SeqState(lex=lex, line=line)
 
     # -- asking the server -----------------------------------------------------
 
@@ -241,32 +268,35 @@ class MGDLogitsProcessor(LogitsProcessor):
         table = self.index.token_bytes
         return b"".join(table[int(t)] or b"" for t in gen).decode("utf-8", errors="replace")
 
-    def _names_after(self, prompt: int, generated: str) -> NameTrie | None:
-        key = (prompt, generated)
+    def _names_after(
+        self, prompt: int, generated: str, monitors: tuple[Monitor, ...], trigger: Trigger
+    ) -> NameTrie | None:
+        """What `monitors` allow at `trigger` after `generated`: their names intersected."""
+        generated += trigger.at
+        key = (prompt, generated, tuple(m.name for m in monitors), trigger)
         if key in self._answers:
             return self._answers[key]
         document = self._prompts[prompt][1]
         started = time.perf_counter()
         answer: frozenset[str] | None = None
-        for monitor in self.monitors:
+        open_start = True
+        for monitor in monitors:  # all query the same text: the server gets one edit
             names = monitor.allowed_names(self.session, document, generated)
-            if names is not None:
+            if names is not None:  # None: no opinion, no restriction
                 answer = names if answer is None else answer & names
+                open_start = open_start and monitor.open_start
         self.stats.queries += 1
         self.stats.query_seconds.append(time.perf_counter() - started)
         trie = None
         if answer:
-            trie = self._tries.get(answer)
+            shape = (answer, open_start, trigger.lead_space)
+            trie = self._tries.get(shape)
             if trie is None:
                 if len(self._tries) >= _MAX_TRIES:
                     self._tries.clear()
-                trie = self._tries[answer] = NameTrie.build(answer)
+                trie = self._tries[shape] = NameTrie.build(answer, open_start, trigger.lead_space)
         self._answers[key] = trie
         return trie
-
-    def _answer_trigger(self, prompt: int, gen, state: _SeqState) -> _SeqState:
-        trie = self._names_after(prompt, self._generated_text(gen))
-        return replace(state, names=trie, asked=True)
 
     def _merge_openers(self, lex: LexState) -> list[tuple[int, str, str, str]]:
         """Dot-merged tokens that, read from `lex`, would open a member name: (id, head, name, rest)."""
@@ -282,7 +312,7 @@ class MGDLogitsProcessor(LogitsProcessor):
 
     def _banned_merges(self, prompt: int, gen, state: _SeqState, row_scores: torch.Tensor) -> list[int]:
         """Dot-merged tokens that would open a member name the server does not allow."""
-        openers = self._merge_openers(state.lex)
+        openers = self._merge_openers(state.lex) if self._deref_monitors else None
         if not openers:
             return []
         if row_scores.device.type == "cpu" and row_scores.dtype in _NUMPY_DTYPES:
@@ -299,7 +329,7 @@ class MGDLogitsProcessor(LogitsProcessor):
                 continue
             if generated is None:
                 generated = self._generated_text(gen)
-            trie = self._names_after(prompt, generated + head)
+            trie = self._names_after(prompt, generated + head, self._deref_monitors, _AT_DOT)
             if trie is None:
                 continue
             node = trie.follow(name_part.encode("utf-8"))

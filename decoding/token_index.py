@@ -54,17 +54,21 @@ class _Node:
 class NameTrie:
     """The allowed names of one constraint, as a byte trie (shared by all beams)."""
 
-    __slots__ = ("children", "terminal", "mask")
+    __slots__ = ("children", "terminal", "open", "lead", "mask")
 
     def __init__(self) -> None:
         self.children: dict[int, NameTrie] = {}
         self.terminal = False
+        self.open = False  # (root only) the code may go on without writing a name
+        self.lead = False  # (root only) a space must come first (`import` + ` Book`)
         self.mask: torch.Tensor | None = None  # cached allowed-token mask, shape (vocab,)
 
     @classmethod
-    def build(cls, names) -> "NameTrie":
-        """Build a trie from an iterable of names."""
+    def build(cls, names, open_start: bool = False, lead_space: bool = False) -> "NameTrie":
+        """Build a trie of names (`open_start`: no name at all is allowed too; `lead_space`: a space comes first)."""
         root = cls()
+        root.open = open_start
+        root.lead = lead_space
         for name in names:
             node = root
             for b in name.encode("utf-8"):
@@ -89,29 +93,22 @@ class TokenIndex:
         self.token_bytes: list[bytes | None] = token_bytes_table(tokenizer)
         self.vocab_size = max(len(tokenizer), getattr(tokenizer, "vocab_size", 0) or 0)
         self.root = _Node()
+        # Tokens that are a space and then more (` Book`, ` (`), filed by what
+        # follows the space: where a name must come after a space, as after
+        # `import`, the tokenizer spells the two together.
+        self.space_root = _Node()
         end_ids = set()
         for attr in ("eos_token_id",):
             value = getattr(tokenizer, attr, None)
             if isinstance(value, int):
                 end_ids.add(value)
         self.end_ids = sorted(end_ids)
-        merged = []
         for tid, data in enumerate(self.token_bytes):
             if not data:
                 continue
-            k = ident_prefix_len(data)
-            node = self.root
-            for b in data[:k]:
-                node = node.children.setdefault(b, _Node())
-            if k == len(data):
-                node.full.append(tid)
-            else:
-                if opens_member_name(data[k:]):
-                    # A second member name would start inside this token:
-                    # never allowed while a name is being finished.
-                    merged.append(tid)
-                    continue
-                node.tail.append(tid)
+            _file(self.root, tid, data)
+            if data[:1] == b" ":
+                _file(self.space_root, tid, data[1:])
         # Tokens that could carry a `.` and the start of a member name in one
         # piece; in free text they are checked against the server before use.
         self.dot_merged = torch.tensor(
@@ -121,6 +118,14 @@ class TokenIndex:
         # thread pool, which stalls for milliseconds when the other core is busy.
         self._root_tail = np.zeros(self.vocab_size, dtype=bool)
         self._root_tail[self.root.tail + self.end_ids] = True
+        # Where no name need be written, a token may start with punctuation
+        # but not with whitespace: ` foo` would write a name unchecked.
+        self._root_open = np.zeros(self.vocab_size, dtype=bool)
+        self._root_open[[t for t in self.root.tail if not self.token_bytes[t][:1].isspace()]] = True
+        self._space_open = np.zeros(self.vocab_size, dtype=bool)
+        self._space_open[[t for t in self.space_root.tail if not self.token_bytes[t][1:2].isspace()]] = True
+        self._space_alone = np.zeros(self.vocab_size, dtype=bool)
+        self._space_alone[self.space_root.full] = True  # a lone space: the name comes next
 
     def allowed_mask(self, names: NameTrie) -> torch.Tensor:
         """Mask (vocab,) of tokens that extend the typed prefix at `names` toward an allowed name.
@@ -133,7 +138,7 @@ class TokenIndex:
         if names.mask is not None:
             return names.mask
         ids: list[int] = []
-        stack = [(self.root, names)]
+        stack = [(self.space_root if names.lead else self.root, names)]
         while stack:
             tnode, nnode = stack.pop()
             for b, nchild in nnode.children.items():
@@ -145,8 +150,14 @@ class TokenIndex:
                     ids.extend(tchild.tail)
                 if nchild.children:
                     stack.append((tchild, nchild))
-        # once the name is complete, anything that ends it may follow
-        allowed = self._root_tail.copy() if names.terminal else np.zeros(self.vocab_size, dtype=bool)
+        if names.terminal:  # the name is complete: anything that ends it may follow
+            allowed = self._root_tail.copy()
+        elif names.lead:
+            allowed = self._space_alone | self._space_open if names.open else self._space_alone.copy()
+        elif names.open:
+            allowed = self._root_open.copy()
+        else:
+            allowed = np.zeros(self.vocab_size, dtype=bool)
         if ids:
             allowed[ids] = True
         names.mask = torch.from_numpy(allowed)
@@ -160,15 +171,39 @@ class TokenIndex:
                 if tid in self.end_ids and names.terminal:
                     mask[tid] = True
                 continue
+            if names.lead:
+                if data[:1] != b" ":
+                    continue
+                data = data[1:]
+                if not data:
+                    mask[tid] = True
+                    continue
             k = ident_prefix_len(data)
             node = names.follow(data[:k])
             if node is None:
                 continue
             if k == len(data):
                 mask[tid] = k > 0
-            else:
-                mask[tid] = node.terminal and not opens_member_name(data[k:])
+            elif node.terminal or (k == 0 and node.open and not data[:1].isspace()):
+                mask[tid] = not opens_member_name(data[k:])
         return mask
+
+
+def _file(root: _Node, tid: int, data: bytes) -> None:
+    """File token `tid`, whose text from `root` on is `data`, under its identifier prefix."""
+    k = ident_prefix_len(data)
+    if k == 0 and not data:
+        root.full.append(tid)
+        return
+    node = root
+    for b in data[:k]:
+        node = node.children.setdefault(b, _Node())
+    if k == len(data):
+        node.full.append(tid)
+    elif not opens_member_name(data[k:]):
+        # (a token that would also start a second member name is never filed:
+        # it is not allowed while a name is being finished)
+        node.tail.append(tid)
 
 
 _INDEXES: dict[tuple, TokenIndex] = {}

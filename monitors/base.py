@@ -28,15 +28,35 @@ class Document:
     suffix: str = ""
 
 
+@dataclass(frozen=True)
+class Trigger:
+    """Where a monitor fired: ask the server after the text plus `at`.
+
+    `lead_space`: the name must come after a space the tokenizer usually
+    writes together with it (`import` + ` Book`), so the query looks one
+    space ahead and tokens are matched past their leading space.
+    """
+
+    at: str = ""
+    lead_space: bool = False
+
+
 class Monitor(ABC):
-    """Watches the text being written and names what may legally come next."""
+    """Watches the text being written and names what may legally come next.
+
+    `open_start`: at the trigger the code may also go on with something that
+    is not a name at all (`(` or `*` after `from m import `); only a name, if
+    one is written, must be allowed. When several monitors answer at once,
+    the point is open only if every one of them says so.
+    """
 
     name: str = "monitor"
+    open_start: bool = False
 
     @abstractmethod
-    def triggered(self, state: LexState) -> bool:
-        """True if the text whose scan ended in `state` opens a constrained name."""
+    def trigger(self, state: LexState, line: str) -> Trigger | None:
+        """Where the text (scanned into `state`, its current line reading `line`) opens a constrained name, or None."""
 
     @abstractmethod
     def allowed_names(self, session, document: Document, generated: str) -> frozenset[str] | None:
-        """Names that may follow `prefix + generated`, or None for no constraint."""
+        """Names that may follow `prefix + generated` (which ends at the query point), or None for no constraint."""

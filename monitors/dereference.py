@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import re
 
-from .base import Document, Monitor
+from .base import Document, Monitor, Trigger
 from .python_lexer import LexState
 
 # LSP CompletionItemKind values that never name a member.
@@ -32,14 +32,17 @@ def member_names(items) -> frozenset[str]:
     return frozenset(names)
 
 
+_AT_DOT = Trigger()
+
+
 class DereferenceMonitor(Monitor):
     """Constrains the identifier after a member-access dot to real members."""
 
     name = "deref"
 
-    def triggered(self, state: LexState) -> bool:
-        """True when the text ends with a member-access dot in code."""
-        return state.at_dereference
+    def trigger(self, state: LexState, line: str) -> Trigger | None:
+        """Fires when the text ends with a member-access dot in code."""
+        return _AT_DOT if state.at_dereference else None
 
     def allowed_names(self, session, document: Document, generated: str) -> frozenset[str] | None:
         """Members the server lists at the dot, or None when it has none to offer."""
