@@ -29,7 +29,7 @@ from transformers import LogitsProcessor
 from ..monitors import DEFAULT_MONITORS, monitors_by_name
 from ..monitors.base import Document, Monitor, Trigger
 from ..monitors.python_lexer import LexState, is_ident_char, scan
-from .token_index import NameTrie, TokenIndex, ident_prefix_len, opens_member_name, token_index_for
+from .token_index import NameTrie, TokenIndex, space_then_name, ident_prefix_len, opens_member_name, token_index_for
 
 log = logging.getLogger("mgd")
 _MAX_TRIES = 512  # distinct member lists whose tries (and masks) are kept
@@ -118,15 +118,24 @@ class MGDLogitsProcessor(LogitsProcessor):
         self._prompts.append((tuple(prompt_ids or ()), document, start))
         self._reset()
 
+    def clear_prompts(self) -> None:
+        """Forget every registered prompt (before registering the next batch's)."""
+        self._prompts.clear()
+        self._reset()
+
+    def reset(self) -> None:
+        """Forget per-sequence state, so the next call starts a new generation."""
+        self._reset()
+
     # -- the hook ------------------------------------------------------------
 
     def __call__(self, input_ids: torch.LongTensor, scores: torch.FloatTensor) -> torch.FloatTensor:
         """Mask `scores` (rows, vocab) given `input_ids` (rows, length)."""
         rows, length = input_ids.shape
-        if self._width is None or length != self._last_length + 1:
+        ids = input_ids.detach().cpu().numpy()
+        if self._new_generation(ids):
             self._begin(input_ids)
         self._last_length = length
-        ids = input_ids.detach().cpu().numpy()
         states: dict[tuple[int, bytes], _SeqState] = {}
         out = scores
         for row in range(rows):
@@ -199,6 +208,12 @@ class MGDLogitsProcessor(LogitsProcessor):
         self._warned_unknown = False
         self._warned_error = False
 
+    def _new_generation(self, ids) -> bool:
+        # generate() adds one token per call to rows whose prompts we have seen
+        if self._width is None or ids.shape[1] != self._last_length + 1:
+            return True
+        return ids[0, : self._width].tobytes() not in self._row_prompt
+
     def _begin(self, input_ids: torch.LongTensor) -> None:
         self._reset()
         self._width = input_ids.shape[1]
@@ -242,7 +257,9 @@ class MGDLogitsProcessor(LogitsProcessor):
         text = data.decode("utf-8", errors="replace")
         lex, line = state.lex.advance(text), _next_line(state.line, text)
         if state.names is not None:
-            body = data[1:] if state.names.lead else data  # the leading space was allowed for
+            names = state.names
+            # at an open or lead root a name may come after one space in the same token
+            body = data[1:] if (names.lead or names.open) and space_then_name(data) else data
             k = ident_prefix_len(body)
             node = state.names.follow(body[:k])
             if k == len(body) and k > 0 and node is not None:

@@ -27,6 +27,7 @@ IDENT_BYTES = frozenset(
     + list(range(0x80, 0x100))
 )
 _DOT = ord(".")
+IDENT_CHARS = frozenset(bytes([b]) for b in IDENT_BYTES)
 
 
 def ident_prefix_len(data: bytes) -> int:
@@ -120,10 +121,10 @@ class TokenIndex:
         self._root_tail[self.root.tail + self.end_ids] = True
         # Where no name need be written, a token may start with punctuation
         # but not with whitespace: ` foo` would write a name unchecked.
-        self._root_open = np.zeros(self.vocab_size, dtype=bool)
-        self._root_open[[t for t in self.root.tail if not self.token_bytes[t][:1].isspace()]] = True
-        self._space_open = np.zeros(self.vocab_size, dtype=bool)
-        self._space_open[[t for t in self.space_root.tail if not self.token_bytes[t][1:2].isspace()]] = True
+        # Where a name may or may not follow (open roots), every token that
+        # does not begin a name is free: punctuation, line breaks, a lone space.
+        self._open_free = np.zeros(self.vocab_size, dtype=bool)
+        self._open_free[[t for t in self.root.tail if not space_then_name(self.token_bytes[t])]] = True
         self._space_alone = np.zeros(self.vocab_size, dtype=bool)
         self._space_alone[self.space_root.full] = True  # a lone space: the name comes next
 
@@ -133,12 +134,19 @@ class TokenIndex:
         `names` is the node of the allowed-name trie reached by the part of the
         name already written. A token is allowed when its identifier prefix
         stays on a path to some name and, if it continues with other text,
-        that prefix completes a name.
+        that prefix completes a name. At the root, `lead` lets the name come
+        after one space in the same token (and requires the space), and
+        `open` also frees every token that begins no name at all.
         """
         if names.mask is not None:
             return names.mask
+        roots = []
+        if not names.lead:
+            roots.append(self.root)
+        if names.lead or names.open:
+            roots.append(self.space_root)
         ids: list[int] = []
-        stack = [(self.space_root if names.lead else self.root, names)]
+        stack = [(root, names) for root in roots]
         while stack:
             tnode, nnode = stack.pop()
             for b, nchild in nnode.children.items():
@@ -152,10 +160,10 @@ class TokenIndex:
                     stack.append((tchild, nchild))
         if names.terminal:  # the name is complete: anything that ends it may follow
             allowed = self._root_tail.copy()
-        elif names.lead:
-            allowed = self._space_alone | self._space_open if names.open else self._space_alone.copy()
         elif names.open:
-            allowed = self._root_open.copy()
+            allowed = self._open_free.copy()
+        elif names.lead:
+            allowed = self._space_alone.copy()
         else:
             allowed = np.zeros(self.vocab_size, dtype=bool)
         if ids:
@@ -164,29 +172,36 @@ class TokenIndex:
         return names.mask
 
     def scan_allowed(self, names: NameTrie) -> torch.Tensor:
-        """The same mask as `allowed_mask`, by testing every token (the naive baseline)."""
+        """The same mask as `allowed_mask`, by testing every token against the rule (the naive baseline)."""
         mask = torch.zeros(self.vocab_size, dtype=torch.bool)
         for tid, data in enumerate(self.token_bytes):
             if data is None:
-                if tid in self.end_ids and names.terminal:
-                    mask[tid] = True
-                continue
-            if names.lead:
-                if data[:1] != b" ":
-                    continue
-                data = data[1:]
-                if not data:
-                    mask[tid] = True
-                    continue
-            k = ident_prefix_len(data)
-            node = names.follow(data[:k])
-            if node is None:
-                continue
-            if k == len(data):
-                mask[tid] = k > 0
-            elif node.terminal or (k == 0 and node.open and not data[:1].isspace()):
-                mask[tid] = not opens_member_name(data[k:])
+                mask[tid] = tid in self.end_ids and names.terminal
+            elif space_then_name(data) and (names.lead or names.open):
+                mask[tid] = _continues_name(names, data[1:])
+            elif data[:1] in IDENT_CHARS:
+                mask[tid] = not names.lead and _continues_name(names, data)
+            elif names.terminal or names.open:
+                mask[tid] = not opens_member_name(data)
+            else:
+                mask[tid] = names.lead and data == b" "
         return mask
+
+
+def space_then_name(data: bytes) -> bool:
+    """True for a token that is a space and then the start of a name (` Book`)."""
+    return len(data) > 1 and data[0] == 0x20 and data[1] in IDENT_BYTES
+
+
+def _continues_name(names: NameTrie, data: bytes) -> bool:
+    """The rule for a token that starts with identifier bytes, written from `names`."""
+    k = ident_prefix_len(data)
+    node = names.follow(data[:k])
+    if node is None:
+        return False
+    if k == len(data):
+        return True
+    return node.terminal and not opens_member_name(data[k:])
 
 
 def _file(root: _Node, tid: int, data: bytes) -> None:

@@ -4,10 +4,15 @@ from __future__ import annotations
 
 from .base import Document, Monitor, Trigger
 from .dereference import DereferenceMonitor
+from .classes import ClassMonitor
 from .imports import ImportMonitor
 
-MONITORS: dict[str, type[Monitor]] = {"deref": DereferenceMonitor, "imports": ImportMonitor}
-DEFAULT_MONITORS = "deref,imports"
+MONITORS: dict[str, type[Monitor]] = {
+    "deref": DereferenceMonitor,
+    "imports": ImportMonitor,
+    "classes": ClassMonitor,
+}
+DEFAULT_MONITORS = "deref,imports,classes"
 
 
 def monitors_by_name(spec: str) -> list[Monitor]:
@@ -21,4 +26,4 @@ def monitors_by_name(spec: str) -> list[Monitor]:
     return [MONITORS[n]() for n in dict.fromkeys(names)]
 
 
-__all__ = ["DEFAULT_MONITORS", "MONITORS", "DereferenceMonitor", "Document", "ImportMonitor", "Monitor", "Trigger", "monitors_by_name"]
+__all__ = ["DEFAULT_MONITORS", "MONITORS", "ClassMonitor", "DereferenceMonitor", "Document", "ImportMonitor", "Monitor", "Trigger", "monitors_by_name"]

@@ -42,14 +42,14 @@ def test_import_trigger(line, expected):
 
 
 def test_monitor_names():
-    assert [m.name for m in monitors_by_name(DEFAULT_MONITORS)] == ["deref", "imports"]
+    assert [m.name for m in monitors_by_name(DEFAULT_MONITORS)] == ["deref", "imports", "classes"]
     with pytest.raises(ValueError, match="unknown monitor nope"):
         monitors_by_name("deref,nope")
 
 
 def _allowed(processor, tokenizer, prefix: str) -> set[bytes]:
     ids = tokenizer(prefix, add_special_tokens=False)["input_ids"]
-    processor._prompts.clear()
+    processor.clear_prompts()
     processor.add_prompt(ids, Document(processor._path, prefix, "\n"))
     masked = processor(torch.tensor([ids]), torch.zeros(1, len(tokenizer)))
     return {processor.index.token_bytes[t] for t in torch.nonzero(masked[0] > float("-inf")).flatten().tolist()}
@@ -68,18 +68,19 @@ def test_names_after_import_keyword_come_with_their_space(processor, tokenizer, 
     allowed = _allowed(processor, tokenizer, "from bookshop.models import")
     assert {b" Book", b" (", b" *", b" "} <= allowed
     assert b" Cat" in allowed or b" C" in allowed
-    assert b" Foo" not in allowed and b"Book" not in allowed and b" os" not in allowed
-    for data in allowed:  # every token: a space, then nothing, punctuation, or the start of a real name
-        assert data[:1] == b" "
-        head = re.match(rb"\w*", data[1:]).group(0)
-        if head:
-            assert any(n.encode().startswith(head) for n in names), data
+    assert b" os" not in allowed and b"Book" not in allowed
+    for data in allowed:  # every token: a space and the start of a real name, or no name at all
+        assert data[:1] not in (b"B", b"C", b"a", b"f", b"_"), data  # `importBook` is no import
+        if data[:1] == b" ":
+            head = re.match(rb"\w*", data[1:]).group(0)
+            if head:
+                assert any(n.encode().startswith(head) for n in names), data
 
 
 def test_names_after_the_space(processor, tokenizer):
     allowed = _allowed(processor, tokenizer, "from bookshop.models import ")
-    assert {b"Book", b"("} <= allowed
-    assert b" Book" not in allowed and b"Foo" not in allowed
+    assert {b"Book", b"(", b" Book"} <= allowed
+    assert b"Foo" not in allowed and b" os" not in allowed and b"os" not in allowed
 
 
 def test_unknown_module_leaves_imports_free(processor, tokenizer):
@@ -168,3 +169,91 @@ def test_real_model_imports_only_what_the_module_has(real_model, bookshop, sessi
     # the premise: greedy SmolLM2 invents a name here without guidance
     assert first(unguided.text) and first(unguided.text) not in report_names, unguided.text
     assert first(guided.text) in report_names, guided.text
+
+
+SALES = (
+    '"""Selling books."""\n\nfrom bookshop.models import Book, Catalogue\n\n\n'
+    'class OutOfStock(Exception):\n    """No copies left."""\n\n\n'
+    "def sell(catalogue: Catalogue, isbn: str) -> Book:\n    book = catalogue.lookup_isbn(isbn)\n"
+    "    if book.copies_on_shelf == 0:\n        raise"
+)
+
+
+@pytest.mark.parametrize(
+    "line,expected",
+    [
+        ("    raise", Trigger(" ", True)),
+        ("    raise ", Trigger()),
+        ("    except", Trigger(" ", True)),
+        ("    except (A,", Trigger(" ", True)),
+        ("    except (A, ", Trigger()),
+        ("  if isinstance(x,", Trigger(" ", True)),
+        ("  if isinstance(x, (", Trigger()),
+        ("def g(self, a: int, b:", Trigger(" ", True)),
+        ("def g(a) ->", Trigger(" ", True)),
+        ("    raised", None),
+        ("    else:", None),
+        ("def g(a):", None),
+        ("  f(x,", None),
+        ("    s = 'raise", None),
+    ],
+)
+def test_class_trigger(line, expected):
+    from mgd.monitors.classes import ClassMonitor
+
+    assert ClassMonitor().trigger(scan(line), line) == expected
+
+
+@pytest.fixture(scope="module")
+def class_processor(tokenizer, session, bookshop):
+    from mgd.monitors.classes import ClassMonitor
+
+    proc = MGDLogitsProcessor(tokenizer, session, [ClassMonitor()])
+    proc._path = str(bookshop / "bookshop" / "sales_here.py")
+    return proc
+
+
+def test_only_classes_after_raise(class_processor, tokenizer):
+    allowed = _allowed(class_processor, tokenizer, SALES)
+    assert {b" Value", b" Out", b"\n", b"("} & allowed >= {b"\n", b"("}
+    assert b" ValueError" in allowed or b" Value" in allowed
+    assert b" Out" in allowed or b" O" in allowed  # OutOfStock, defined in this file
+    for local in (b" book", b" catalogue", b" isbn", b" sell", b" Not"):
+        # variables and functions are no exception classes; `Not` leads to NotImplementedError only
+        assert local not in allowed or local == b" Not"
+    assert b"Book" not in allowed  # `raiseBook` would be another identifier
+
+
+def test_annotations_allow_none_and_type_aliases(class_processor, tokenizer):
+    prefix = SALES.rsplit("def sell", 1)[0] + "Vector = list[float]\n\n\ndef scale(v:"
+    allowed = _allowed(class_processor, tokenizer, prefix)
+    assert b" None" in allowed and (b" Vector" in allowed or b" Vec" in allowed or b" V" in allowed)
+    assert b" sell" not in allowed
+
+
+def test_real_model_raises_a_real_class(real_model, bookshop, session):
+    import mgd
+
+    model, tokenizer = real_model
+    path = bookshop / "bookshop" / "sales_tool.py"
+    path.write_text(SALES)
+    try:
+        line, column = SALES.count("\n") + 1, len(SALES.rsplit("\n", 1)[1]) + 1
+        common = dict(model=model, tokenizer=tokenizer, max_new_tokens=12)
+        unguided = mgd.generate(bookshop, path, line, column, guided=False, **common)
+        guided = mgd.generate(bookshop, path, line, column, session=session, monitors="classes", **common)
+        classes = {"OutOfStock", "Book", "Catalogue", "Exception", "ValueError", "KeyError", "NotImplementedError", "RuntimeError", "LookupError"}
+        first = lambda text: re.match(r"\s*(\w*)", text).group(1)  # noqa: E731
+        # the premise: greedy SmolLM2 raises a class that does not exist here
+        assert first(unguided.text) and first(unguided.text) not in classes, unguided.text
+        names = {n for n in _server_names(session, path, SALES + " ")}
+        assert first(unguided.text) not in names
+        assert first(guided.text) in names, guided.text
+    finally:
+        path.unlink()
+
+
+def _server_names(session, path, text):
+    from mgd.monitors.classes import ClassMonitor
+
+    return ClassMonitor().allowed_names(session, Document(str(path), text, "\n"), "") or set()
