@@ -70,7 +70,7 @@ class MGDLogitsProcessor(LogitsProcessor):
     Args:
         tokenizer: the model's tokenizer (its vocabulary is indexed once).
         session: a started `LanguageServerSession` for the repository.
-        monitors: the monitors to run (default: dereference and imports).
+        monitors: the monitors to run (default: dereference, imports, classes).
         merge_margin: a token that merges a dot with a name start (`._`) is
             checked against the server when its score is within this margin
             of the row's best (3.0: at least ~5% of the best token's

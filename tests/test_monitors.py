@@ -257,3 +257,19 @@ def _server_names(session, path, text):
     from mgd.monitors.classes import ClassMonitor
 
     return ClassMonitor().allowed_names(session, Document(str(path), text, "\n"), "") or set()
+
+
+def test_enum_members_are_offered_after_the_enum_dot(tokenizer, session, bookshop, list_members):
+    # `case Color.` in a match and `Color.` anywhere are dereferences: the members are the names allowed
+    prefix = (
+        "from enum import Enum\n\n\nclass Color(Enum):\n    RED = 1\n    GREEN = 2\n\n\n"
+        "def describe(c: Color) -> str:\n    match c:\n        case Color."
+    )
+    path = str(bookshop / "bookshop" / "colors.py")
+    members = list_members(session, path, prefix, "\n")
+    assert {"RED", "GREEN"} <= members
+    processor = MGDLogitsProcessor(tokenizer, session)
+    processor._path = path
+    allowed = _allowed(processor, tokenizer, prefix)
+    assert (b"RED" in allowed or b"R" in allowed) and (b"GREEN" in allowed or b"G" in allowed)
+    assert b"BLUE" not in allowed and b"B" not in allowed
