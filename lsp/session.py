@@ -116,6 +116,7 @@ class LanguageServerSession:
             return
         self._run_quietly(self._stop(), 10.0)
         self.available = False
+        self._run_quietly(_cancel_leftovers(), 3.0)
         self._loop.call_soon_threadsafe(self._loop.stop)
         self._thread.join(timeout=5.0)
         if not self._thread.is_alive():
@@ -277,6 +278,14 @@ class LanguageServerSession:
             )
             for item in items
         ]
+
+
+async def _cancel_leftovers() -> None:
+    """Cancel what a sick server left waiting (a shutdown it never answered), so nothing dangles."""
+    tasks = [t for t in asyncio.all_tasks() if t is not asyncio.current_task()]
+    for task in tasks:
+        task.cancel()
+    await asyncio.gather(*tasks, return_exceptions=True)
 
 
 def _jedi_server_class():
