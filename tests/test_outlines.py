@@ -13,12 +13,12 @@ import numpy as np
 import pytest
 import torch
 
-outlines = pytest.importorskip("outlines")
-from outlines.types import Regex  # noqa: E402
+import outlines
+from outlines.types import Regex
 
-from mgd.decoding.outlines_interop import MonitoredLogitsProcessor, guided_generator  # noqa: E402
-from mgd.decoding.processor import MGDLogitsProcessor  # noqa: E402
-from mgd.monitors.base import Document  # noqa: E402
+from mgd.decoding.outlines_interop import MonitoredLogitsProcessor, guided_generator
+from mgd.decoding.processor import MGDLogitsProcessor
+from mgd.monitors.base import Document
 
 MARK = "    return catalogue."
 CALL = r"[a-z][a-z_]*\("  # the line's shape: a public method name, then its call opens
