@@ -18,7 +18,7 @@ def example_repo() -> pathlib.Path:
     """The bookshop example, from the source tree or the installed package."""
     if EXAMPLE_REPO.is_dir():
         return EXAMPLE_REPO
-    from .. import examples  # type: ignore  # installed layout: mgd.examples
+    from . import examples  # installed layout: mgd.examples
 
     return pathlib.Path(examples.__file__).parent / "bookshop"
 

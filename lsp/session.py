@@ -17,7 +17,6 @@ import pathlib
 import shutil
 import sysconfig
 import threading
-import time
 from dataclasses import dataclass
 
 from .positions import offset_to_position, single_edit
@@ -80,7 +79,6 @@ class LanguageServerSession:
         self.server_binary = server_binary or find_jedi_language_server()
         self.restarts = 0
         self.available = False
-        self.failures = 0
         self._server = None
         self._exit_stack: contextlib.AsyncExitStack | None = None
         self._documents: dict[str, str] = {}  # uri -> text the server holds
@@ -144,7 +142,6 @@ class LanguageServerSession:
                 try:
                     return self._run(self._complete(uri, text, offset), self.request_timeout)
                 except Exception as err:  # noqa: BLE001 - a failed query must not stop decoding
-                    self.failures += 1
                     log.warning("language server: completion failed (%s)", _describe(err))
                     if not self._recover() or attempt:
                         return None

@@ -156,7 +156,7 @@ class _Push(LogitsProcessor):
 
 
 def test_state_follows_the_sequence_not_the_row(tokenizer, session, catalogue, book):
-    (doc_c, members_c), (doc_b, members_b) = catalogue, book
+    doc_c, doc_b = catalogue[0], book[0]
     processor = MGDLogitsProcessor(tokenizer, session)
     prompts = [tokenizer(d.prefix, add_special_tokens=False)["input_ids"] for d in (doc_c, doc_b)]
     for ids, doc in zip(prompts, (doc_c, doc_b)):
