@@ -43,7 +43,7 @@ def build_parser() -> argparse.ArgumentParser:
     complete.add_argument(
         "--monitors",
         default=None,
-        help="comma-separated monitors to run: deref, imports, classes (default: all three)",
+        help="comma-separated monitors to run: deref, imports, classes, args (default: all four)",
     )
     _model_options(complete, default_tokens=32)
 

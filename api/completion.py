@@ -100,7 +100,7 @@ def generate(
 
     `model` is a loaded causal LM (with `tokenizer`), a model directory, or None
     for the embedded default. `monitors` is a list of monitors or their names
-    separated by commas (default "deref,imports,classes"). `session` reuses a running language server;
+    separated by commas (default "deref,imports,classes,args"). `session` reuses a running language server;
     without one, a server is started for `repo` and stopped afterwards.
     Extra keyword arguments go to `model.generate` (greedy by default).
     """

@@ -27,6 +27,7 @@ import torch
 from transformers import LogitsProcessor
 
 from ..monitors import DEFAULT_MONITORS, monitors_by_name
+from ..monitors.arguments import ArgumentMonitor, CallTrack, Signature, advance_calls, opens_call
 from ..monitors.base import Document, Monitor, Trigger
 from ..monitors.python_lexer import LexState, is_ident_char, scan
 from .token_index import NameTrie, TokenIndex, space_then_name, ident_prefix_len, opens_member_name, token_index_for
@@ -45,6 +46,8 @@ class _SeqState:
     line: str = ""  # the current line so far (its last _LINE_KEEP characters)
     names: NameTrie | None = None  # where the name being written stands; None: free text
     asked: bool = False  # the trigger at the end of this text has been answered
+    calls: tuple = ()  # open calls with a known signature, outermost first (CallTrack)
+    call_pending: bool = False  # the text ends with a call's `(`: ask for its signature
 
 
 def _next_line(line: str, text: str) -> str:
@@ -70,7 +73,7 @@ class MGDLogitsProcessor(LogitsProcessor):
     Args:
         tokenizer: the model's tokenizer (its vocabulary is indexed once).
         session: a started `LanguageServerSession` for the repository.
-        monitors: the monitors to run (default: dereference, imports, classes).
+        monitors: the monitors to run (default: dereference, imports, classes, call arguments).
         merge_margin: a token that merges a dot with a name start (`._`) is
             checked against the server when its score is within this margin
             of the row's best (3.0: at least ~5% of the best token's
@@ -93,7 +96,10 @@ class MGDLogitsProcessor(LogitsProcessor):
     ) -> None:
         self.tokenizer = tokenizer
         self.session = session
-        self.monitors = list(monitors) if monitors is not None else monitors_by_name(DEFAULT_MONITORS)
+        chosen = list(monitors) if monitors is not None else monitors_by_name(DEFAULT_MONITORS)
+        # The call monitor follows whole calls rather than one name: kept apart.
+        self._args = next((m for m in chosen if isinstance(m, ArgumentMonitor)), None)
+        self.monitors = [m for m in chosen if not isinstance(m, ArgumentMonitor)]
         self.merge_margin = merge_margin
         self.index = index or token_index_for(tokenizer)
         # Monitors that fire at a member-access dot: they judge `._x`-style tokens.
@@ -102,6 +108,12 @@ class MGDLogitsProcessor(LogitsProcessor):
         )
         self._deref_key = tuple(m.name for m in self._deref_monitors)
         self._dot_merged = set(self.index.dot_merged.tolist())
+        table = self.index.token_bytes
+        # Only `)`, `,` and `=` can break a call's rules; tokens opening a call
+        # with more text (`()`, `('`) are judged with the callee's signature.
+        self._call_risky = [t for t, d in enumerate(table) if d and any(c in d for c in b"),=")]
+        self._paren_open = [t for t, d in enumerate(table) if d and len(d) > 1 and d[:1] == b"("]
+        self._call_cache: dict[tuple, list[int]] = {}
         self._prompts: list[tuple[tuple[int, ...], Document, _SeqState]] = []
         # Both outlive one generation: the same member lists and scanner
         # states come back, and their masks are worth keeping.
@@ -168,15 +180,28 @@ class MGDLogitsProcessor(LogitsProcessor):
                 trigger, monitors = fired
                 trie = self._names_after(prompt, self._generated_text(gen), monitors, trigger)
                 state = replace(state, names=trie, asked=True)
+        if state.call_pending:
+            sig = self._signature_after(prompt, self._generated_text(gen))
+            state = replace(state, calls=state.calls + ((CallTrack(sig),) if sig else ()), call_pending=False)
         states[key] = state
         self.stats.steps += 1
         if state.names is None:
-            return self._banned_merges(prompt, gen, state, row_scores) or None
-        started = time.perf_counter()
-        mask = self.index.allowed_mask(state.names)
-        self.stats.constrained_steps += 1
-        self.stats.mask_seconds.append(time.perf_counter() - started)
-        return mask
+            keep = self._banned_merges(prompt, gen, state, row_scores) or None
+        else:
+            started = time.perf_counter()
+            keep = self.index.allowed_mask(state.names)
+            self.stats.constrained_steps += 1
+            self.stats.mask_seconds.append(time.perf_counter() - started)
+        if self._args is None:
+            return keep
+        bans = self._call_bans(prompt, gen, state, row_scores)
+        if not bans:
+            return keep
+        if keep is None or isinstance(keep, list):
+            return (keep or []) + bans
+        keep = keep.clone()
+        keep[bans] = False
+        return keep
 
     def _fired(self, state: _SeqState) -> tuple[Trigger, tuple[Monitor, ...]] | None:
         """The monitors that fire here, with their common trigger (None if none fires)."""
@@ -205,6 +230,8 @@ class MGDLogitsProcessor(LogitsProcessor):
         self._row_prompt: dict[bytes, int | None] = {}
         self._states: dict[tuple[int, bytes], _SeqState] = {}
         self._answers: dict[tuple[int, str], NameTrie | None] = {}
+        self._signatures: dict[tuple[int, str], Signature | None] = {}
+        self._open_in_prompt: dict[int, tuple] = {}
         self._warned_unknown = False
         self._warned_error = False
 
@@ -245,12 +272,35 @@ class MGDLogitsProcessor(LogitsProcessor):
             return self._read_token(prompt, gen[:-1], parent, int(gen[-1]))
         # No parent (first step, or a caller that skipped steps): replay the row.
         state = self._prompts[prompt][2]
+        if self._args is not None:
+            state = replace(state, calls=self._prompt_calls(prompt))
         for i in range(len(gen)):
             state = self._read_token(prompt, gen[:i], state, int(gen[i]))
         return state
 
     def _read_token(self, prompt: int, before, state: _SeqState, token: int) -> _SeqState:
         """The state after `token` is appended to a text whose state is `state`."""
+        after = self._read_names(prompt, before, state, token)
+        if self._args is None:
+            return after
+        data = self.index.token_bytes[token] if token < len(self.index.token_bytes) else None
+        text = data.decode("utf-8", errors="replace") if data else ""
+        calls, lex, line, pending = state.calls, state.lex, state.line, False
+        for i, ch in enumerate(text):
+            if calls:
+                calls, _ = advance_calls(calls, lex, ch, text[i + 1 : i + 2])
+            if ch == "(" and opens_call(lex, line):
+                if i == len(text) - 1:
+                    pending = True  # asked at the next step
+                else:  # `()`, `('`: the signature was fetched when the token was judged
+                    sig = self._signatures.get((prompt, self._generated_text(before) + text[: i + 1]))
+                    calls = calls + ((CallTrack(sig),) if sig else ())
+            lex = lex.step(ch)
+            line = "" if ch == "\n" else line + ch
+        return replace(after, calls=calls, call_pending=pending)
+
+    def _read_names(self, prompt: int, before, state: _SeqState, token: int) -> _SeqState:
+        """`_read_token` for the name monitors."""
         data = self.index.token_bytes[token] if token < len(self.index.token_bytes) else None
         if not data:
             return _SeqState(lex=state.lex, line=state.line)
@@ -314,6 +364,72 @@ class MGDLogitsProcessor(LogitsProcessor):
                 trie = self._tries[shape] = NameTrie.build(answer, open_start, trigger.lead_space)
         self._answers[key] = trie
         return trie
+
+    def _prompt_calls(self, prompt: int) -> tuple:
+        """Calls left open by the prompt itself (completion often starts inside one), as tracks."""
+        if prompt in self._open_in_prompt:
+            return self._open_in_prompt[prompt]
+        document = self._prompts[prompt][1]
+        text = document.prefix
+        opens = set(_unclosed_calls(text))
+        calls: tuple = ()
+        lex, line = LexState(), ""
+        for i, ch in enumerate(text):
+            if calls:
+                calls, _ = advance_calls(calls, lex, ch, text[i + 1 : i + 2])
+            if i in opens:
+                shifted = Document(document.path, text[: i + 1], text[i + 1 :] + document.suffix)
+                sig = self._args.signature(self.session, shifted, "")
+                self.stats.queries += 1
+                calls = calls + ((CallTrack(sig),) if sig else ())
+            lex = lex.step(ch)
+            line = "" if ch == "\n" else line + ch
+        self._open_in_prompt[prompt] = calls
+        return calls
+
+    def _signature_after(self, prompt: int, generated: str) -> Signature | None:
+        """The callee's signature for a call whose `(` ends `generated` (cached per text)."""
+        key = (prompt, generated)
+        if key not in self._signatures:
+            started = time.perf_counter()
+            self._signatures[key] = self._args.signature(self.session, self._prompts[prompt][1], generated)
+            self.stats.queries += 1
+            self.stats.query_seconds.append(time.perf_counter() - started)
+        return self._signatures[key]
+
+    def _call_bans(self, prompt: int, gen, state: _SeqState, row_scores: torch.Tensor) -> list[int]:
+        """Tokens that would break an open call's rules, or open a call and break its rules at once."""
+        bans: list[int] = []
+        if state.calls:
+            key = (state.calls, state.lex)
+            cached = self._call_cache.get(key)
+            if cached is None:
+                if len(self._call_cache) > 4096:
+                    self._call_cache.clear()
+                table = self.index.token_bytes
+                cached = self._call_cache[key] = [
+                    t for t in self._call_risky if _breaks(state.calls, state.lex, table[t].decode("utf-8", "replace"))
+                ]
+            bans.extend(cached)
+        if state.names is None and opens_call(state.lex, state.line):
+            if row_scores.device.type == "cpu" and row_scores.dtype in _NUMPY_DTYPES:
+                row_scores = row_scores.detach().numpy()
+            threshold = float(row_scores.max()) - self.merge_margin
+            generated = None
+            for tid in self._paren_open:
+                value = float(row_scores[tid])
+                if value == float("-inf"):
+                    continue
+                if value < threshold:  # unlikely: not worth a query; `(` alone stays open
+                    bans.append(tid)
+                    continue
+                if generated is None:
+                    generated = self._generated_text(gen)
+                sig = self._signature_after(prompt, generated + "(")
+                text = self.index.token_bytes[tid].decode("utf-8", "replace")
+                if sig is not None and _breaks(state.calls, state.lex, text, opening=sig):
+                    bans.append(tid)
+        return bans
 
     def _merge_openers(self, lex: LexState) -> list[tuple[int, str, str, str]]:
         """Dot-merged tokens that, read from `lex`, would open a member name: (id, head, name, rest)."""
@@ -380,6 +496,33 @@ def _apply(out: torch.Tensor, row: int, keep: torch.Tensor | list[int]) -> None:
         out[row, keep] = float("-inf")
     else:
         out[row].masked_fill_(~keep.to(out.device), float("-inf"))
+
+
+def _unclosed_calls(text: str) -> list[int]:
+    """Offsets of the `(` of calls that `text` opens and does not close."""
+    stack: list[tuple[int, bool]] = []
+    lex, line = LexState(), ""
+    for i, ch in enumerate(text):
+        if lex.in_code:
+            if ch in "([{":
+                stack.append((i, ch == "(" and opens_call(lex, line)))
+            elif ch in ")]}" and stack:
+                stack.pop()
+        lex = lex.step(ch)
+        line = "" if ch == "\n" else line + ch
+    return [i for i, is_call in stack if is_call]
+
+
+def _breaks(calls: tuple, lex: LexState, text: str, opening: Signature | None = None) -> bool:
+    """True if reading `text` breaks a rule of an open call (or of the call its first `(` opens)."""
+    for i, ch in enumerate(text):
+        calls, bad = advance_calls(calls, lex, ch, text[i + 1 : i + 2])
+        if bad:
+            return True
+        if i == 0 and opening is not None:
+            calls = calls + (CallTrack(opening),)
+        lex = lex.step(ch)
+    return False
 
 
 def _member_start(lex: LexState, text: str) -> tuple[str, str, str] | None:

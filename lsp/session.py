@@ -134,15 +134,33 @@ class LanguageServerSession:
         Returns None, after logging a warning, when the server is unavailable,
         fails or does not answer within `request_timeout`.
         """
+        result = self._ask("completion", path, text, offset)
+        if result is None:
+            return None
+        items = result.get("items", []) if isinstance(result, dict) else result
+        return [
+            CompletionItem(
+                label=item.get("label", ""),
+                kind=item.get("kind"),
+                insert_text=item.get("insertText") or item.get("label", ""),
+            )
+            for item in items
+        ]
+
+    def signature_help(self, path: str | os.PathLike, text: str, offset: int) -> dict | None:
+        """The raw `SignatureHelp` at character `offset` of `text` (None on failure or no answer)."""
+        return self._ask("signature_help", path, text, offset)
+
+    def _ask(self, method: str, path: str | os.PathLike, text: str, offset: int):
         with self._lock:
             if not self.available:
                 return None
             uri = pathlib.Path(path).resolve().as_uri()
             for attempt in range(2):
                 try:
-                    return self._run(self._complete(uri, text, offset), self.request_timeout)
+                    return self._run(self._request(method, uri, text, offset), self.request_timeout) or []
                 except Exception as err:  # noqa: BLE001 - a failed query must not stop decoding
-                    log.warning("language server: completion failed (%s)", _describe(err))
+                    log.warning("language server: %s failed (%s)", method.replace("_", " "), _describe(err))
                     if not self._recover() or attempt:
                         return None
             return None
@@ -244,18 +262,15 @@ class LanguageServerSession:
         )
         self._documents[uri] = text
 
-    async def _complete(self, uri: str, text: str, offset: int) -> list[CompletionItem]:
+    async def _request(self, method: str, uri: str, text: str, offset: int):
         if self._server is None:
             raise ServerUnavailable("no server running")
         process = self._server.server.process
         if process is None or process.returncode is not None:
             raise ServerUnavailable("the server process has exited")
         self._sync(uri, text)
-        request = asyncio.ensure_future(
-            self._server.server.send.completion(
-                {"textDocument": {"uri": uri}, "position": offset_to_position(text, offset)}
-            )
-        )
+        send = getattr(self._server.server.send, method)
+        request = asyncio.ensure_future(send({"textDocument": {"uri": uri}, "position": offset_to_position(text, offset)}))
         died = asyncio.ensure_future(process.wait())
         try:
             done, _ = await asyncio.wait({request, died}, return_when=asyncio.FIRST_COMPLETED)
@@ -265,16 +280,7 @@ class LanguageServerSession:
                 request.cancel()
         if request not in done:
             raise ServerUnavailable(f"the server process exited (code {process.returncode})")
-        result = request.result()
-        items = result.get("items", []) if isinstance(result, dict) else (result or [])
-        return [
-            CompletionItem(
-                label=item.get("label", ""),
-                kind=item.get("kind"),
-                insert_text=item.get("insertText") or item.get("label", ""),
-            )
-            for item in items
-        ]
+        return request.result()
 
 
 async def _cancel_leftovers() -> None:

@@ -2,17 +2,19 @@
 
 from __future__ import annotations
 
+from .arguments import ArgumentMonitor
 from .base import Document, Monitor, Trigger
 from .dereference import DereferenceMonitor
 from .classes import ClassMonitor
 from .imports import ImportMonitor
 
-MONITORS: dict[str, type[Monitor]] = {
+MONITORS: dict[str, type] = {
     "deref": DereferenceMonitor,
     "imports": ImportMonitor,
     "classes": ClassMonitor,
+    "args": ArgumentMonitor,
 }
-DEFAULT_MONITORS = "deref,imports,classes"
+DEFAULT_MONITORS = "deref,imports,classes,args"
 
 
 def monitors_by_name(spec: str) -> list[Monitor]:
@@ -26,4 +28,4 @@ def monitors_by_name(spec: str) -> list[Monitor]:
     return [MONITORS[n]() for n in dict.fromkeys(names)]
 
 
-__all__ = ["DEFAULT_MONITORS", "MONITORS", "ClassMonitor", "DereferenceMonitor", "Document", "ImportMonitor", "Monitor", "Trigger", "monitors_by_name"]
+__all__ = ["DEFAULT_MONITORS", "MONITORS", "ArgumentMonitor", "ClassMonitor", "DereferenceMonitor", "Document", "ImportMonitor", "Monitor", "Trigger", "monitors_by_name"]

@@ -121,4 +121,4 @@ def test_demo_reports_what_it_saw(model_dir):
 def test_unknown_monitor_name(bookshop, position):
     line, column = position
     r = run("complete", "--repo", str(bookshop), "--file", EXAMPLE_FILE, "--line", str(line), "--column", str(column), "--monitors", "deref,nope")
-    _one_line_error(r, 2, "--monitors", "unknown monitor nope", "deref, imports, classes")
+    _one_line_error(r, 2, "--monitors", "unknown monitor nope", "deref, imports, classes, args")

@@ -1,0 +1,142 @@
+"""The call-arguments monitor: signatures, the rules, and the real server and tokenizer."""
+
+from __future__ import annotations
+
+import pytest
+import torch
+
+from mgd.decoding.processor import MGDLogitsProcessor
+from mgd.monitors.arguments import ArgumentMonitor, CallTrack, advance_calls, parse_signature
+from mgd.monitors.base import Document
+from mgd.monitors.python_lexer import scan
+
+RESTOCK = parse_signature("def restock(isbn: str, copies: int) -> None")
+
+
+def test_parse_signature_kinds():
+    f = parse_signature("def f(a, /, b=(1, 2), *c, d, e='x,y', **g) -> None")
+    assert f.positional == ("a", "b") and f.keyword == {"b", "d", "e"} and f.required == {"a", "d"}
+    assert f.var_positional and f.var_keyword
+    assert parse_signature("def len(obj: Sized, /) -> int").keyword == frozenset()
+    assert parse_signature("class Book(isbn: str, copies_on_shelf: int=0)").required == {"isbn"}
+    assert parse_signature("no parens here") is None
+
+
+def _read(text: str, sig=RESTOCK):
+    """Feed `text` (what follows the call's `(`) and report whether a rule broke; also the tracks left."""
+    calls, lex, broke = (CallTrack(sig),), scan("c.restock("), False
+    for i, ch in enumerate(text):
+        calls, bad = advance_calls(calls, lex, ch, text[i + 1 : i + 2])
+        broke = broke or bad
+        lex = lex.step(ch)
+    return broke, calls
+
+
+@pytest.mark.parametrize(
+    "text,broken",
+    [
+        ("'x', 3)", False),
+        ("'x', copies=3)", False),
+        ("isbn='x', copies=f(1, 2))", False),
+        ("'x', (3, 4)[0])", False),
+        ("'x, y', 3)", False),
+        ("*args)", False),  # unpacking: counts unknown, no judgement
+        (")", True),  # closed before isbn and copies
+        ("'x')", True),  # copies missing
+        ("'x', 3, 4", False),  # not yet ended ...
+        ("'x', 3, 4,", True),  # ... a third positional ends here
+        ("'x', 3, 4)", True),
+        ("colour=1", True),  # no such keyword
+        ("'x', isbn=", True),  # isbn has a value already
+        ("'x', 3 == 3", False),
+        ("x == 3, 4)", False),
+    ],
+)
+def test_rules(text, broken):
+    assert _read(text)[0] == broken
+
+
+def test_call_closes_and_leaves_no_track():
+    assert _read("'x', 3)")[1] == ()
+
+
+@pytest.fixture(scope="module")
+def path(bookshop):
+    return str(bookshop / "bookshop" / "calls.py")
+
+
+HEAD = "from bookshop.models import Catalogue\n\ndef f(c: Catalogue):\n    c.restock"
+
+
+def _masked(tokenizer, session, path, prefix, scores=None):
+    proc = MGDLogitsProcessor(tokenizer, session, [ArgumentMonitor()])
+    ids = tokenizer(prefix, add_special_tokens=False)["input_ids"]
+    proc.add_prompt(ids, Document(path, prefix, "\n"))
+    scores = torch.zeros(1, len(tokenizer)) if scores is None else scores
+    out = proc(torch.tensor([ids]), scores)
+    table = proc.index.token_bytes
+    return {table[t] for t in torch.nonzero(out[0] == float("-inf")).flatten().tolist()}
+
+
+def test_prompt_inside_a_call_with_the_real_server(tokenizer, session, path):
+    assert b")" in _masked(tokenizer, session, path, HEAD + "(")
+    assert b")" in _masked(tokenizer, session, path, HEAD + "('x'")
+    banned = _masked(tokenizer, session, path, HEAD + "('x', 3")
+    assert b")" not in banned and b"," not in banned
+    banned = _masked(tokenizer, session, path, HEAD + "('x', 3, 4")
+    assert b")" in banned and b"," in banned
+    assert b"=" in _masked(tokenizer, session, path, HEAD + "(colour")
+    assert b"=" not in _masked(tokenizer, session, path, HEAD + "(copies")
+    assert b"=" in _masked(tokenizer, session, path, HEAD + "('x', isbn")
+
+
+def test_paren_token_that_opens_and_closes_is_judged(tokenizer, session, path):
+    banned = _masked(tokenizer, session, path, HEAD)
+    assert b"()" in banned and b"(" not in banned
+
+
+def test_unknown_callee_and_var_positional_are_free(tokenizer, session, path):
+    assert b")" not in _masked(tokenizer, session, path, "def f():\n    undefined_thing(")
+    assert b")" not in _masked(tokenizer, session, path, "def f():\n    print(")
+    assert b"," not in _masked(tokenizer, session, path, "def f():\n    print(1, 2, 3")
+
+
+def test_generation_keeps_calls_well_formed(tiny_model, tokenizer, session, path):
+    from transformers import LogitsProcessorList
+
+    prefix = HEAD + "("
+    ids = tokenizer(prefix, add_special_tokens=False)["input_ids"]
+    for seed in range(3):
+        proc = MGDLogitsProcessor(tokenizer, session, [ArgumentMonitor()])
+        proc.add_prompt(ids, Document(path, prefix, "\n"))
+        torch.manual_seed(seed)
+        out = tiny_model.generate(
+            input_ids=torch.tensor([ids]), logits_processor=LogitsProcessorList([proc]), max_new_tokens=12,
+            do_sample=True, temperature=1.5, pad_token_id=tokenizer.pad_token_id,
+        )
+        text = tokenizer.decode(out[0, len(ids):])
+        assert not _read(text)[0], text
+
+
+def test_real_model_does_not_close_a_call_early(real_model, bookshop, session):
+    import mgd
+
+    model, tokenizer = real_model
+    source = (
+        '"""Selling books."""\n\nfrom bookshop.models import Book, Catalogue\n\n\n'
+        "def add_copies(catalogue: Catalogue, isbn: str) -> None:\n    catalogue.restock("
+    )
+    path = bookshop / "bookshop" / "copies_tool.py"
+    path.write_text(source)
+    try:
+        line, column = source.count("\n") + 1, len(source.rsplit("\n", 1)[1]) + 1
+        common = dict(model=model, tokenizer=tokenizer, max_new_tokens=24)
+        unguided = mgd.generate(bookshop, path, line, column, guided=False, **common)
+        guided = mgd.generate(bookshop, path, line, column, session=session, monitors="deref,args", **common)
+    finally:
+        path.unlink()
+    # the premise: greedy SmolLM2 closes restock( with one argument of two
+    broke, _ = _read(unguided.text)
+    assert broke, unguided.text
+    assert not _read(guided.text)[0], guided.text
+    assert guided.server_queries >= 1
