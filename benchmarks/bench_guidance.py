@@ -22,7 +22,7 @@ import os
 import pathlib
 import sys
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Callable, Iterator
 
 import numpy as np
@@ -75,6 +75,7 @@ class ModeTotals:
     tokens: int = 0
     constrained_steps: int = 0
     server_queries: int = 0
+    step_seconds: list[float] = field(default_factory=list)  # guided: each processor call
 
     def as_dict(self) -> dict:
         """Totals with tokens per second, for the report."""
@@ -173,6 +174,27 @@ def recording_steps(index: TokenIndex, sink: list[NameTrie]) -> Iterator[None]:
         del index.allowed_mask
 
 
+@contextlib.contextmanager
+def timing_processor(sink: list[float]) -> Iterator[None]:
+    """While active, the wall time of every `MGDLogitsProcessor` call (one decoding step) is appended to `sink`."""
+    from mgd.decoding.processor import MGDLogitsProcessor
+
+    original = MGDLogitsProcessor.__call__
+
+    def timed_call(self, input_ids, scores):
+        started = time.perf_counter()
+        try:
+            return original(self, input_ids, scores)
+        finally:
+            sink.append(time.perf_counter() - started)
+
+    MGDLogitsProcessor.__call__ = timed_call
+    try:
+        yield
+    finally:
+        MGDLogitsProcessor.__call__ = original
+
+
 def warm_up(points: list[DerefPoint], sessions: dict, model, tokenizer, max_new_tokens: int) -> None:
     """One unguided generation, and one guided generation per server, before anything is timed."""
     generate_at(points[0], model, tokenizer, max_new_tokens)
@@ -195,7 +217,7 @@ def compare_generation(
                 totals = unguided
             else:
                 # Recording costs one list append per constrained step, far below timer noise.
-                with recording_steps(index, steps):
+                with recording_steps(index, steps), timing_processor(guided.step_seconds):
                     seconds, done = generate_at(point, model, tokenizer, max_new_tokens, sessions[point.repo])
                 totals = guided
             totals.seconds += seconds
@@ -331,7 +353,9 @@ def targets(result: dict) -> list[dict]:
 
 def render(result: dict) -> str:
     """The result as a human-readable table."""
-    cfg, setup, mask, gen, lsp = (result[k] for k in ("config", "setup", "mask", "generation", "lsp"))
+    cfg, setup, mask, gen, lsp, proc = (
+        result[k] for k in ("config", "setup", "mask", "generation", "lsp", "processor")
+    )
     ung, gui = gen["unguided"], gen["guided"]
     lines = [
         f"mgd guidance benchmark: {cfg['model']}, torch {cfg['torch']} on {cfg['torch_threads']} threads, "
@@ -363,6 +387,8 @@ def render(result: dict) -> str:
         f"  guided     {gui['seconds']:10.2f} {gui['tokens']:9d} {gui['tokens_per_s']:10.2f}"
         f"   {gui['constrained_steps']:17d} {gui['server_queries']:16d}",
         f"  guided / unguided wall time  {gen['guided_over_unguided']:.3f}",
+        f"  guidance per decoding step, all monitors (processor call incl. server queries, {proc['steps']} steps):",
+        f"    median {proc['median_ms']:.3f} ms   p99 {proc['p99_ms']:.2f} ms   total {proc['total_s']:.2f} s",
         "",
         f"3. Language-server completion, warm ({lsp['calls']} calls, {lsp['empty_answers']} without members)",
         f"  median {lsp['median_ms']:.2f} ms   p99 {lsp['p99_ms']:.2f} ms   mean {lsp['mean_ms']:.2f} ms",
@@ -418,6 +444,12 @@ def run(max_new_tokens: int, quick: bool) -> dict:
             "guided_over_unguided": round(guided.seconds / unguided.seconds, 3),
         },
         "lsp": lsp,
+        "processor": {
+            "steps": len(guided.step_seconds),
+            "median_ms": percentile_ms(guided.step_seconds, 50),
+            "p99_ms": percentile_ms(guided.step_seconds, 99),
+            "total_s": round(sum(guided.step_seconds), 3),
+        },
     }
     result["targets"] = targets(result)
     return result

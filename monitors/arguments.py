@@ -23,7 +23,7 @@ from dataclasses import dataclass
 from typing import NamedTuple
 
 from .base import Document
-from .python_lexer import _KEYWORDS, CODE, PREV_NAME, LexState, is_ident_char
+from .python_lexer import CODE, HARD_KEYWORDS, PREV_NAME, LexState, is_ident_char
 
 _HEADER = re.compile(r"^\s*(?:async\s+)?(?:def|class)\s+\w+\s*$")
 
@@ -170,7 +170,7 @@ def opens_call(lex: LexState, line: str) -> bool:
     return (
         lex.mode == CODE
         and lex.prev == PREV_NAME
-        and lex.word not in _KEYWORDS
+        and lex.word not in HARD_KEYWORDS
         and _HEADER.match(line) is None
     )
 

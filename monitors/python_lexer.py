@@ -18,8 +18,8 @@ PREV_OTHER, PREV_NAME, PREV_NUMBER, PREV_CLOSE, PREV_DEREF_DOT = range(5)
 _CLOSERS = frozenset(")]}")
 
 # Hard keywords cannot be receivers (`def.`, `return.`); None/True/False can.
-_KEYWORDS = frozenset(keyword.kwlist) - {"None", "True", "False"}
-_KEYWORD_PREFIXES = frozenset(k[:i] for k in _KEYWORDS for i in range(1, len(k) + 1))
+HARD_KEYWORDS = frozenset(keyword.kwlist) - {"None", "True", "False"}
+_KEYWORD_PREFIXES = frozenset(k[:i] for k in HARD_KEYWORDS for i in range(1, len(k) + 1))
 _NOT_KEYWORD = "#"  # the current word can no longer become a keyword
 
 
@@ -122,7 +122,7 @@ def _code_step(state: LexState, ch: str) -> LexState:
             return state._replace(prev=PREV_NUMBER, word="")
         return state._replace(prev=PREV_NAME, word=_next_word("", ch))
     if ch == ".":
-        if state.prev == PREV_NAME and state.word in _KEYWORDS:
+        if state.prev == PREV_NAME and state.word in HARD_KEYWORDS:
             return state._replace(prev=PREV_OTHER, word="")
         if state.prev in (PREV_NAME, PREV_CLOSE):
             return state._replace(prev=PREV_DEREF_DOT, word="")
