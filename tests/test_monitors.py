@@ -273,3 +273,21 @@ def test_enum_members_are_offered_after_the_enum_dot(tokenizer, session, booksho
     allowed = _allowed(processor, tokenizer, prefix)
     assert (b"RED" in allowed or b"R" in allowed) and (b"GREEN" in allowed or b"G" in allowed)
     assert b"BLUE" not in allowed and b"B" not in allowed
+
+
+def test_monitors_without_an_answer_leave_decoding_free(tokenizer, bookshop):
+    # a server that is gone knows nothing: every monitor must then leave the step free
+    from mgd.lsp.session import LanguageServerSession
+    from mgd.monitors import monitors_by_name
+
+    gone = LanguageServerSession(bookshop)
+    gone.start()
+    gone.close()
+    path = str(bookshop / "bookshop" / "free_now.py")
+    for prefix in ("x = 'a'\nx.", "from bookshop.models import", "def f():\n    raise", "def f(c):\n    c.restock("):
+        proc = MGDLogitsProcessor(tokenizer, gone, monitors_by_name(DEFAULT_MONITORS))
+        ids = tokenizer(prefix, add_special_tokens=False)["input_ids"]
+        proc.add_prompt(ids, Document(path, prefix, "\n"))
+        scores = torch.zeros(1, len(tokenizer))
+        out = proc(torch.tensor([ids]), scores)
+        assert not torch.isinf(out).any(), prefix
