@@ -281,22 +281,21 @@ class MGDLogitsProcessor(LogitsProcessor):
     def _read_token(self, prompt: int, before, state: _SeqState, token: int) -> _SeqState:
         """The state after `token` is appended to a text whose state is `state`."""
         after = self._read_names(prompt, before, state, token)
-        if self._args is None:
-            return after
         data = self.index.token_bytes[token] if token < len(self.index.token_bytes) else None
         text = data.decode("utf-8", errors="replace") if data else ""
-        calls, lex, line, pending = state.calls, state.lex, state.line, False
-        for i, ch in enumerate(text):
-            if calls:
-                calls, _ = advance_calls(calls, lex, ch, text[i + 1 : i + 2])
-            if ch == "(" and opens_call(lex, line):
-                if i == len(text) - 1:
-                    pending = True  # asked at the next step
-                else:  # `()`, `('`: the signature was fetched when the token was judged
-                    sig = self._signatures.get((prompt, self._generated_text(before) + text[: i + 1]))
-                    calls = calls + ((CallTrack(sig),) if sig else ())
-            lex = lex.step(ch)
-            line = "" if ch == "\n" else line + ch
+        if self._args is None or (not state.calls and "(" not in text):
+            return after
+        head = None
+
+        def signature_at(i: int):
+            nonlocal head
+            if i == len(text) - 1:
+                return _PENDING  # asked at the next step
+            # `()`, `('`: the signature was fetched when the token was judged
+            head = head if head is not None else self._generated_text(before)
+            return self._signatures.get((prompt, head + text[: i + 1]))
+
+        calls, pending = _walk_calls(state.calls, state.lex, state.line, text, signature_at)
         return replace(after, calls=calls, call_pending=pending)
 
     def _read_names(self, prompt: int, before, state: _SeqState, token: int) -> _SeqState:
@@ -367,34 +366,32 @@ class MGDLogitsProcessor(LogitsProcessor):
 
     def _prompt_calls(self, prompt: int) -> tuple:
         """Calls left open by the prompt itself (completion often starts inside one), as tracks."""
-        if prompt in self._open_in_prompt:
-            return self._open_in_prompt[prompt]
-        document = self._prompts[prompt][1]
-        text = document.prefix
-        opens = set(_unclosed_calls(text))
-        calls: tuple = ()
-        lex, line = LexState(), ""
-        for i, ch in enumerate(text):
-            if calls:
-                calls, _ = advance_calls(calls, lex, ch, text[i + 1 : i + 2])
-            if i in opens:
+        if prompt not in self._open_in_prompt:
+            document = self._prompts[prompt][1]
+            text = document.prefix
+            opens = set(_unclosed_calls(text))
+
+            def signature_at(i: int):
+                if i not in opens:
+                    return None
                 shifted = Document(document.path, text[: i + 1], text[i + 1 :] + document.suffix)
-                sig = self._args.signature(self.session, shifted, "")
-                self.stats.queries += 1
-                calls = calls + ((CallTrack(sig),) if sig else ())
-            lex = lex.step(ch)
-            line = "" if ch == "\n" else line + ch
-        self._open_in_prompt[prompt] = calls
-        return calls
+                return self._query_signature(shifted, "")
+
+            self._open_in_prompt[prompt] = _walk_calls((), LexState(), "", text, signature_at)[0]
+        return self._open_in_prompt[prompt]
+
+    def _query_signature(self, document: Document, generated: str) -> Signature | None:
+        started = time.perf_counter()
+        sig = self._args.signature(self.session, document, generated)
+        self.stats.queries += 1
+        self.stats.query_seconds.append(time.perf_counter() - started)
+        return sig
 
     def _signature_after(self, prompt: int, generated: str) -> Signature | None:
         """The callee's signature for a call whose `(` ends `generated` (cached per text)."""
         key = (prompt, generated)
         if key not in self._signatures:
-            started = time.perf_counter()
-            self._signatures[key] = self._args.signature(self.session, self._prompts[prompt][1], generated)
-            self.stats.queries += 1
-            self.stats.query_seconds.append(time.perf_counter() - started)
+            self._signatures[key] = self._query_signature(self._prompts[prompt][1], generated)
         return self._signatures[key]
 
     def _call_bans(self, prompt: int, gen, state: _SeqState, row_scores: torch.Tensor) -> list[int]:
@@ -496,6 +493,31 @@ def _apply(out: torch.Tensor, row: int, keep: torch.Tensor | list[int]) -> None:
         out[row, keep] = float("-inf")
     else:
         out[row].masked_fill_(~keep.to(out.device), float("-inf"))
+
+
+_PENDING = object()  # a call opens at the very end of the text: its signature is asked later
+
+
+def _walk_calls(calls: tuple, lex: LexState, line: str, text: str, signature_at) -> tuple[tuple, bool]:
+    """Follow `text` through the open calls, opening a track at each call's `(`.
+
+    `signature_at(i)` gives the signature for a call opened by `text[i]`, None
+    (not followed) or _PENDING (text ends there; ask later). Returns the calls
+    still open and whether one is pending.
+    """
+    pending = False
+    for i, ch in enumerate(text):
+        if calls:
+            calls, _ = advance_calls(calls, lex, ch, text[i + 1 : i + 2])
+        if ch == "(" and opens_call(lex, line):
+            sig = signature_at(i)
+            if sig is _PENDING:
+                pending = True
+            elif sig is not None:
+                calls = calls + (CallTrack(sig),)
+        lex = lex.step(ch)
+        line = "" if ch == "\n" else line + ch
+    return calls, pending
 
 
 def _unclosed_calls(text: str) -> list[int]:
