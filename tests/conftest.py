@@ -141,3 +141,25 @@ def merging_tokenizer():
 def merging_model(merging_tokenizer):
     """A tiny random Llama over the merging tokenizer's vocabulary."""
     return _tiny_llama(merging_tokenizer)
+
+
+@pytest.fixture(scope="module")
+def both_ways(real_model, bookshop, session):
+    """Greedy completions by the real default model, unguided and guided, at the end of a scratch file."""
+    import mgd
+
+    model, tokenizer = real_model
+
+    def complete(name: str, source: str, monitors: str, max_new_tokens: int = 12):
+        path = bookshop / "bookshop" / name
+        path.write_text(source)
+        line, column = source.count("\n") + 1, len(source.rsplit("\n", 1)[1]) + 1
+        common = dict(model=model, tokenizer=tokenizer, max_new_tokens=max_new_tokens)
+        try:
+            unguided = mgd.generate(bookshop, path, line, column, guided=False, **common)
+            guided = mgd.generate(bookshop, path, line, column, session=session, monitors=monitors, **common)
+        finally:
+            path.unlink()
+        return unguided, guided
+
+    return complete

@@ -118,23 +118,12 @@ def test_generation_keeps_calls_well_formed(tiny_model, tokenizer, session, path
         assert not _read(text)[0], text
 
 
-def test_real_model_does_not_close_a_call_early(real_model, bookshop, session):
-    import mgd
-
-    model, tokenizer = real_model
+def test_real_model_does_not_close_a_call_early(both_ways):
     source = (
         '"""Selling books."""\n\nfrom bookshop.models import Book, Catalogue\n\n\n'
         "def add_copies(catalogue: Catalogue, isbn: str) -> None:\n    catalogue.restock("
     )
-    path = bookshop / "bookshop" / "copies_tool.py"
-    path.write_text(source)
-    try:
-        line, column = source.count("\n") + 1, len(source.rsplit("\n", 1)[1]) + 1
-        common = dict(model=model, tokenizer=tokenizer, max_new_tokens=24)
-        unguided = mgd.generate(bookshop, path, line, column, guided=False, **common)
-        guided = mgd.generate(bookshop, path, line, column, session=session, monitors="deref,args", **common)
-    finally:
-        path.unlink()
+    unguided, guided = both_ways("copies_tool.py", source, "deref,args", max_new_tokens=24)
     # the premise: greedy SmolLM2 closes restock( with one argument of two
     broke, _ = _read(unguided.text)
     assert broke, unguided.text

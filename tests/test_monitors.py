@@ -152,18 +152,9 @@ def test_a_monitor_without_opinion_does_not_restrict(tokenizer, session, booksho
     assert torch.equal(alone(torch.tensor([ids]), scores), with_silent(torch.tensor([ids]), scores))
 
 
-def test_real_model_imports_only_what_the_module_has(real_model, bookshop, session):
-    import mgd
-
-    model, tokenizer = real_model
-    path = bookshop / "bookshop" / "stock_tool.py"
-    path.write_text('"""Shop tools."""\nfrom bookshop.models import Book\nfrom bookshop.report import')
-    try:
-        common = dict(model=model, tokenizer=tokenizer, max_new_tokens=12)
-        unguided = mgd.generate(bookshop, path, 3, 28, guided=False, **common)
-        guided = mgd.generate(bookshop, path, 3, 28, session=session, monitors="imports", **common)
-    finally:
-        path.unlink()
+def test_real_model_imports_only_what_the_module_has(both_ways):
+    source = '"""Shop tools."""\nfrom bookshop.models import Book\nfrom bookshop.report import'
+    unguided, guided = both_ways("stock_tool.py", source, "imports")
     report_names = {"Book", "Catalogue", "annotations", "find_book", "stock_value_cents"}
     first = lambda text: re.match(r"\s*(\w*)", text).group(1)  # noqa: E731
     # the premise: greedy SmolLM2 invents a name here without guidance
@@ -231,26 +222,15 @@ def test_annotations_allow_none_and_type_aliases(class_processor, tokenizer):
     assert b" sell" not in allowed
 
 
-def test_real_model_raises_a_real_class(real_model, bookshop, session):
-    import mgd
-
-    model, tokenizer = real_model
-    path = bookshop / "bookshop" / "sales_tool.py"
-    path.write_text(SALES)
-    try:
-        line, column = SALES.count("\n") + 1, len(SALES.rsplit("\n", 1)[1]) + 1
-        common = dict(model=model, tokenizer=tokenizer, max_new_tokens=12)
-        unguided = mgd.generate(bookshop, path, line, column, guided=False, **common)
-        guided = mgd.generate(bookshop, path, line, column, session=session, monitors="classes", **common)
-        classes = {"OutOfStock", "Book", "Catalogue", "Exception", "ValueError", "KeyError", "NotImplementedError", "RuntimeError", "LookupError"}
-        first = lambda text: re.match(r"\s*(\w*)", text).group(1)  # noqa: E731
-        # the premise: greedy SmolLM2 raises a class that does not exist here
-        assert first(unguided.text) and first(unguided.text) not in classes, unguided.text
-        names = {n for n in _server_names(session, path, SALES + " ")}
-        assert first(unguided.text) not in names
-        assert first(guided.text) in names, guided.text
-    finally:
-        path.unlink()
+def test_real_model_raises_a_real_class(both_ways, bookshop, session):
+    unguided, guided = both_ways("sales_tool.py", SALES, "classes")
+    classes = {"OutOfStock", "Book", "Catalogue", "Exception", "ValueError", "KeyError", "NotImplementedError", "RuntimeError", "LookupError"}
+    first = lambda text: re.match(r"\s*(\w*)", text).group(1)  # noqa: E731
+    # the premise: greedy SmolLM2 raises a class that does not exist here
+    assert first(unguided.text) and first(unguided.text) not in classes, unguided.text
+    names = {n for n in _server_names(session, bookshop / "bookshop" / "sales_tool.py", SALES + " ")}
+    assert first(unguided.text) not in names
+    assert first(guided.text) in names, guided.text
 
 
 def _server_names(session, path, text):
