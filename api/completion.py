@@ -104,68 +104,122 @@ def generate(
     without one, a server is started for `repo` and stopped afterwards.
     Extra keyword arguments go to `model.generate` (greedy by default).
     """
-    from .decoding.processor import MGDLogitsProcessor
-    from .decoding.token_index import token_index_for
     from .lsp.session import LanguageServerSession, ServerUnavailable
     from .monitors.base import Document
 
     cursor = resolve_cursor(repo, file, line, column)
-    if isinstance(monitors, str):
-        from .monitors import monitors_by_name
-
-        try:
-            monitors = monitors_by_name(monitors)
-        except ValueError as err:
-            raise InputError(str(err)) from None
+    monitors = _monitor_list(monitors)
     if model is None or isinstance(model, (str, os.PathLike)):
         model, tokenizer = load_model(model)
     elif tokenizer is None:
         raise MGDError("a loaded model needs its tokenizer: pass tokenizer=")
+    with contextlib.ExitStack() as stack:
+        if guided and session is None:
+            try:
+                session = stack.enter_context(LanguageServerSession(cursor.repo))
+            except ServerUnavailable as err:
+                raise MGDError(str(err)) from None
+        completions = complete_document(
+            Document(str(cursor.path), cursor.prefix, cursor.suffix),
+            model=model,
+            tokenizer=tokenizer,
+            guided=guided,
+            session=session,
+            monitors=monitors,
+            max_new_tokens=max_new_tokens,
+            stop_at_newline=stop_at_newline,
+            max_prompt_tokens=max_prompt_tokens,
+            **generate_kwargs,
+        )
+    return completions[0]
 
-    encoded = tokenizer(cursor.prefix, return_tensors="pt", add_special_tokens=False)
+
+def _monitor_list(monitors):
+    if isinstance(monitors, str):
+        from .monitors import monitors_by_name
+
+        try:
+            return monitors_by_name(monitors)
+        except ValueError as err:
+            raise InputError(str(err)) from None
+    return monitors
+
+
+def complete_document(
+    document,
+    *,
+    model,
+    tokenizer,
+    guided: bool = True,
+    session=None,
+    monitors=None,
+    max_new_tokens: int = 32,
+    stop_at_newline: bool = True,
+    max_prompt_tokens: int = 1024,
+    stopping_criteria=(),
+    **generate_kwargs,
+) -> list[Completion]:
+    """Complete between a `Document`'s prefix and suffix (text from memory, not disk): one Completion per returned sequence.
+
+    Guided decoding needs a started `session`; `stopping_criteria` are added
+    to the newline stop (a caller's cancel flag, a line cap).
+    """
+    from .decoding.processor import MGDLogitsProcessor
+    from .decoding.token_index import token_index_for
+
+    monitors = _monitor_list(monitors)
+    if guided and session is None:
+        raise MGDError("guided decoding needs a language-server session: pass session=")
+    encoded = tokenizer(document.prefix, return_tensors="pt", add_special_tokens=False)
     input_ids = encoded["input_ids"][:, -max_prompt_tokens:]
     if input_ids.shape[1] == 0:
         input_ids = torch.tensor([[tokenizer.bos_token_id or tokenizer.eos_token_id]])
     index = token_index_for(tokenizer)
     processors = LogitsProcessorList()
-    stack = contextlib.ExitStack()
     processor = None
-    with stack:
-        if guided:
-            if session is None:
-                try:
-                    session = stack.enter_context(LanguageServerSession(cursor.repo))
-                except ServerUnavailable as err:
-                    raise MGDError(str(err)) from None
-            processor = MGDLogitsProcessor(tokenizer, session, monitors, index=index)
-            processor.add_prompt(input_ids[0], Document(str(cursor.path), cursor.prefix, cursor.suffix))
-            processors.append(processor)
-        stopping = StoppingCriteriaList([_StopAtNewline(index.token_bytes)]) if stop_at_newline else None
-        options = {"do_sample": False, "max_new_tokens": max_new_tokens, "pad_token_id": tokenizer.pad_token_id}
-        if generate_kwargs.get("num_beams", 1) > 1:
-            options["renormalize_logits"] = True
-        options.update(generate_kwargs)
-        started = time.perf_counter()
-        with torch.no_grad():
-            output = model.generate(
-                input_ids=input_ids,
-                attention_mask=torch.ones_like(input_ids),
-                logits_processor=processors,
-                stopping_criteria=stopping,
-                **options,
-            )
-        seconds = time.perf_counter() - started
-    new_ids = output[0, input_ids.shape[1] :]
-    data = b"".join(index.token_bytes[int(t)] or b"" for t in new_ids)
-    text = data.decode("utf-8", errors="replace")
-    if stop_at_newline and "\n" in text:
-        text = text[: text.index("\n")]
+    if guided:
+        processor = MGDLogitsProcessor(tokenizer, session, monitors, index=index)
+        processor.add_prompt(input_ids[0], document)
+        processors.append(processor)
+    stops = ([_StopAtNewline(index.token_bytes)] if stop_at_newline else []) + list(stopping_criteria)
+    stopping = StoppingCriteriaList(stops) if stops else None
+    options = {"do_sample": False, "max_new_tokens": max_new_tokens, "pad_token_id": tokenizer.pad_token_id}
+    if generate_kwargs.get("num_beams", 1) > 1:
+        options["renormalize_logits"] = True
+    options.update(generate_kwargs)
+    started = time.perf_counter()
+    with torch.no_grad():
+        output = model.generate(
+            input_ids=input_ids,
+            attention_mask=torch.ones_like(input_ids),
+            logits_processor=processors,
+            stopping_criteria=stopping,
+            **options,
+        )
+    seconds = time.perf_counter() - started
     stats = processor.stats if processor is not None else None
-    return Completion(
-        text=text,
-        guided=guided,
-        new_tokens=int(new_ids.shape[0]),
-        constrained_steps=stats.constrained_steps if stats else 0,
-        server_queries=stats.queries if stats else 0,
-        seconds=seconds,
-    )
+    completions = []
+    for row in output[:, input_ids.shape[1] :]:
+        ids = [int(t) for t in row]
+        # Rows that finished early are padded to the longest: count up to the stop.
+        used = len(ids)
+        for i, t in enumerate(ids):
+            data = index.token_bytes[t] or b""
+            if t == tokenizer.eos_token_id or (stop_at_newline and b"\n" in data):
+                used = i + 1
+                break
+        data = b"".join(index.token_bytes[t] or b"" for t in ids[:used])
+        text = data.decode("utf-8", errors="replace")
+        if stop_at_newline and "\n" in text:
+            text = text[: text.index("\n")]
+        completions.append(
+            Completion(
+                text=text,
+                guided=guided,
+                new_tokens=used,
+                constrained_steps=stats.constrained_steps if stats else 0,
+                server_queries=stats.queries if stats else 0,
+                seconds=seconds,
+            )
+        )
+    return completions
