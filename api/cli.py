@@ -49,6 +49,19 @@ def build_parser() -> argparse.ArgumentParser:
 
     demo = sub.add_parser("demo", help="unguided vs guided on the shipped example", epilog=_EPILOG)
     _model_options(demo, default_tokens=24)
+
+    serve = sub.add_parser(
+        "serve",
+        help="run a language server whose completions the model writes (LSP over stdio or TCP)",
+        description="Serve guided completions to an editor: textDocument/inlineCompletion and textDocument/completion. "
+        "Speaks LSP on stdin/stdout unless --tcp is given; logs go to stderr.",
+    )
+    serve.add_argument(
+        "--tcp", metavar="HOST:PORT", help="listen on a TCP address instead of stdio (HOST defaults to 127.0.0.1)"
+    )
+    serve.add_argument("--model", help="Hugging Face causal LM directory (default: embedded SmolLM2-135M-Instruct)")
+    serve.add_argument("--max-new-tokens", type=int, default=32, help="tokens per completion at most (default 32)")
+    serve.add_argument("-v", "--verbose", action="store_true", default=argparse.SUPPRESS, help="log to stderr")
     return parser
 
 
@@ -74,6 +87,8 @@ def main(argv: list[str] | None = None) -> int:
             raise InputError("--max-new-tokens must be at least 1")
         if args.command == "complete":
             return _complete(args)
+        if args.command == "serve":
+            return _serve(args)
         return _demo(args)
     except MGDError as err:
         print(f"mgd: error: {err}", file=sys.stderr)
@@ -119,6 +134,20 @@ def _complete(args) -> int:
     else:
         print(completion.text)
     return EXIT_OK
+
+
+def _serve(args) -> int:
+    from .server.main import parse_address, serve
+    from .server.settings import Settings
+
+    address = None
+    if args.tcp is not None:
+        try:
+            address = parse_address(args.tcp)
+        except ValueError as err:
+            raise InputError(str(err)) from None
+    _check_model_path(args.model)
+    return serve(address, Settings(model=args.model, max_new_tokens=args.max_new_tokens))
 
 
 def _completion_record(completion) -> dict:

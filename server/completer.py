@@ -1,0 +1,263 @@
+"""The model behind `mgd serve`: loaded once in the background, run by one worker thread.
+
+Generation is CPU-bound and this project targets small machines, so one
+worker runs jobs in order of arrival while the protocol's event loop stays
+free for document sync. A job can be cancelled at any time: before it starts
+it is skipped, during generation it stops at the next decoding step.
+"""
+
+from __future__ import annotations
+
+import concurrent.futures
+import logging
+import pathlib
+import threading
+import time
+from dataclasses import dataclass, field
+
+import torch
+from transformers import StoppingCriteria
+
+from ..monitors.base import Document
+from .sessions import SessionPool
+from .settings import Settings
+
+log = logging.getLogger("mgd.server")
+
+INLINE, ITEMS = "inline", "items"
+
+
+class Cancelled(Exception):
+    """The job was cancelled by the client or superseded by a newer request."""
+
+
+@dataclass
+class Job:
+    """One completion to compute: where, how, and a flag that stops it."""
+
+    kind: str  # INLINE or ITEMS
+    uri: str
+    root: pathlib.Path
+    document: Document
+    settings: Settings
+    cancel_event: threading.Event = field(default_factory=threading.Event)
+    reason: str = ""
+
+    def cancel(self, reason: str) -> None:
+        """Ask the job to stop (at once if queued, after the current decoding step if running)."""
+        if not self.cancel_event.is_set():
+            self.reason = reason
+            self.cancel_event.set()
+
+
+@dataclass
+class Result:
+    """The completions a job produced (best first, distinct, non-empty)."""
+
+    texts: list[str]
+    guided: bool
+    seconds: float
+
+
+@dataclass(frozen=True)
+class _Loaded:
+    path: str | None
+    model: object
+    tokenizer: object
+
+
+class Completer:
+    """Holds the model, queues jobs for the single worker, supersedes and cancels them."""
+
+    def __init__(self, sessions: SessionPool) -> None:
+        self.sessions = sessions
+        self._loaded: _Loaded | None = None
+        self._loading: str | None | object = _NOTHING  # path being loaded
+        self._load_error: str | None = None
+        self._load_lock = threading.Lock()
+        self._worker = concurrent.futures.ThreadPoolExecutor(max_workers=1, thread_name_prefix="mgd-generate")
+        self._latest: dict[tuple[str, str], Job] = {}
+        self._lock = threading.Lock()
+        # guided processors are reused per (session, monitors): their member-list and mask caches carry over
+        self._processors: dict[tuple[int, str], object] = {}
+        self.started = time.monotonic()
+        self.ready_after: float | None = None  # seconds from start to a loaded model
+
+    # -- the model -----------------------------------------------------------
+
+    @property
+    def ready(self) -> bool:
+        """True once a model is loaded (requests before that get empty answers)."""
+        return self._loaded is not None
+
+    def load(self, path: str | None) -> None:
+        """Load the model at `path` (None: the embedded default) in a background thread, unless it is loaded or loading."""
+        with self._load_lock:
+            current = self._loaded.path if self._loaded is not None else _NOTHING
+            if path == current or path == self._loading:
+                return
+            self._loading = path
+        threading.Thread(target=self._load, args=(path,), name="mgd-model-load", daemon=True).start()
+
+    def _load(self, path: str | None) -> None:
+        from ..decoding.token_index import token_index_for
+        from ..models import load_model
+
+        started = time.monotonic()
+        try:
+            model, tokenizer = load_model(path)
+            token_index_for(tokenizer)  # built here, not on the first request
+        except Exception as err:  # noqa: BLE001 - a bad model path must not take the server down
+            log.error("model %s did not load: %s", path or "(default)", err)
+            with self._load_lock:
+                if self._loading == path:
+                    self._loading, self._load_error = _NOTHING, str(err)
+            return
+        with self._load_lock:
+            if self._loading != path:  # a newer model was asked for meanwhile
+                return
+            self._loaded, self._loading, self._load_error = _Loaded(path, model, tokenizer), _NOTHING, None
+            self._processors.clear()
+            if self.ready_after is None:
+                self.ready_after = time.monotonic() - self.started
+        log.info("model %s loaded in %.1f s", path or "(default)", time.monotonic() - started)
+
+    # -- jobs ----------------------------------------------------------------
+
+    def submit(self, job: Job) -> concurrent.futures.Future:
+        """Queue a job, superseding any older one for the same document and kind; the future gives a Result or raises Cancelled."""
+        key = (job.uri, job.kind)
+        with self._lock:
+            older = self._latest.get(key)
+            if older is not None:
+                older.cancel("superseded by a newer request for the same document")
+            self._latest[key] = job
+        future = self._worker.submit(self._run, job)
+        future.add_done_callback(lambda _: self._forget(key, job))
+        return future
+
+    def _forget(self, key: tuple[str, str], job: Job) -> None:
+        with self._lock:
+            if self._latest.get(key) is job:
+                del self._latest[key]
+
+    def pending(self) -> int:
+        """Jobs queued or running."""
+        with self._lock:
+            return len(self._latest)
+
+    def _run(self, job: Job) -> Result:
+        if job.cancel_event.is_set():
+            raise Cancelled(job.reason)
+        loaded = self._loaded
+        if loaded is None:
+            return Result([], guided=False, seconds=0.0)
+        settings = job.settings
+        session = self.sessions.get(job.root) if settings.guided else None
+        if job.cancel_event.is_set():  # waiting for a first analysis server may take a while
+            raise Cancelled(job.reason)
+        from ..completion import complete_document
+
+        count = settings.completion_items if job.kind == ITEMS else 1
+        options: dict = {}
+        if settings.temperature > 0:
+            options.update(do_sample=True, temperature=settings.temperature, top_k=0)
+        elif count > 1:
+            options.update(num_beams=count)
+        if count > 1:
+            options["num_return_sequences"] = count
+        multiline = job.kind == INLINE and settings.multiline
+        criteria = [_Cancel(job.cancel_event)]
+        if multiline:
+            criteria.append(_LineCap(loaded.tokenizer, settings.max_lines))
+        started = time.perf_counter()
+        completions = complete_document(
+            job.document,
+            model=loaded.model,
+            tokenizer=loaded.tokenizer,
+            guided=session is not None,
+            processor=self._processor(loaded, session, settings.monitors) if session is not None else None,
+            max_new_tokens=settings.max_new_tokens,
+            stop_at_newline=not multiline,
+            stopping_criteria=criteria,
+            **options,
+        )
+        if job.cancel_event.is_set():
+            raise Cancelled(job.reason)
+        texts: list[str] = []
+        for completion in completions:
+            text = completion.text
+            if multiline:
+                text = "\n".join(text.split("\n")[: settings.max_lines])
+            text = text.rstrip()
+            if text and text not in texts:
+                texts.append(text)
+        return Result(texts, guided=session is not None, seconds=time.perf_counter() - started)
+
+    def _processor(self, loaded: _Loaded, session, monitors: str):
+        from ..decoding.processor import MGDLogitsProcessor
+        from ..monitors import monitors_by_name
+
+        key = (id(session), monitors)
+        processor = self._processors.get(key)
+        if processor is None or processor.session is not session:
+            if len(self._processors) > 16:
+                self._processors.clear()
+            processor = self._processors[key] = MGDLogitsProcessor(
+                loaded.tokenizer, session, monitors_by_name(monitors)
+            )
+        return processor
+
+    def status(self) -> dict:
+        """Model state, for `mgd/status`."""
+        loaded = self._loaded
+        return {
+            "modelReady": loaded is not None,
+            "model": (loaded.path or "(default)") if loaded is not None else None,
+            "modelLoading": self._loading is not _NOTHING,
+            "modelError": self._load_error,
+            "readyAfterSeconds": self.ready_after,
+            "pendingJobs": self.pending(),
+        }
+
+    def close(self) -> None:
+        """Cancel every job and stop the worker."""
+        with self._lock:
+            jobs = list(self._latest.values())
+        for job in jobs:
+            job.cancel("the server is shutting down")
+        self._worker.shutdown(wait=True, cancel_futures=True)
+
+
+_NOTHING = object()
+
+
+class _Cancel(StoppingCriteria):
+    """Stops every row once the job's cancel flag is set (checked after each decoding step)."""
+
+    def __init__(self, event: threading.Event) -> None:
+        self.event = event
+
+    def __call__(self, input_ids, scores, **kwargs):
+        return torch.full((input_ids.shape[0],), self.event.is_set(), dtype=torch.bool, device=input_ids.device)
+
+
+class _LineCap(StoppingCriteria):
+    """Stops a row once it has written `max_lines` line breaks (the caller cuts the text there)."""
+
+    def __init__(self, tokenizer, max_lines: int) -> None:
+        from ..decoding.token_index import token_index_for
+
+        self.table = token_index_for(tokenizer).token_bytes
+        self.max_lines = max_lines
+        self.prompt_width: int | None = None
+
+    def __call__(self, input_ids, scores, **kwargs):
+        if self.prompt_width is None:  # first call: one token has been generated
+            self.prompt_width = input_ids.shape[1] - 1
+        # count from each row's own tokens: beam search reorders rows between steps
+        done = [
+            sum((self.table[int(t)] or b"").count(b"\n") for t in row[self.prompt_width :]) >= self.max_lines
+            for row in input_ids
+        ]
+        return torch.tensor(done, dtype=torch.bool, device=input_ids.device)
