@@ -16,7 +16,7 @@ import time
 from dataclasses import dataclass, field
 
 import torch
-from transformers import StoppingCriteria
+from transformers import LogitsProcessor, StoppingCriteria
 
 from ..monitors.base import Document
 from .sessions import SessionPool
@@ -38,8 +38,9 @@ class Job:
     kind: str  # INLINE or ITEMS
     uri: str
     root: pathlib.Path
-    document: Document
+    document: Document  # the buffer split at the cursor
     settings: Settings
+    typed: str = ""  # the end of `document.prefix` the completion must begin with (the word being typed)
     cancel_event: threading.Event = field(default_factory=threading.Event)
     reason: str = ""
 
@@ -54,7 +55,7 @@ class Job:
 class Result:
     """The completions a job produced (best first, distinct, non-empty)."""
 
-    texts: list[str]
+    texts: list[str]  # what to insert at the cursor (after the typed text)
     guided: bool
     seconds: float
 
@@ -170,23 +171,33 @@ class Completer:
         criteria = [_Cancel(job.cancel_event)]
         if multiline:
             criteria.append(_LineCap(loaded.tokenizer, settings.max_lines))
+        # A cursor inside a word: the prompt stops before the word and the model
+        # must write it again. The monitors then see the dot (or `raise `) that
+        # fires them, and the word is checked like any other name.
+        document, extra = job.document, []
+        if job.typed:
+            document = Document(document.path, document.prefix[: -len(job.typed)], document.suffix)
+            extra.append(_TypedText(loaded.tokenizer, job.typed))
         started = time.perf_counter()
         completions = complete_document(
-            job.document,
+            document,
             model=loaded.model,
             tokenizer=loaded.tokenizer,
             guided=session is not None,
             processor=self._processor(loaded, session, settings.monitors) if session is not None else None,
-            max_new_tokens=settings.max_new_tokens,
+            max_new_tokens=settings.max_new_tokens + len(loaded.tokenizer(job.typed, add_special_tokens=False)["input_ids"]),
             stop_at_newline=not multiline,
             stopping_criteria=criteria,
+            logits_processors=extra,
             **options,
         )
         if job.cancel_event.is_set():
             raise Cancelled(job.reason)
         texts: list[str] = []
         for completion in completions:
-            text = completion.text
+            if not completion.text.startswith(job.typed):  # the typed word fits nothing allowed
+                continue
+            text = completion.text[len(job.typed) :]
             if multiline:
                 text = "\n".join(text.split("\n")[: settings.max_lines])
             text = text.rstrip()
@@ -240,6 +251,50 @@ class _Cancel(StoppingCriteria):
 
     def __call__(self, input_ids, scores, **kwargs):
         return torch.full((input_ids.shape[0],), self.event.is_set(), dtype=torch.bool, device=input_ids.device)
+
+
+class _TypedText(LogitsProcessor):
+    """Keeps each row spelling `text` (the word typed before the cursor) until it has written it.
+
+    Runs after guidance: if no allowed token fits the word, the row ends
+    (end-of-text) rather than write something the user did not type.
+    """
+
+    def __init__(self, tokenizer, text: str) -> None:
+        from ..decoding.token_index import token_index_for
+
+        self.table = token_index_for(tokenizer).token_bytes
+        self.text = text.encode("utf-8")
+        self.eos = tokenizer.eos_token_id
+        self.width: int | None = None
+        self._masks: dict[bytes, torch.Tensor] = {}
+
+    def _mask(self, remaining: bytes) -> torch.Tensor:
+        mask = self._masks.get(remaining)
+        if mask is None:
+            mask = self._masks[remaining] = torch.tensor(
+                [bool(b) and (remaining.startswith(b) or b.startswith(remaining)) for b in self.table], dtype=torch.bool
+            )
+        return mask
+
+    def __call__(self, input_ids, scores):
+        if self.width is None:
+            self.width = input_ids.shape[1]
+        out = scores
+        for row in range(input_ids.shape[0]):
+            written = b"".join(self.table[int(t)] or b"" for t in input_ids[row, self.width :])
+            if len(written) >= len(self.text):
+                continue
+            if out is scores:
+                out = scores.clone()
+            mask = self._mask(self.text[len(written) :])
+            width = min(mask.shape[0], out.shape[1])
+            keep = torch.zeros(out.shape[1], dtype=torch.bool)
+            keep[:width] = mask[:width]
+            out[row, ~keep] = float("-inf")
+            if self.eos is not None and not torch.isfinite(out[row]).any():
+                out[row, self.eos] = 0.0
+        return out
 
 
 class _LineCap(StoppingCriteria):

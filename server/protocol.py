@@ -14,7 +14,9 @@ import os
 import re
 import threading
 import time
+from typing import Any, Optional, Union
 
+import attrs
 import cattrs
 from lsprotocol import types
 from pygls.exceptions import (
@@ -43,10 +45,40 @@ _FRAME_HEADER_END = b"\r\n\r\n"
 _CONTENT_LENGTH = re.compile(rb"(?im)^content-length:[ \t]*(\d+)[ \t]*$")
 _MAX_HEADER = 64 * 1024
 _WORD_END = re.compile(r"\w*\Z")
+_MAX_WORD = 80
+
+
+@attrs.define
+class InlineCompletionParams:
+    """textDocument/inlineCompletion parameters, taking `context` as it comes.
+
+    lsprotocol 2023.0.1 numbers the trigger kinds as the LSP 3.18 draft did
+    (Invoked = 0, Automatic = 1); the final 3.18 specification says 1 and 2,
+    and editors send either. The context is not used, so it is not checked.
+    """
+
+    text_document: types.TextDocumentIdentifier = attrs.field()
+    position: types.Position = attrs.field()
+    context: Optional[Any] = attrs.field(default=None)  # noqa: UP045 - cattrs structures typing.Optional
+    work_done_token: Optional[Union[int, str]] = attrs.field(default=None)  # noqa: UP007, UP045
+
+
+@attrs.define
+class _InlineCompletionRequest:
+    id: Union[int, str] = attrs.field()  # noqa: UP007
+    params: InlineCompletionParams = attrs.field()
+    method: str = attrs.field(default=types.TEXT_DOCUMENT_INLINE_COMPLETION)
+    jsonrpc: str = attrs.field(default="2.0")
 
 
 class MGDProtocol(LanguageServerProtocol):
     """pygls' protocol, made to answer every malformed message and to advertise inline completion."""
+
+    def get_message_type(self, method: str):
+        """The message class to parse `method` into (a lenient one for inline completion)."""
+        if method == types.TEXT_DOCUMENT_INLINE_COMPLETION:
+            return _InlineCompletionRequest
+        return super().get_message_type(method)
 
     @lsp_method(types.INITIALIZE)
     def lsp_initialize(self, params: types.InitializeParams) -> types.InitializeResult:
@@ -234,12 +266,12 @@ class Backend:
 
     # -- requests --------------------------------------------------------------
 
-    async def inline_completion(self, params: types.InlineCompletionParams) -> types.InlineCompletionList:
+    async def inline_completion(self, params: InlineCompletionParams) -> types.InlineCompletionList:
         """The guided completion at the cursor, as one inline item."""
         doc, root, offset = self._locate(params.text_document.uri, params.position)
         if not self.completer.ready:
             return types.InlineCompletionList(items=[])
-        result = await self._run(Job(INLINE, doc.uri, root, _document(doc, offset), self.settings))
+        result = await self._run(Job(INLINE, doc.uri, root, _document(doc, offset), self.settings, _typed(doc.text, offset)))
         cursor = self._position(doc, offset)
         return types.InlineCompletionList(
             items=[types.InlineCompletionItem(insert_text=text, range=types.Range(cursor, cursor)) for text in result.texts]
@@ -250,7 +282,7 @@ class Backend:
         doc, root, offset = self._locate(params.text_document.uri, params.position)
         if not self.completer.ready:
             return types.CompletionList(is_incomplete=True, items=[])
-        result = await self._run(Job(ITEMS, doc.uri, root, _document(doc, offset), self.settings))
+        result = await self._run(Job(ITEMS, doc.uri, root, _document(doc, offset), self.settings, _typed(doc.text, offset)))
         word = _WORD_END.search(doc.text[:offset]).group(0)
         span = types.Range(self._position(doc, offset - len(word)), self._position(doc, offset))
         detail = "mgd (guided)" if result.guided else "mgd (unguided)"
@@ -332,6 +364,15 @@ def _what_is_wrong(error: BaseException | None) -> str:
         return str(error) or type(error).__name__
 
 
+def _typed(text: str, offset: int) -> str:
+    """The word being typed before `offset` (with the one space before it: tokenizers write ` word` as one token)."""
+    word = _WORD_END.search(text, 0, offset).group(0)[-_MAX_WORD:] if offset else ""
+    start = offset - len(word)
+    if word and start >= 2 and text[start - 1] == " " and not text[start - 2].isspace():
+        return " " + word
+    return word
+
+
 def _document(doc: OpenDocument, offset: int) -> Document:
     # the editor's buffer, unsaved edits included, is what the monitors and the model see
     return Document(str(doc.path), doc.text[:offset], doc.text[offset:])
@@ -389,7 +430,7 @@ def build_server(settings: Settings | None = None) -> MGDLanguageServer:
         backend.did_change_folders(params)
 
     @server.feature(types.TEXT_DOCUMENT_INLINE_COMPLETION)
-    async def inline_completion(params: types.InlineCompletionParams):
+    async def inline_completion(params: InlineCompletionParams):
         return await backend.inline_completion(params)
 
     @server.feature(types.TEXT_DOCUMENT_COMPLETION, types.CompletionOptions(trigger_characters=["."]))
