@@ -157,18 +157,22 @@ def complete_document(
     stop_at_newline: bool = True,
     max_prompt_tokens: int = 1024,
     stopping_criteria=(),
+    processor=None,
+    logits_processors=(),
     **generate_kwargs,
 ) -> list[Completion]:
     """Complete between a `Document`'s prefix and suffix (text from memory, not disk): one Completion per returned sequence.
 
-    Guided decoding needs a started `session`; `stopping_criteria` are added
-    to the newline stop (a caller's cancel flag, a line cap).
+    Guided decoding needs a started `session`, or a `processor` to reuse
+    (its member lists and masks carry over between calls). `stopping_criteria`
+    are added to the newline stop (a caller's cancel flag, a line cap), and
+    `logits_processors` run after guidance.
     """
     from .decoding.processor import MGDLogitsProcessor
     from .decoding.token_index import token_index_for
 
     monitors = _monitor_list(monitors)
-    if guided and session is None:
+    if guided and session is None and processor is None:
         raise MGDError("guided decoding needs a language-server session: pass session=")
     encoded = tokenizer(document.prefix, return_tensors="pt", add_special_tokens=False)
     input_ids = encoded["input_ids"][:, -max_prompt_tokens:]
@@ -176,11 +180,17 @@ def complete_document(
         input_ids = torch.tensor([[tokenizer.bos_token_id or tokenizer.eos_token_id]])
     index = token_index_for(tokenizer)
     processors = LogitsProcessorList()
-    processor = None
-    if guided:
+    if not guided:
+        processor = None
+    elif processor is None:
         processor = MGDLogitsProcessor(tokenizer, session, monitors, index=index)
+    else:
+        processor.clear_prompts()
+    if processor is not None:
         processor.add_prompt(input_ids[0], document)
         processors.append(processor)
+        steps_before, queries_before = processor.stats.constrained_steps, processor.stats.queries
+    processors.extend(logits_processors)
     stops = ([_StopAtNewline(index.token_bytes)] if stop_at_newline else []) + list(stopping_criteria)
     stopping = StoppingCriteriaList(stops) if stops else None
     options = {"do_sample": False, "max_new_tokens": max_new_tokens, "pad_token_id": tokenizer.pad_token_id}
@@ -217,8 +227,8 @@ def complete_document(
                 text=text,
                 guided=guided,
                 new_tokens=used,
-                constrained_steps=stats.constrained_steps if stats else 0,
-                server_queries=stats.queries if stats else 0,
+                constrained_steps=stats.constrained_steps - steps_before if stats else 0,
+                server_queries=stats.queries - queries_before if stats else 0,
                 seconds=seconds,
             )
         )
