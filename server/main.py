@@ -46,7 +46,7 @@ def serve(tcp: tuple[str, int] | None = None, settings: Settings | None = None) 
             server.start_io(sys.stdin.buffer, channel)
         finally:
             server.backend.close()
-        return 0
+        return _exit_status(server)
 
     from .protocol import build_server
 
@@ -68,5 +68,13 @@ def serve(tcp: tuple[str, int] | None = None, settings: Settings | None = None) 
         pass
     finally:
         server.backend.close()
-        server.shutdown()
-    return 0
+        try:
+            server.shutdown()
+        except (KeyboardInterrupt, SystemExit):  # pygls also exits from connection_lost while closing
+            pass
+    return _exit_status(server)
+
+
+def _exit_status(server) -> int:
+    # LSP: 0 when the client asked for shutdown before exit (or the stream ended), 1 otherwise
+    return 0 if server.lsp._shutdown else 1
