@@ -181,9 +181,8 @@ def test_a_dying_analysis_server_is_replaced_and_completions_go_on(server, repor
 
 
 def _start_tcp(address: str, log_path) -> tuple[subprocess.Popen, int]:
-    process = subprocess.Popen(
-        [sys.executable, "-m", "mgd", "serve", "--tcp", address], stdout=subprocess.PIPE, stderr=open(log_path, "wb")
-    )
+    with open(log_path, "wb") as log:  # the child keeps its own copy of the descriptor
+        process = subprocess.Popen([sys.executable, "-m", "mgd", "serve", "--tcp", address], stdout=subprocess.PIPE, stderr=log)
     deadline = time.monotonic() + 60
     while time.monotonic() < deadline and process.poll() is None:
         found = re.search(r"listening on [^\s]+:(\d+)", log_path.read_text())
