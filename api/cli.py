@@ -62,6 +62,10 @@ def build_parser() -> argparse.ArgumentParser:
     serve.add_argument("--model", help="Hugging Face causal LM directory (default: embedded SmolLM2-135M-Instruct)")
     serve.add_argument("--max-new-tokens", type=int, default=32, help="tokens per completion at most (default 32)")
     serve.add_argument("-v", "--verbose", action="store_true", default=argparse.SUPPRESS, help="log to stderr")
+
+    from .pragmaticcode.cli import add_parser as add_pragmaticcode
+
+    add_pragmaticcode(sub, _Parser)
     return parser
 
 
@@ -83,12 +87,16 @@ def main(argv: list[str] | None = None) -> int:
         parser.print_help()
         return EXIT_USAGE
     try:
-        if args.max_new_tokens < 1:
+        if getattr(args, "max_new_tokens", 1) < 1:
             raise InputError("--max-new-tokens must be at least 1")
         if args.command == "complete":
             return _complete(args)
         if args.command == "serve":
             return _serve(args)
+        if args.command == "pragmaticcode":
+            from .pragmaticcode.cli import run
+
+            return run(args)
         return _demo(args)
     except MGDError as err:
         print(f"mgd: error: {err}", file=sys.stderr)

@@ -17,6 +17,7 @@ import pathlib
 import shutil
 import sysconfig
 import threading
+from collections.abc import Sequence
 from dataclasses import dataclass
 
 from .positions import offset_to_position, single_edit
@@ -35,6 +36,21 @@ class CompletionItem:
     label: str
     kind: int | None
     insert_text: str
+
+
+@dataclass(frozen=True)
+class Location:
+    """A place in a file: absolute path, 0-based line and UTF-16 character."""
+
+    path: str
+    line: int
+    character: int
+
+
+def _uri_to_path(uri: str) -> str:
+    from urllib.parse import unquote, urlparse
+
+    return unquote(urlparse(uri).path)
 
 
 def find_jedi_language_server() -> str | None:
@@ -66,6 +82,8 @@ class LanguageServerSession:
         start_timeout: float = 30.0,
         max_restarts: int = 1,
         server_binary: str | None = None,
+        environment: str | os.PathLike | None = None,
+        extra_paths: Sequence[str | os.PathLike] = (),
     ) -> None:
         self.root = str(pathlib.Path(root).resolve())
         if not os.path.isdir(self.root):
@@ -77,6 +95,10 @@ class LanguageServerSession:
         self.start_timeout = start_timeout
         self.max_restarts = max_restarts
         self.server_binary = server_binary or find_jedi_language_server()
+        # Another Python's site-packages (a project's venv) and source folders
+        # such as `src/` for jedi to resolve imports from.
+        self.environment = str(environment) if environment else None
+        self.extra_paths = [str(pathlib.Path(p).resolve()) for p in extra_paths]
         self.restarts = 0
         self.available = False
         self._server = None
@@ -151,6 +173,21 @@ class LanguageServerSession:
         """The raw `SignatureHelp` at character `offset` of `text` (None on failure or no answer)."""
         return self._ask("signature_help", path, text, offset)
 
+    def definition(self, path: str | os.PathLike, text: str, offset: int) -> list[Location] | None:
+        """Where the name at character `offset` of `text` is defined (None on failure or no answer)."""
+        result = self._ask("definition", path, text, offset)
+        if result is None:
+            return None
+        found = [result] if isinstance(result, dict) else result
+        locations = []
+        for item in found:
+            uri = item.get("uri") or item.get("targetUri")
+            span = item.get("range") or item.get("targetSelectionRange") or {}
+            start = span.get("start", {})
+            if uri and uri.startswith("file://"):
+                locations.append(Location(_uri_to_path(uri), start.get("line", 0), start.get("character", 0)))
+        return locations
+
     def _ask(self, method: str, path: str | os.PathLike, text: str, offset: int):
         with self._lock:
             if not self.available:
@@ -206,7 +243,7 @@ class LanguageServerSession:
         config = MultilspyConfig(code_language=Language.PYTHON, server_binary=self.server_binary)
         mlogger = MultilspyLogger()
         mlogger.logger.setLevel(logging.WARNING)  # its INFO lines would reach the user's terminal
-        server = _jedi_server_class()(config, mlogger, self.root)
+        server = _jedi_server_class(self.environment, self.extra_paths)(config, mlogger, self.root)
         stack = contextlib.AsyncExitStack()
         self._server, self._exit_stack = server, stack
         await stack.enter_async_context(server.start_server())
@@ -291,7 +328,7 @@ async def _cancel_leftovers() -> None:
     await asyncio.gather(*tasks, return_exceptions=True)
 
 
-def _jedi_server_class():
+def _jedi_server_class(environment: str | None = None, extra_paths: Sequence[str] = ()):
     """multilspy's JediServer, initialised for a decoder rather than an editor."""
     from multilspy.language_servers.jedi_language_server.jedi_server import JediServer
 
@@ -304,6 +341,7 @@ def _jedi_server_class():
             params["initializationOptions"] = {
                 "completion": {"disableSnippets": True, "resolveEagerly": False},
                 "diagnostics": {"enable": False},
+                "workspace": {"environmentPath": environment, "extraPaths": list(extra_paths)},
             }
             return params
 

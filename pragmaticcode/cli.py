@@ -1,0 +1,134 @@
+"""The `mgd pragmaticcode` commands: build, eval, report."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import pathlib
+import sys
+
+from ..errors import InputError
+
+DEFAULT_DATASET = pathlib.Path(__file__).parent / "data"
+_EPILOG = "exit status: 0 on success, 1 when something failed on the way (a package skipped, a tool missing), 2 for bad input."
+
+
+def add_parser(sub, parser_class) -> None:
+    """Add `pragmaticcode` and its subcommands to the main parser's subcommands."""
+    top = sub.add_parser(
+        "pragmaticcode",
+        help="build and run the PragmaticCode-Py evaluation (real packages, the MGD paper's metrics)",
+        description="PragmaticCode-Py: prompts at dereferences in real PyPI packages, unguided vs guided.",
+        epilog=_EPILOG,
+    )
+    commands = top.add_subparsers(dest="pc_command", metavar="COMMAND", parser_class=parser_class)
+
+    build = commands.add_parser("build", help="fetch packages and choose prompts", epilog=_EPILOG)
+    build.add_argument("--packages", required=True, help="file of name==version lines (# comments allowed)")
+    build.add_argument("--out", required=True, help="dataset folder to write (prompts.jsonl, packages.txt, build-report.json)")
+    build.add_argument("--work", help="where packages are fetched and installed (default: the mgd cache)")
+    build.add_argument("--per-package", type=int, default=10, help="prompts per package at most (default 10)")
+    build.add_argument("--per-function", type=int, default=10, help="prompts per function at most (default 10)")
+    build.add_argument("--max-lines", type=int, default=15, help="longest rest of a function, in lines (default 15)")
+
+    run = commands.add_parser("eval", help="generate at each prompt and score every sample", epilog=_EPILOG)
+    run.add_argument("--dataset", help="dataset folder or prompts.jsonl (default: the shipped dataset)")
+    run.add_argument("--out", required=True, help="results JSONL, appended one record per sample")
+    run.add_argument("--model", help="Hugging Face causal LM directory (default: embedded SmolLM2-135M-Instruct)")
+    run.add_argument("--samples", type=int, default=1, help="samples per prompt and mode, n (default 1)")
+    run.add_argument("--temperature", type=float, default=0.0, help="sampling temperature; 0 is greedy (default)")
+    run.add_argument("--max-new-tokens", type=int, default=64, help="token cap per sample (default 64)")
+    run.add_argument("--limit", type=int, help="only the first K prompts (of the shard)")
+    run.add_argument("--modes", default="unguided,guided", help="comma-separated: unguided, guided (default both)")
+    run.add_argument("--monitors", default="deref,imports,classes,args", help="monitors for guided mode")
+    run.add_argument("--shard", default="1/1", help="run the i-th of N deterministic slices, as i/N (default 1/1)")
+    run.add_argument("--resume", action="store_true", help="continue an interrupted run in --out")
+    run.add_argument("--work", help="where packages are fetched and installed (default: the mgd cache)")
+
+    report = commands.add_parser("report", help="table and chart from results files (shards are merged)", epilog=_EPILOG)
+    report.add_argument("results", nargs="+", help="results JSONL files")
+    report.add_argument("--chart", help="PNG to write (default: beside the first results file, .png)")
+    report.add_argument("--json", action="store_true", help="print the numbers as JSON instead of the table")
+    top.set_defaults(pc_parser=top)
+
+
+def run(args: argparse.Namespace) -> int:
+    """Run the chosen `pragmaticcode` subcommand; return the exit status."""
+    if args.pc_command is None:
+        args.pc_parser.print_help()
+        return 2
+    return {"build": _build, "eval": _eval, "report": _report}[args.pc_command](args)
+
+
+def _work(args) -> pathlib.Path:
+    from .evaluate import default_work
+
+    return pathlib.Path(args.work) if args.work else default_work()
+
+
+def _build(args) -> int:
+    from .builder import build_dataset
+    from .select_prompts import Limits
+
+    for name in ("per_package", "per_function", "max_lines"):
+        if getattr(args, name) < 1:
+            raise InputError(f"--{name.replace('_', '-')} must be at least 1")
+    limits = Limits(per_package=args.per_package, per_function=args.per_function, max_truth_lines=args.max_lines)
+    report = build_dataset(args.packages, args.out, _work(args), limits)
+    total = sum(report.prompts.values())
+    print(f"{total} prompts from {len(report.prompts)} packages in {args.out} ({report.seconds:.0f} s)")
+    for spec, reason in report.skipped.items():
+        print(f"skipped {spec}: {reason}", file=sys.stderr)
+    return 1 if report.skipped or total == 0 else 0
+
+
+def dataset_prompts_path(dataset: str | None) -> pathlib.Path:
+    """The prompts file of a dataset folder or path (the shipped dataset when None)."""
+    path = pathlib.Path(dataset) if dataset else DEFAULT_DATASET
+    if path.is_dir():
+        path = path / "prompts.jsonl"
+    if not path.exists():
+        raise InputError(f"dataset {dataset}: {path} does not exist")
+    return path
+
+
+def _eval(args) -> int:
+    from .evaluate import EvalConfig, evaluate, parse_shard, shard_prompts
+    from .prompts import read_prompts
+
+    index, count = parse_shard(args.shard)
+    if args.limit is not None and args.limit < 1:
+        raise InputError("--limit must be at least 1")
+    config = EvalConfig(
+        modes=tuple(m.strip() for m in args.modes.split(",") if m.strip()),
+        samples=args.samples,
+        temperature=args.temperature,
+        max_new_tokens=args.max_new_tokens,
+        model=args.model,
+        monitors=args.monitors,
+    )
+    config.check()
+    if args.model is not None and not pathlib.Path(args.model).is_dir():
+        raise InputError(f"--model {args.model} is not a directory")
+    prompts = shard_prompts(read_prompts(dataset_prompts_path(args.dataset)), index, count)[: args.limit]
+    summary = evaluate(prompts, args.out, config, _work(args), resume=args.resume, shard=args.shard)
+    print(
+        f"{summary['written']} records written to {args.out}; {summary['already_done']} prompts were already done"
+        + (f"; {len(summary['skipped'])} skipped" if summary["skipped"] else ""),
+        file=sys.stderr,
+    )
+    return 1 if summary["skipped"] else 0
+
+
+def _report(args) -> int:
+    from .report import chart, merge, summarise, table
+
+    summary = summarise(merge(args.results))
+    path = pathlib.Path(args.chart) if args.chart else pathlib.Path(args.results[0]).with_suffix(".png")
+    chart(summary, path)
+    if args.json:
+        print(json.dumps(summary, indent=1))
+    else:
+        print(table(summary))
+        print(f"\nchart: {path}")
+    return 0

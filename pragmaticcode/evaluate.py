@@ -1,0 +1,295 @@
+"""`mgd pragmaticcode eval`: generate at every prompt, guided and not, and score each sample."""
+
+from __future__ import annotations
+
+import hashlib
+import logging
+import os
+import pathlib
+import threading
+import time
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass
+
+import torch
+from tqdm import tqdm
+
+from ..errors import InputError
+from ..monitors.base import Document
+from .fetch import FetchError, PackageBuild, fetch
+from .generation import complete_function
+from .metrics import identifier_sequence_match, next_identifier_match, prefix_match
+from .packages import PackageSpec
+from .prompts import Prompt
+from .pylex import identifiers
+from .results import ResultWriter, read_results, sample_key
+from .typecheck import CheckerUnavailable, Diagnostic, new_errors, type_errors
+
+log = logging.getLogger("mgd")
+
+MODES = ("unguided", "guided")
+# Settings that must match between a run and its --resume.
+_CONFIG_FIELDS = ("model", "samples", "temperature", "max_new_tokens", "monitors")
+
+
+@dataclass(frozen=True)
+class EvalConfig:
+    """How to generate: which modes, how many samples at what temperature, with which model."""
+
+    modes: tuple[str, ...] = MODES
+    samples: int = 1
+    temperature: float = 0.0
+    max_new_tokens: int = 64
+    model: str | None = None
+    monitors: str = "deref,imports,classes,args"
+
+    def check(self) -> None:
+        """Raise InputError for settings that cannot run."""
+        unknown = [m for m in self.modes if m not in MODES]
+        if unknown or not self.modes:
+            raise InputError(f"--modes: unknown mode {','.join(unknown) or '(none)'} (choose from {', '.join(MODES)})")
+        if self.samples < 1:
+            raise InputError("--samples must be at least 1")
+        if self.temperature < 0:
+            raise InputError("--temperature must not be negative")
+        if self.samples > 1 and self.temperature == 0:
+            raise InputError("--samples above 1 needs --temperature above 0 (greedy samples would all be equal)")
+        if self.max_new_tokens < 1:
+            raise InputError("--max-new-tokens must be at least 1")
+
+    def record_fields(self) -> dict:
+        """The settings stored in every record."""
+        return {
+            "model": self.model or "SmolLM2-135M-Instruct",
+            "samples": self.samples,
+            "temperature": self.temperature,
+            "max_new_tokens": self.max_new_tokens,
+            "monitors": self.monitors,
+        }
+
+
+def parse_shard(spec: str) -> tuple[int, int]:
+    """`i/N` with 1 <= i <= N into (i, N); InputError otherwise."""
+    try:
+        left, right = spec.split("/")
+        index, count = int(left), int(right)
+    except ValueError:
+        raise InputError(f"--shard {spec!r}: expected i/N, such as 1/4") from None
+    if count < 1 or not 1 <= index <= count:
+        raise InputError(f"--shard {spec!r}: i must be between 1 and N")
+    return index, count
+
+
+def shard_prompts(prompts: list[Prompt], index: int, count: int) -> list[Prompt]:
+    """The deterministic i-th of N slices: every N-th prompt, starting at the i-th."""
+    return prompts[index - 1 :: count]
+
+
+def _seed(*parts: str) -> int:
+    return int.from_bytes(hashlib.sha256("\x00".join(parts).encode()).digest()[:4], "big")
+
+
+class _Packages:
+    """Fetched packages and their source files, loaded once; one language server at a time."""
+
+    def __init__(self, work: pathlib.Path) -> None:
+        self.work = work
+        self.builds: dict[str, PackageBuild | str] = {}
+        self.texts: dict[tuple[str, str], str] = {}
+        self.session = None
+        self.session_for: str | None = None
+
+    def build(self, prompt: Prompt) -> PackageBuild:
+        key = f"{prompt.package}=={prompt.version}"
+        found = self.builds.get(key)
+        if found is None:
+            try:
+                found = fetch(PackageSpec(prompt.package, prompt.version), self.work)
+            except FetchError as err:
+                found = str(err)
+            self.builds[key] = found
+        if isinstance(found, str):
+            raise FetchError(found)
+        return found
+
+    def text(self, prompt: Prompt, build: PackageBuild) -> str:
+        key = (prompt.package, prompt.file)
+        if key not in self.texts:
+            path = build.root / prompt.file
+            data = path.read_bytes() if path.is_file() else b""
+            if hashlib.sha256(data).hexdigest() != prompt.file_sha256:
+                raise FetchError(f"{prompt.file} of {prompt.package}=={prompt.version} differs from the dataset's copy")
+            self.texts[key] = data.decode("utf-8")
+        return self.texts[key]
+
+    def language_server(self, prompt: Prompt, build: PackageBuild):
+        from ..lsp.session import LanguageServerSession, ServerUnavailable
+
+        key = f"{prompt.package}=={prompt.version}"
+        if self.session_for != key:
+            self.close()
+            try:
+                self.session = LanguageServerSession(build.root, environment=build.python, extra_paths=[build.source_root])
+                self.session.start()
+            except ServerUnavailable as err:
+                log.warning("%s: language server unavailable (%s); guided samples run unguided", key, err)
+                self.session = None
+            self.session_for = key
+        return self.session
+
+    def close(self) -> None:
+        if self.session is not None:
+            self.session.close()
+        self.session, self.session_for = None, None
+
+
+def evaluate(
+    prompts: list[Prompt],
+    out: str | os.PathLike,
+    config: EvalConfig,
+    work: str | os.PathLike,
+    resume: bool = False,
+    shard: str = "1/1",
+) -> dict:
+    """Run every pending (prompt, mode) of the list, appending one record per sample to `out`."""
+    from ..decoding.token_index import token_index_for
+    from ..models import load_model
+    from ..monitors import monitors_by_name
+
+    config.check()
+    out = pathlib.Path(out)
+    done: set[tuple] = set()
+    if out.exists() and out.stat().st_size > 0:
+        if not resume:
+            raise InputError(f"{out} already holds results: pass --resume to continue it, or choose another --out")
+        records = read_results(out, repair=True)
+        _check_same_config(records, config, out)
+        done = {sample_key(r) for r in records}
+    elif out.parent and not out.parent.exists():
+        raise InputError(f"the folder of {out} does not exist")
+    try:
+        monitors = monitors_by_name(config.monitors)
+    except ValueError as err:
+        raise InputError(f"--monitors: {err}") from None
+
+    def pending_modes(prompt: Prompt) -> list[str]:
+        return [m for m in config.modes if any((prompt.id, m, s) not in done for s in range(config.samples))]
+
+    todo = [p for p in prompts if pending_modes(p)]
+    summary = {"prompts": len(prompts), "already_done": len(prompts) - len(todo), "written": 0, "skipped": {}}
+    if not todo:
+        return summary
+    model, tokenizer = load_model(config.model)
+    index = token_index_for(tokenizer)
+    packages = _Packages(pathlib.Path(work))
+    originals: dict[tuple[str, str], list[Diagnostic]] = {}
+    writer = ResultWriter(out)
+    checker = ThreadPoolExecutor(1, thread_name_prefix="mgd-check")
+    failures: list[BaseException] = []
+    lock = threading.Lock()
+    bar = tqdm(total=len(prompts), initial=summary["already_done"], desc="prompts", unit="prompt")
+
+    def check_and_write(prompt: Prompt, build: PackageBuild, text: str, runs: list[tuple[str, dict]]) -> None:
+        try:
+            key = (prompt.package, prompt.file)
+            start, end = prompt.dot_offset + 1, prompt.function["end"]
+            variants = [text[:start] + run["text"] + text[end:] for _, run in runs]
+            ask_original = key not in originals
+            try:
+                found = type_errors(build, prompt.file, ([text] if ask_original else []) + variants)
+                checker_error = None
+            except CheckerUnavailable as err:
+                found, checker_error = [None] * (len(variants) + ask_original), str(err)
+            if ask_original:
+                originals[key] = found.pop(0) or []
+            for (mode, run), errors in zip(runs, found):
+                extra = new_errors(originals[key], errors) if checker_error is None else None
+                generated, truth = run["text"], prompt.ground_truth(text)
+                first = identifiers(generated)
+                record = {
+                    "prompt_id": prompt.id,
+                    "package": prompt.package,
+                    "mode": mode,
+                    "sample": run["sample"],
+                    **config.record_fields(),
+                    "shard": shard,
+                    "definition_kind": prompt.definition.get("kind"),
+                    "completion": generated,
+                    "stop": run["stop"],
+                    "new_tokens": run["new_tokens"],
+                    "seconds": run["seconds"],
+                    "next_identifier": prompt.next_identifier,
+                    "generated_identifier": first[0] if first else None,
+                    "nim": next_identifier_match(generated, truth),
+                    "ism": identifier_sequence_match(generated, truth),
+                    "pm": prefix_match(generated, truth),
+                    "cr": None if checker_error else (extra is not None and not extra),
+                    "syntax_error": checker_error is None and extra is None,
+                    "new_errors": [f"{rule}: {msg}" for rule, msg in (extra or [])][:5],
+                    "checker_error": checker_error,
+                    "constrained_steps": run["constrained_steps"],
+                    "server_queries": run["server_queries"],
+                }
+                writer.write(record)
+                with lock:
+                    summary["written"] += 1
+            bar.update(1)
+        except BaseException as err:  # noqa: BLE001 - surfaced by the main thread
+            failures.append(err)
+
+    try:
+        for prompt in todo:
+            if failures:
+                raise failures[0]
+            try:
+                build = packages.build(prompt)
+                text = packages.text(prompt, build)
+            except (FetchError, UnicodeDecodeError) as err:
+                summary["skipped"][prompt.id] = str(err)
+                tqdm.write(f"mgd: skipped {prompt.id}: {err}")
+                bar.update(1)
+                continue
+            document = Document(str(build.root / prompt.file), text[: prompt.dot_offset + 1], text[prompt.function["end"] :])
+            runs: list[tuple[str, dict]] = []
+            for mode in pending_modes(prompt):
+                session = packages.language_server(prompt, build) if mode == "guided" else None
+                torch.manual_seed(_seed(prompt.id, mode))
+                started = time.perf_counter()
+                samples = complete_function(
+                    model, tokenizer, index, document, prompt.function["indent"],
+                    session=session, monitors=monitors if session else None,
+                    samples=config.samples, temperature=config.temperature, max_new_tokens=config.max_new_tokens,
+                )  # fmt: skip
+                seconds = round((time.perf_counter() - started) / config.samples, 3)
+                for number, run in enumerate(samples):
+                    if (prompt.id, mode, number) not in done:
+                        runs.append((mode, {**run, "sample": number, "seconds": seconds}))
+            checker.submit(check_and_write, prompt, build, text, runs)
+        checker.shutdown(wait=True)
+        if failures:
+            raise failures[0]
+    finally:
+        checker.shutdown(wait=True, cancel_futures=True)
+        packages.close()
+        writer.close()
+        bar.close()
+    return summary
+
+
+def _check_same_config(records: list[dict], config: EvalConfig, out: pathlib.Path) -> None:
+    wanted = config.record_fields()
+    for record in records[:1]:
+        for field in _CONFIG_FIELDS:
+            if field in record and record[field] != wanted[field]:
+                raise InputError(
+                    f"{out} was written with {field}={record[field]!r}, not {wanted[field]!r}: "
+                    "resume with the same settings or choose another --out"
+                )
+
+
+def default_work() -> pathlib.Path:
+    """Where fetched packages are kept by default ($MGD_CACHE_DIR/pragmaticcode or ~/.cache/mgd/pragmaticcode)."""
+    from ..models import cache_root
+
+    return cache_root() / "pragmaticcode"
+

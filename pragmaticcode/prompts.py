@@ -1,0 +1,99 @@
+"""The prompt record: one dereference point in a real package, stored as a JSON line.
+
+Schema (every offset counts Python `str` characters of the file decoded as UTF-8):
+
+- `id`: `package==version:file:dot_offset`, unique in a dataset.
+- `package`, `version`: the PyPI release the file comes from.
+- `file`: path of the file inside the unpacked source distribution (POSIX separators).
+- `file_sha256`: SHA-256 of the file's bytes, so a rebuilt source is checked to be the same.
+- `function`: `{"name", "start", "end", "indent"}`, the qualified name of the innermost
+  function holding the dot, the offset where its `def` line starts, the offset where its
+  last line ends (before the line break), and the column of `def`.
+- `dot_offset`: offset of the `.`; the prompt is `text[:dot_offset + 1]`.
+- `next_identifier`: the name the original code writes right after the dot.
+- `ground_truth_identifiers`: the identifiers of the rest of the function,
+  `text[dot_offset + 1 : function.end]`, in order. The text itself is not stored (no code
+  of the packages is kept in this repository); evaluation reads it from the fetched source.
+- `definition`: `{"file", "kind"}`, where the language server says `next_identifier` is
+  defined: `kind` is `project` (another file of the package) or `dependency` (an installed
+  package; `file` then is relative to site-packages).
+"""
+
+from __future__ import annotations
+
+import json
+import os
+from dataclasses import asdict, dataclass
+
+from ..errors import InputError
+
+REQUIRED = {
+    "id": str, "package": str, "version": str, "file": str, "file_sha256": str, "function": dict,
+    "dot_offset": int, "next_identifier": str, "ground_truth_identifiers": list,
+    "definition": dict,
+}  # fmt: skip
+FUNCTION_KEYS = {"name": str, "start": int, "end": int, "indent": int}
+
+
+@dataclass(frozen=True)
+class Prompt:
+    """One prompt of a PragmaticCode dataset (see the module docstring for the fields)."""
+
+    id: str
+    package: str
+    version: str
+    file: str
+    file_sha256: str
+    function: dict
+    dot_offset: int
+    next_identifier: str
+    ground_truth_identifiers: list
+    definition: dict
+
+    def ground_truth(self, text: str) -> str:
+        """The rest of the function in the file's `text`."""
+        return text[self.dot_offset + 1 : self.function["end"]]
+
+    def to_json(self) -> str:
+        """One JSON line (no line break)."""
+        return json.dumps(asdict(self), ensure_ascii=False)
+
+
+def parse_prompt(line: str, where: str) -> Prompt:
+    """Parse and check one JSON line; raise InputError naming `where` and the problem."""
+    try:
+        data = json.loads(line)
+    except ValueError as err:
+        raise InputError(f"{where}: not valid JSON ({err})") from None
+    if not isinstance(data, dict):
+        raise InputError(f"{where}: expected a JSON object")
+    for key, kind in REQUIRED.items():
+        if not isinstance(data.get(key), kind):
+            raise InputError(f"{where}: field {key!r} is missing or not a {kind.__name__}")
+    for key, kind in FUNCTION_KEYS.items():
+        if not isinstance(data["function"].get(key), kind):
+            raise InputError(f"{where}: field 'function.{key}' is missing or not a {kind.__name__}")
+    if not data["function"]["start"] <= data["dot_offset"] < data["function"]["end"]:
+        raise InputError(f"{where}: dot_offset lies outside the function span")
+    return Prompt(**{key: data[key] for key in REQUIRED})
+
+
+def read_prompts(path: str | os.PathLike) -> list[Prompt]:
+    """Read a prompts JSONL file; raise InputError on a missing file or a malformed line."""
+    try:
+        handle = open(path, encoding="utf-8")
+    except FileNotFoundError:
+        raise InputError(f"prompts file {path} does not exist") from None
+    except IsADirectoryError:
+        raise InputError(f"prompts file {path} is a directory") from None
+    prompts, seen = [], set()
+    with handle:
+        for number, line in enumerate(handle, 1):
+            if not line.strip():
+                continue
+            prompt = parse_prompt(line, f"{path}:{number}")
+            if prompt.id in seen:
+                raise InputError(f"{path}:{number}: prompt id {prompt.id} appears twice")
+            seen.add(prompt.id)
+            prompts.append(prompt)
+    return prompts

@@ -1,0 +1,123 @@
+"""`mgd pragmaticcode report`: the paper-style table and chart from one or more results files."""
+
+from __future__ import annotations
+
+import pathlib
+from collections import defaultdict
+
+from ..errors import InputError
+from .metrics import score_at_k
+from .results import read_results, sample_key
+
+METRICS = ("cr", "nim", "ism", "pm")
+LABELS = {"cr": "CR", "nim": "NIM", "ism": "ISM", "pm": "PM"}
+
+
+def merge(paths: list[str]) -> list[dict]:
+    """Records of several files (shards of one run); a sample written twice counts once."""
+    seen, merged = set(), []
+    for path in paths:
+        for record in read_results(path):
+            key = sample_key(record)
+            if key in seen:
+                continue
+            seen.add(key)
+            merged.append(record)
+    if not merged:
+        raise InputError("the results files hold no records")
+    return merged
+
+
+def summarise(records: list[dict]) -> dict:
+    """score@1 and score@k per mode over the prompts every mode has, in percent."""
+    by_mode: dict[str, dict[str, list[dict]]] = defaultdict(lambda: defaultdict(list))
+    for record in records:
+        by_mode[record["mode"]][record["prompt_id"]].append(record)
+    modes = sorted(by_mode, key=lambda m: (m != "unguided", m))
+    common = set.intersection(*(set(by_mode[m]) for m in modes))
+    if not common:
+        raise InputError("no prompt has results in every mode")
+    n = min(len(by_mode[m][p]) for m in modes for p in common)
+    summary: dict = {}
+    for mode in modes:
+        prompts = [by_mode[mode][p] for p in sorted(common)]
+        entry: dict = {"prompts": len(prompts), "samples_per_prompt": n}
+        for k in sorted({1, n}):
+            scores = {}
+            for metric in METRICS:
+                values = []
+                for samples in prompts:
+                    observed = [float(r[metric]) for r in samples if r[metric] is not None][:n]
+                    if len(observed) >= k:
+                        values.append(score_at_k(observed, k))
+                scores[metric] = round(100 * sum(values) / len(values), 2) if values else None
+            if k == 1:
+                entry.update(scores)
+            else:
+                entry[f"at_{k}"] = scores
+        flat = [r for samples in prompts for r in samples]
+        entry["stops"] = dict(sorted(_count(r["stop"] for r in flat).items()))
+        entry["syntax_errors"] = sum(1 for r in flat if r.get("syntax_error"))
+        entry["mean_seconds"] = round(sum(r.get("seconds", 0) for r in flat) / len(flat), 3)
+        entry["by_definition"] = {
+            kind: _mean_at_1([s for s in prompts if s[0].get("definition_kind") == kind])
+            for kind in sorted({s[0].get("definition_kind") for s in prompts} - {None})
+        }
+        summary[mode] = entry
+    return summary
+
+
+def _count(values) -> dict:
+    counts: dict = defaultdict(int)
+    for value in values:
+        counts[value] += 1
+    return counts
+
+
+def _mean_at_1(prompts: list[list[dict]]) -> dict:
+    out: dict = {"prompts": len(prompts)}
+    for metric in METRICS:
+        values = [score_at_k([float(r[metric]) for r in s if r[metric] is not None] or [0.0], 1) for s in prompts]
+        out[metric] = round(100 * sum(values) / len(values), 2) if values else None
+    return out
+
+
+def table(summary: dict) -> str:
+    """The paper-style table: one row per mode, each metric at score@1 (and score@k for n > 1)."""
+    modes = list(summary)
+    n = summary[modes[0]]["samples_per_prompt"]
+    columns = [f"{LABELS[m]}@1" for m in METRICS] + ([f"{LABELS[m]}@{n}" for m in METRICS] if n > 1 else [])
+    rows = [["mode", "prompts", *columns]]
+    for mode in modes:
+        entry = summary[mode]
+        values = [entry[m] for m in METRICS] + ([entry[f"at_{n}"][m] for m in METRICS] if n > 1 else [])
+        rows.append([mode, str(entry["prompts"]), *("-" if v is None else f"{v:.2f}" for v in values)])
+    widths = [max(len(row[i]) for row in rows) for i in range(len(rows[0]))]
+    lines = ["  ".join(cell.rjust(w) if i else cell.ljust(w) for i, (cell, w) in enumerate(zip(row, widths))) for row in rows]
+    lines.insert(1, "  ".join("-" * w for w in widths))
+    return "\n".join(lines)
+
+
+def chart(summary: dict, path: str | pathlib.Path) -> None:
+    """A grouped bar chart of the four metrics at score@1, one bar per mode."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    modes = list(summary)
+    width = 0.8 / len(modes)
+    fig, ax = plt.subplots(figsize=(7, 4), dpi=120)
+    for i, mode in enumerate(modes):
+        values = [summary[mode][m] or 0.0 for m in METRICS]
+        xs = [j + (i - (len(modes) - 1) / 2) * width for j in range(len(METRICS))]
+        bars = ax.bar(xs, values, width, label=f"{mode} ({summary[mode]['prompts']} prompts)")
+        ax.bar_label(bars, fmt="%.1f", fontsize=8)
+    ax.set_xticks(range(len(METRICS)), [f"{LABELS[m]}@1" for m in METRICS])
+    ax.set_ylabel("score (%)")
+    ax.set_ylim(0, 100)
+    ax.set_title("PragmaticCode-Py: unguided vs monitor-guided decoding")
+    ax.legend(loc="upper right")
+    fig.tight_layout()
+    fig.savefig(path)
+    plt.close(fig)

@@ -1,0 +1,111 @@
+"""PragmaticCode end to end on a real PyPI package: build, evaluate with the real model, survive a kill."""
+
+from __future__ import annotations
+
+import json
+import os
+import pathlib
+import signal
+import subprocess
+import sys
+import time
+
+import pytest
+
+from mgd.pragmaticcode.prompts import read_prompts
+
+PACKAGE = "claude-code-sdk==0.0.25"  # small, typed, several modules, anyio types from a dependency
+RECORD_KEYS = {
+    "prompt_id", "package", "mode", "sample", "model", "samples", "temperature", "max_new_tokens", "monitors",
+    "shard", "definition_kind", "completion", "stop", "new_tokens", "seconds", "next_identifier",
+    "generated_identifier", "nim", "ism", "pm", "cr", "syntax_error", "new_errors", "checker_error",
+    "constrained_steps", "server_queries",
+}  # fmt: skip
+
+
+def _mgd(*args, timeout=900):
+    return subprocess.run([sys.executable, "-m", "mgd", *args], capture_output=True, text=True, timeout=timeout)
+
+
+@pytest.fixture(scope="module")
+def dataset(tmp_path_factory):
+    """A dataset built from one real package fetched from PyPI into a fresh work folder."""
+    root = tmp_path_factory.mktemp("pragmaticcode")
+    packages = root / "packages.txt"
+    packages.write_text(f"# one small package\n{PACKAGE}\n")
+    result = _mgd("pragmaticcode", "build", "--packages", str(packages), "--out", str(root / "data"),
+                  "--work", str(root / "work"), "--per-package", "4")  # fmt: skip
+    assert result.returncode == 0, result.stderr[-2000:]
+    return root
+
+
+def test_builder_prompts_stop_at_dots_whose_name_is_defined_in_another_file(dataset):
+    prompts = read_prompts(dataset / "data" / "prompts.jsonl")
+    assert len(prompts) == 4
+    ready = json.loads(next((dataset / "work").glob("*/mgd-ready.json")).read_text())
+    home = next((dataset / "work").glob("*/mgd-ready.json")).parent
+    root, source_root = home / ready["root"], home / ready["source_root"]
+    site = next((home / "venv").glob("lib/python*/site-packages"))
+    for prompt in prompts:
+        text = (root / prompt.file).read_text()
+        assert text[prompt.dot_offset] == "."
+        assert text[prompt.dot_offset + 1 :].startswith(prompt.next_identifier)
+        assert prompt.ground_truth_identifiers[0] == prompt.next_identifier
+        defined_in = (source_root if prompt.definition["kind"] == "project" else site) / prompt.definition["file"]
+        assert defined_in.is_file() and defined_in.resolve() != (root / prompt.file).resolve()
+        assert prompt.next_identifier in defined_in.read_text()
+        # Not defined in the prompt's own file: no def, class or assignment of that name there.
+        name = prompt.next_identifier
+        assert f"def {name}(" not in text and f"class {name}" not in text and f"self.{name} =" not in text
+    assert (dataset / "data" / "packages.txt").read_text().strip().endswith(PACKAGE)
+
+
+def _records(path: pathlib.Path) -> list[dict]:
+    return [json.loads(line) for line in path.read_text().splitlines() if line.strip()]
+
+
+@pytest.mark.model
+def test_smoke_evaluation_writes_one_well_formed_record_per_sample(dataset):
+    out = dataset / "smoke.jsonl"
+    result = _mgd("pragmaticcode", "eval", "--dataset", str(dataset / "data"), "--out", str(out), "--limit", "3",
+                  "--max-new-tokens", "16", "--work", str(dataset / "work"))  # fmt: skip
+    assert result.returncode == 0, result.stderr[-2000:]
+    records = _records(out)
+    assert len(records) == 6
+    assert {(r["mode"], r["sample"]) for r in records} == {("unguided", 0), ("guided", 0)}
+    for record in records:
+        assert set(record) == RECORD_KEYS
+        assert all(0.0 <= record[m] <= 1.0 for m in ("nim", "ism", "pm"))
+        assert isinstance(record["cr"], bool) and record["checker_error"] is None
+        assert record["stop"] in {"function_end", "eos", "max_tokens"} and record["new_tokens"] <= 16
+    assert any(r["constrained_steps"] > 0 for r in records if r["mode"] == "guided")
+    report = _mgd("pragmaticcode", "report", "--json", str(out), timeout=120)
+    assert report.returncode == 0, report.stderr
+    assert json.loads(report.stdout)["guided"]["prompts"] == 3
+
+
+@pytest.mark.model
+def test_a_killed_run_resumes_without_duplicates_or_gaps(dataset):
+    out = dataset / "killed.jsonl"
+    command = [sys.executable, "-m", "mgd", "pragmaticcode", "eval", "--dataset", str(dataset / "data"),
+               "--out", str(out), "--limit", "3", "--max-new-tokens", "16", "--work", str(dataset / "work")]  # fmt: skip
+    process = subprocess.Popen(command, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    deadline = time.monotonic() + 600
+    while time.monotonic() < deadline and process.poll() is None:
+        if out.exists() and out.read_text().count("\n") >= 2:
+            break
+        time.sleep(0.2)
+    assert process.poll() is None, "the run finished before it could be killed"
+    os.kill(process.pid, signal.SIGKILL)
+    process.wait()
+    before = _records(out)
+    assert 2 <= len(before) < 6
+    with open(out, "a") as handle:  # what a kill in the middle of a write would leave
+        handle.write('{"prompt_id": "cut sho')
+
+    result = subprocess.run(command + ["--resume"], capture_output=True, text=True, timeout=900)
+    assert result.returncode == 0, result.stderr[-2000:]
+    after = _records(out)
+    keys = [(r["prompt_id"], r["mode"], r["sample"]) for r in after]
+    assert len(keys) == len(set(keys)) == 6
+    assert after[: len(before)] == before  # nothing already written was lost or rewritten
