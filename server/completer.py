@@ -142,6 +142,13 @@ class Completer:
             if self._latest.get(key) is job:
                 del self._latest[key]
 
+    def cancel_document(self, uri: str, reason: str) -> None:
+        """Cancel every job for a document."""
+        with self._lock:
+            jobs = [job for (job_uri, _), job in self._latest.items() if job_uri == uri]
+        for job in jobs:
+            job.cancel(reason)
+
     def pending(self) -> int:
         """Jobs queued or running."""
         with self._lock:

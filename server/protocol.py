@@ -246,8 +246,9 @@ class Backend:
             self._tell(types.MessageType.Log, f"mgd: edit to {uri} not applied: {err}")
 
     def did_close(self, params: types.DidCloseTextDocumentParams) -> None:
-        """Forget the buffer."""
+        """Forget the buffer and drop its queued or running completions."""
         self.documents.close(params.text_document.uri)
+        self.completer.cancel_document(params.text_document.uri, "the document was closed")
 
     def did_change_configuration(self, params: types.DidChangeConfigurationParams) -> None:
         """New settings apply to the next request; a new model path loads in the background."""
@@ -271,8 +272,8 @@ class Backend:
         doc, root, offset = self._locate(params.text_document.uri, params.position)
         if not self.completer.ready:
             return types.InlineCompletionList(items=[])
+        cursor = self._position(doc, offset)  # before awaiting: the buffer may change meanwhile
         result = await self._run(Job(INLINE, doc.uri, root, _document(doc, offset), self.settings, _typed(doc.text, offset)))
-        cursor = self._position(doc, offset)
         return types.InlineCompletionList(
             items=[types.InlineCompletionItem(insert_text=text, range=types.Range(cursor, cursor)) for text in result.texts]
         )
@@ -282,9 +283,9 @@ class Backend:
         doc, root, offset = self._locate(params.text_document.uri, params.position)
         if not self.completer.ready:
             return types.CompletionList(is_incomplete=True, items=[])
-        result = await self._run(Job(ITEMS, doc.uri, root, _document(doc, offset), self.settings, _typed(doc.text, offset)))
-        word = _WORD_END.search(doc.text[:offset]).group(0)
+        word = _WORD_END.search(doc.text, 0, offset).group(0)  # before awaiting: the buffer may change meanwhile
         span = types.Range(self._position(doc, offset - len(word)), self._position(doc, offset))
+        result = await self._run(Job(ITEMS, doc.uri, root, _document(doc, offset), self.settings, _typed(doc.text, offset)))
         detail = "mgd (guided)" if result.guided else "mgd (unguided)"
         items = [
             types.CompletionItem(

@@ -49,7 +49,7 @@ def report(server, project):
 
     class Buffer:
         uri = server.open(path)
-        path = project / "bookshop" / "report.py"
+        file = path
         disk = path.read_text(encoding="utf-8")
         version = 1
 
@@ -195,7 +195,7 @@ def test_a_method_in_an_unsaved_buffer_is_what_guidance_writes(server, report):
     finally:
         configure(server, guided=True)
     assert not (unguided and unguided[0]["insertText"].startswith("_frobnicate_quux")), unguided
-    assert "zq_" not in report.disk + report.path.read_text()  # nothing was saved
+    assert "zq_" not in report.disk + report.file.read_text()  # nothing was saved
 
 
 def test_cancel_request_stops_the_generation_promptly(server, report):

@@ -231,3 +231,29 @@ def test_cli_rejects_a_bad_tcp_address():
     assert run.returncode == 2
     assert run.stderr.strip() == "mgd: error: --tcp localhost:http: the port must be a number from 0 to 65535"
 
+
+
+def test_workspace_folders_come_and_go_and_closed_documents_are_forgotten(server, workspace, tmp_path):
+    second = tmp_path / "second"
+    shutil.copytree(example_repo(), second)
+    path = second / "bookshop" / "report.py"
+    text = path.read_text()
+    position = {"line": text[: text.index(DEMO_LINE)].count("\n"), "character": len(DEMO_LINE)}
+    uri = server.open(path)
+    with pytest.raises(LspError, match="outside the workspace folders"):
+        server.request("textDocument/inlineCompletion", _inline(uri, position))
+    folder = {"uri": second.as_uri(), "name": "second"}
+    server.notify("workspace/didChangeWorkspaceFolders", {"event": {"added": [folder], "removed": []}})
+    uri = server.open(path)
+    [item] = server.request("textDocument/inlineCompletion", _inline(uri, position))["items"]
+    assert _first_name(item["insertText"])
+    status = server.request("mgd/status")
+    assert str(second.resolve()) in status["folders"]
+    assert str(second.resolve()) in [entry["root"] for entry in status["analysisServers"]]
+    server.notify("textDocument/didClose", {"textDocument": {"uri": uri}})
+    with pytest.raises(LspError, match="is not open"):
+        server.request("textDocument/inlineCompletion", _inline(uri, position))
+    server.notify("workspace/didChangeWorkspaceFolders", {"event": {"added": [], "removed": [folder]}})
+    status = server.request("mgd/status")
+    assert str(second.resolve()) not in status["folders"]
+    assert [entry["root"] for entry in status["analysisServers"]] == [str(workspace.resolve())]
