@@ -49,6 +49,7 @@ def add_parser(sub, parser_class) -> None:
     report.add_argument("results", nargs="+", help="results JSONL files")
     report.add_argument("--chart", help="PNG to write (default: beside the first results file, .png)")
     report.add_argument("--json", action="store_true", help="print the numbers as JSON instead of the table")
+    report.add_argument("--dataset", help="count only prompts of this dataset folder or prompts.jsonl")
     top.set_defaults(pc_parser=top)
 
 
@@ -123,7 +124,15 @@ def _eval(args) -> int:
 def _report(args) -> int:
     from .report import chart, merge, summarise, table
 
-    summary = summarise(merge(args.results))
+    records = merge(args.results)
+    if args.dataset:
+        from .prompts import read_prompts
+
+        wanted = {p.id for p in read_prompts(dataset_prompts_path(args.dataset))}
+        records = [r for r in records if r["prompt_id"] in wanted]
+        if not records:
+            raise InputError(f"no result belongs to a prompt of the dataset {args.dataset}")
+    summary = summarise(records)
     path = pathlib.Path(args.chart) if args.chart else pathlib.Path(args.results[0]).with_suffix(".png")
     chart(summary, path)
     if args.json:

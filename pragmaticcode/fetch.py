@@ -24,6 +24,7 @@ from .packages import PackageSpec
 
 READY = "mgd-ready.json"
 PYRIGHT_CONFIG = "mgd-pyrightconfig.json"
+CHECK_PREFIX = "_mgd_check_"  # files the type check writes beside a module, briefly
 _SKIP_DIRS = {"tests", "test", "docs", "doc", "examples", "example", "benchmarks", "scripts", ".git", "build", "dist"}
 
 
@@ -66,6 +67,8 @@ class PackageBuild:
                 files.append(single)
                 continue
             for path in (self.source_root / name).rglob("*.py"):
+                if path.name.startswith(CHECK_PREFIX):
+                    continue  # a type-check variant an evaluation has not removed yet
                 if not (_SKIP_DIRS & set(path.relative_to(self.source_root).parts[:-1])):
                     files.append(path)
         return sorted(files)

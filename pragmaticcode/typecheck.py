@@ -19,7 +19,7 @@ import uuid
 from collections import Counter
 
 from ..errors import MGDError
-from .fetch import PackageBuild
+from .fetch import CHECK_PREFIX, PackageBuild
 
 Diagnostic = tuple[str, str]  # (rule, message)
 
@@ -49,7 +49,7 @@ def type_errors(build: PackageBuild, file: str, texts: list[str], timeout: float
                 ast.parse(text)
             except (SyntaxError, ValueError):
                 continue  # a syntax error fails CR without asking the checker
-            variant = original.with_name(f"_mgd_check_{tag}_{i}_{original.name}")
+            variant = original.with_name(f"{CHECK_PREFIX}{tag}_{i}_{original.name}")
             variant.write_text(text, encoding="utf-8")
             written[variant.resolve()] = i
         if written:
