@@ -26,6 +26,7 @@ import os
 from dataclasses import asdict, dataclass
 
 from ..errors import InputError
+from .jsonl import parse_object
 
 REQUIRED = {
     "id": str, "package": str, "version": str, "file": str, "file_sha256": str, "function": dict,
@@ -61,18 +62,10 @@ class Prompt:
 
 def parse_prompt(line: str, where: str) -> Prompt:
     """Parse and check one JSON line; raise InputError naming `where` and the problem."""
-    try:
-        data = json.loads(line)
-    except ValueError as err:
-        raise InputError(f"{where}: not valid JSON ({err})") from None
-    if not isinstance(data, dict):
-        raise InputError(f"{where}: expected a JSON object")
-    for key, kind in REQUIRED.items():
-        if not isinstance(data.get(key), kind):
-            raise InputError(f"{where}: field {key!r} is missing or not a {kind.__name__}")
+    data = parse_object(line, where, REQUIRED)
     for key, kind in FUNCTION_KEYS.items():
         if not isinstance(data["function"].get(key), kind):
-            raise InputError(f"{where}: field 'function.{key}' is missing or not a {kind.__name__}")
+            raise InputError(f"{where}: field 'function.{key}' is missing or has the wrong type")
     if not data["function"]["start"] <= data["dot_offset"] < data["function"]["end"]:
         raise InputError(f"{where}: dot_offset lies outside the function span")
     return Prompt(**{key: data[key] for key in REQUIRED})

@@ -14,6 +14,7 @@ import pathlib
 import threading
 
 from ..errors import InputError
+from .jsonl import parse_object
 
 log = logging.getLogger("mgd")
 
@@ -45,15 +46,7 @@ def read_results(path: str | os.PathLike, repair: bool = False) -> list[dict]:
     for number, line in enumerate(data[:complete].decode("utf-8", errors="replace").splitlines(), 1):
         if not line.strip():
             continue
-        try:
-            record = json.loads(line)
-        except ValueError as err:
-            raise InputError(f"{path}:{number}: not valid JSON ({err})") from None
-        if not isinstance(record, dict):
-            raise InputError(f"{path}:{number}: expected a JSON object")
-        for key, kind in REQUIRED.items():
-            if not isinstance(record.get(key), kind):
-                raise InputError(f"{path}:{number}: field {key!r} is missing or has the wrong type")
+        record = parse_object(line, f"{path}:{number}", REQUIRED)
         records.append(record)
     return records
 
