@@ -10,9 +10,9 @@ import shutil
 import time
 
 import pytest
-
 from mgd.demo import example_repo
 from mgd.server.client import LspClient, LspError
+from server_harness import serving, wait_until
 
 pytestmark = pytest.mark.model
 
@@ -32,14 +32,8 @@ def project(tmp_path_factory):
 def server(project, tmp_path_factory):
     """`python -m mgd serve` over stdio, initialised on the project, its model loaded."""
     log = tmp_path_factory.mktemp("serve-log") / "stderr.txt"
-    client = LspClient.mgd_serve("-v", stderr_path=log)
-    try:
-        client.capabilities = client.initialize(project)["capabilities"]
-        wait_until(lambda: client.request("mgd/status", timeout=30)["modelReady"], 240, "the model to load")
+    with serving(project, log, "-v") as client:
         yield client
-    finally:
-        code = client.shutdown()
-        assert code == 0, log.read_text()[-3000:]
 
 
 @pytest.fixture(scope="module")
@@ -69,15 +63,6 @@ def catalogue_members(session, list_members, bookshop):
     members = list_members(session, path, text[:cut], text[cut:])
     assert {"entries", "lookup_isbn", "register"} <= members
     return members
-
-
-def wait_until(condition, seconds: float, what: str) -> None:
-    """Poll `condition` until it holds; fail naming `what` after `seconds`."""
-    deadline = time.monotonic() + seconds
-    while not condition():
-        if time.monotonic() > deadline:
-            pytest.fail(f"timed out waiting for {what}")
-        time.sleep(0.3)
 
 
 def position_after(text: str, marker: str) -> dict:

@@ -15,9 +15,9 @@ import sys
 import time
 
 import pytest
-
 from mgd.demo import example_repo
 from mgd.server.client import LspClient, LspError
+from server_harness import serving, wait_until
 
 pytestmark = pytest.mark.model
 
@@ -39,14 +39,8 @@ def workspace(tmp_path_factory):
 def server(workspace, tmp_path_factory):
     """`python -m mgd serve` over stdio on the workspace, its model loaded."""
     log = tmp_path_factory.mktemp("robust-log") / "stderr.txt"
-    client = LspClient.mgd_serve(stderr_path=log)
-    try:
-        client.initialize(workspace)
-        _wait(lambda: client.request("mgd/status", timeout=30)["modelReady"], 240, "the model to load")
+    with serving(workspace, log) as client:
         yield client
-    finally:
-        code = client.shutdown()
-        assert code == 0, log.read_text()[-3000:]
 
 
 @pytest.fixture(scope="module")
@@ -65,14 +59,6 @@ def members(session, list_members, bookshop):
     text = path.read_text()
     cut = text.index(DEMO_LINE) + len(DEMO_LINE)
     return list_members(session, path, text[:cut], text[cut:])
-
-
-def _wait(condition, seconds: float, what: str) -> None:
-    deadline = time.monotonic() + seconds
-    while not condition():
-        if time.monotonic() > deadline:
-            pytest.fail(f"timed out waiting for {what}")
-        time.sleep(0.3)
 
 
 def _inline(uri: str, position: dict) -> dict:
@@ -145,7 +131,7 @@ def test_bad_settings_are_named_and_the_old_ones_kept(server):
     before = server.request("mgd/status")["settings"]
     seen = len(server.notifications)
     server.notify("workspace/didChangeConfiguration", {"settings": {"mgd": {"maxNewTokens": -3, "monitors": "deref,nope"}}})
-    _wait(lambda: len(server.notifications) >= seen + 2, 10, "the warnings")
+    wait_until(lambda: len(server.notifications) >= seen + 2, 10, "the warnings")
     shown = [n["params"]["message"] for n in server.notifications[seen:] if n["method"] == "window/showMessage"]
     assert any("maxNewTokens" in m for m in shown) and any("nope" in m for m in shown), shown
     assert server.request("mgd/status")["settings"] == before
@@ -171,7 +157,7 @@ def test_a_dying_analysis_server_is_replaced_and_completions_go_on(server, repor
     assert "items" in server.request("textDocument/inlineCompletion", _inline(uri, position))
     server.request("textDocument/inlineCompletion", _inline(uri, position))  # ... and the pool notices
     # ... and the pool starts a fresh analysis server
-    _wait(lambda: analysis()["available"] and analysis()["replacements"] >= 1, 90, "a fresh analysis server")
+    wait_until(lambda: analysis()["available"] and analysis()["replacements"] >= 1, 90, "a fresh analysis server")
     third = analysis()
     assert third["pid"] not in (first["pid"], second["pid"])
     [item] = server.request("textDocument/inlineCompletion", _inline(uri, position))["items"]
@@ -207,7 +193,7 @@ def test_tcp_on_loopback_answers_with_empty_results_until_a_model_is_ready(works
         assert client.request("textDocument/inlineCompletion", _inline(uri, {"line": line, "character": 21}), timeout=30) == {"items": []}
         assert client.request("textDocument/completion", {"textDocument": {"uri": uri}, "position": {"line": line, "character": 21}}, timeout=30)["items"] == []
         assert time.monotonic() - started < 30  # answered, not held until a model appears
-        _wait(lambda: client.request("mgd/status")["modelError"] is not None, 60, "the load to fail")
+        wait_until(lambda: client.request("mgd/status")["modelError"] is not None, 60, "the load to fail")
         status = client.request("mgd/status")
         assert not status["modelReady"] and str(not_a_model) in status["modelError"]
         # a second server cannot take the same port: one line, exit status 1
