@@ -28,8 +28,9 @@ import time
 import numpy as np
 
 from mgd.demo import example_repo
-from mgd.monitors.python_lexer import LexState
 from mgd.server.client import LspClient
+
+from bench_guidance import find_points as deref_points, spread  # this folder is on sys.path when run as a script
 
 PROMPTS = pathlib.Path(__file__).resolve().parent / "prompts"
 RATIO_TARGET = 1.2
@@ -38,27 +39,11 @@ RATIO_TARGET = 1.2
 def find_points(root: pathlib.Path) -> list[tuple[pathlib.Path, str, dict]]:
     """(path, buffer text, LSP position) just after every member-access dot, the rest of its line removed."""
     points = []
-    for path in sorted(root.rglob("*.py")):
-        text = path.read_text(encoding="utf-8")
-        state = LexState()
-        for i, ch in enumerate(text):
-            state = state.step(ch)
-            if state.at_dereference:
-                offset = i + 1
-                line_end = text.find("\n", offset)
-                buffer = text[:offset] + (text[line_end:] if line_end >= 0 else "")
-                line_start = text.rfind("\n", 0, offset) + 1
-                position = {"line": text.count("\n", 0, offset), "character": offset - line_start}
-                points.append((path, buffer, position))
+    for point in deref_points(root):
+        line_end = point.text.find("\n", point.offset)
+        buffer = point.text[: point.offset] + (point.text[line_end:] if line_end >= 0 else "")
+        points.append((point.path, buffer, {"line": point.line - 1, "character": point.column - 1}))
     return points
-
-
-def spread(points: list, count: int) -> list:
-    """At most `count` points, evenly spaced so every file keeps some."""
-    if len(points) <= count:
-        return points
-    step = len(points) / count
-    return [points[int(i * step)] for i in range(count)]
 
 
 def inline(client: LspClient, uri: str, position: dict) -> tuple[float, list]:
