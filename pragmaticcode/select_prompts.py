@@ -73,35 +73,26 @@ def candidates(text: str) -> Iterator[Candidate]:
         return
     offsets = _Offsets(text)
 
-    def visit(node: ast.AST, scope: list[str], function) -> Iterator[Candidate]:
-        for child in ast.iter_child_nodes(node):
-            if isinstance(child, (ast.FunctionDef, ast.AsyncFunctionDef)):
-                name = ".".join([*scope, child.name])
-                span = (
-                    offsets.starts[child.lineno - 1],
-                    offsets.line_end(child.end_lineno),
-                    offsets.at(child.lineno, child.col_offset) - offsets.starts[child.lineno - 1],
-                )
-                for statement in child.body:  # not the decorators, defaults or annotations
-                    yield from _in_statement(statement, [*scope, child.name], (name, *span))
-            elif isinstance(child, ast.ClassDef):
-                yield from visit(child, [*scope, child.name], None)
-            elif function is not None:
-                yield from _in_statement(child, scope, function)
-
-    def _in_statement(node: ast.AST, scope: list[str], function) -> Iterator[Candidate]:
+    def visit(node: ast.AST, scope: list[str], function: tuple | None) -> Iterator[Candidate]:
+        if isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef)):
+            inner = [*scope, node.name]
+            start = offsets.starts[node.lineno - 1]
+            here = (".".join(inner), start, offsets.line_end(node.end_lineno), offsets.at(node.lineno, node.col_offset) - start)
+            for statement in node.body:  # not the decorators, defaults or annotations
+                yield from visit(statement, inner, here)
+            return
+        if isinstance(node, ast.ClassDef):
+            for statement in node.body:  # a class body is not a function body, but holds methods
+                yield from visit(statement, [*scope, node.name], None)
+            return
+        if isinstance(node, (ast.Import, ast.ImportFrom)) or (function is None and not isinstance(node, ast.Module)):
+            return
         if isinstance(node, ast.Attribute):
-            found = _dot_of(node, offsets)
-            if found is not None and function is not None:
-                name, start, end, indent = function
-                yield Candidate(name, start, end, indent, found, node.attr)
-        if isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef)):
-            yield from visit(ast.Module(body=[node], type_ignores=[]), scope, function)
-            return
-        if isinstance(node, (ast.Import, ast.ImportFrom)):
-            return
+            dot = _dot_of(node, offsets)
+            if dot is not None:
+                yield Candidate(*function, dot, node.attr)
         for child in ast.iter_child_nodes(node):
-            yield from _in_statement(child, scope, function)
+            yield from visit(child, scope, function)
 
     yield from visit(tree, [], None)
 
