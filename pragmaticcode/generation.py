@@ -3,9 +3,9 @@
 from __future__ import annotations
 
 import torch
-from transformers import LogitsProcessorList, StoppingCriteria, StoppingCriteriaList
+from transformers import StoppingCriteria
 
-from ..decoding.processor import MGDLogitsProcessor
+from ..completion import complete_document
 from ..decoding.token_index import TokenIndex
 from ..monitors.base import Document
 
@@ -28,18 +28,37 @@ def function_end(text: str, indent: int) -> int | None:
 
 
 class _FunctionEnded(StoppingCriteria):
-    """Stops each row once its text has left the function (generate() keeps finished rows finished)."""
+    """Stops each row once its text has left the function, and keeps each row's text and reason to stop.
 
-    def __init__(self, index: TokenIndex, prompt_len: int, indent: int) -> None:
-        self.index, self.prompt_len, self.indent = index, prompt_len, indent
+    It sees every new token once, so it also knows which rows met EOS
+    (generate() pads finished rows with it) without a second pass.
+    """
+
+    def __init__(self, index: TokenIndex, indent: int, eos: set[int]) -> None:
+        self.index, self.indent, self.eos = index, indent, eos
+        self.data: list[bytearray] = []
+        self.lengths: list[int] = []
+        self.stops: list[str | None] = []
 
     def __call__(self, input_ids: torch.LongTensor, scores, **kwargs) -> torch.BoolTensor:
-        done = [function_end(_text(self.index, row[self.prompt_len :]), self.indent) is not None for row in input_ids]
-        return torch.tensor(done, dtype=torch.bool, device=input_ids.device)
+        if not self.stops:
+            rows = input_ids.shape[0]
+            self.data, self.lengths, self.stops = [bytearray() for _ in range(rows)], [0] * rows, [None] * rows
+        for row, token in enumerate(input_ids[:, -1].tolist()):
+            if self.stops[row] is not None:
+                continue
+            if token in self.eos:
+                self.stops[row] = "eos"
+                continue
+            self.data[row] += self.index.token_bytes[token] or b""
+            self.lengths[row] += 1
+            if function_end(self.text(row), self.indent) is not None:
+                self.stops[row] = "function_end"
+        return torch.tensor([stop is not None for stop in self.stops], dtype=torch.bool, device=input_ids.device)
 
-
-def _text(index: TokenIndex, ids) -> str:
-    return b"".join(index.token_bytes[int(t)] or b"" for t in ids).decode("utf-8", errors="replace")
+    def text(self, row: int) -> str:
+        """What row `row` wrote so far, EOS and padding left out."""
+        return self.data[row].decode("utf-8", errors="replace")
 
 
 def complete_function(
@@ -62,40 +81,24 @@ def complete_function(
     (`function_end`, `eos` or `max_tokens`), `new_tokens`, and the processor's
     `constrained_steps` and `server_queries` shared by the batch.
     """
-    ids = tokenizer(document.prefix, return_tensors="pt", add_special_tokens=False)["input_ids"][:, -max_prompt_tokens:]
-    processors = LogitsProcessorList()
-    processor = None
-    if session is not None:
-        processor = MGDLogitsProcessor(tokenizer, session, monitors, index=index)
-        processor.add_prompt(ids[0], document)
-        processors.append(processor)
-    options = {"max_new_tokens": max_new_tokens, "pad_token_id": tokenizer.pad_token_id, "num_return_sequences": samples}
-    options.update({"do_sample": True, "temperature": temperature, "top_p": 1.0, "top_k": 0} if temperature > 0 else {"do_sample": False})
-    with torch.no_grad():
-        output = model.generate(
-            input_ids=ids,
-            attention_mask=torch.ones_like(ids),
-            logits_processor=processors,
-            stopping_criteria=StoppingCriteriaList([_FunctionEnded(index, ids.shape[1], indent)]),
-            **options,
-        )
+    ended = _FunctionEnded(index, indent, {tokenizer.eos_token_id, tokenizer.pad_token_id} - {None})
+    sampling = {"do_sample": True, "temperature": temperature, "top_p": 1.0, "top_k": 0} if temperature > 0 else {}
+    completions = complete_document(
+        document, model=model, tokenizer=tokenizer, guided=session is not None, session=session, monitors=monitors,
+        max_new_tokens=max_new_tokens, stop_at_newline=False, max_prompt_tokens=max_prompt_tokens,
+        stopping_criteria=[ended], num_return_sequences=samples, **sampling,
+    )  # fmt: skip
     results = []
-    eos = {tokenizer.eos_token_id, tokenizer.pad_token_id} - {None}
-    for row in output[:, ids.shape[1] :]:
-        tokens = [int(t) for t in row]
-        ended_eos = any(t in eos for t in tokens)
-        if ended_eos:
-            tokens = tokens[: next(i for i, t in enumerate(tokens) if t in eos)]
-        text = _text(index, tokens)
+    for row, completion in enumerate(completions):
+        text = ended.text(row)
         cut = function_end(text, indent)
-        stop = "function_end" if cut is not None else "eos" if ended_eos else "max_tokens"
         results.append(
             {
                 "text": text[:cut] if cut is not None else text,
-                "stop": stop,
-                "new_tokens": len(tokens),
-                "constrained_steps": processor.stats.constrained_steps if processor else 0,
-                "server_queries": processor.stats.queries if processor else 0,
+                "stop": ended.stops[row] or "max_tokens",
+                "new_tokens": ended.lengths[row],
+                "constrained_steps": completion.constrained_steps,
+                "server_queries": completion.server_queries,
             }
         )
     return results
