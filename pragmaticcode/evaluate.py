@@ -6,7 +6,6 @@ import hashlib
 import logging
 import os
 import pathlib
-import threading
 import time
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
@@ -186,7 +185,6 @@ def evaluate(
     writer = ResultWriter(out)
     checker = ThreadPoolExecutor(1, thread_name_prefix="mgd-check")
     failures: list[BaseException] = []
-    lock = threading.Lock()
     bar = tqdm(total=len(prompts), initial=summary["already_done"], desc="prompts", unit="prompt")
 
     def check_and_write(prompt: Prompt, build: PackageBuild, text: str, runs: list[tuple[str, dict]]) -> None:
@@ -231,8 +229,7 @@ def evaluate(
                     "server_queries": run["server_queries"],
                 }
                 writer.write(record)
-                with lock:
-                    summary["written"] += 1
+                summary["written"] += 1  # only this one checker thread writes it
             bar.update(1)
         except BaseException as err:  # noqa: BLE001 - surfaced by the main thread
             failures.append(err)

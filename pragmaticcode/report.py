@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import pathlib
-from collections import defaultdict
+from collections import Counter, defaultdict
 
 from ..errors import InputError
 from .metrics import score_at_k
@@ -41,45 +41,33 @@ def summarise(records: list[dict]) -> dict:
     summary: dict = {}
     for mode in modes:
         prompts = [by_mode[mode][p] for p in sorted(common)]
-        entry: dict = {"prompts": len(prompts), "samples_per_prompt": n}
-        for k in sorted({1, n}):
-            scores = {}
-            for metric in METRICS:
-                values = []
-                for samples in prompts:
-                    observed = [float(r[metric]) for r in samples if r[metric] is not None][:n]
-                    if len(observed) >= k:
-                        values.append(score_at_k(observed, k))
-                scores[metric] = round(100 * sum(values) / len(values), 2) if values else None
-            if k == 1:
-                entry.update(scores)
-            else:
-                entry[f"at_{k}"] = scores
+        entry: dict = {"prompts": len(prompts), "samples_per_prompt": n, **_scores(prompts, 1, n)}
+        if n > 1:
+            entry[f"at_{n}"] = _scores(prompts, n, n)
         flat = [r for samples in prompts for r in samples]
-        entry["stops"] = dict(sorted(_count(r["stop"] for r in flat).items()))
+        entry["stops"] = dict(sorted(Counter(r["stop"] for r in flat).items()))
         entry["syntax_errors"] = sum(1 for r in flat if r.get("syntax_error"))
         entry["mean_seconds"] = round(sum(r.get("seconds", 0) for r in flat) / len(flat), 3)
-        entry["by_definition"] = {
-            kind: _mean_at_1([s for s in prompts if s[0].get("definition_kind") == kind])
-            for kind in sorted({s[0].get("definition_kind") for s in prompts} - {None})
-        }
+        kinds = sorted({s[0].get("definition_kind") for s in prompts} - {None})
+        entry["by_definition"] = {}
+        for kind in kinds:
+            group = [s for s in prompts if s[0].get("definition_kind") == kind]
+            entry["by_definition"][kind] = {"prompts": len(group), **_scores(group, 1, n)}
         summary[mode] = entry
     return summary
 
 
-def _count(values) -> dict:
-    counts: dict = defaultdict(int)
-    for value in values:
-        counts[value] += 1
-    return counts
-
-
-def _mean_at_1(prompts: list[list[dict]]) -> dict:
-    out: dict = {"prompts": len(prompts)}
+def _scores(prompts: list[list[dict]], k: int, n: int) -> dict:
+    """Each metric's score@k in percent, averaged over prompts, from at most n known values per prompt."""
+    scores = {}
     for metric in METRICS:
-        values = [score_at_k([float(r[metric]) for r in s if r[metric] is not None] or [0.0], 1) for s in prompts]
-        out[metric] = round(100 * sum(values) / len(values), 2) if values else None
-    return out
+        values = []
+        for samples in prompts:
+            observed = [float(r[metric]) for r in samples if r[metric] is not None][:n]
+            if len(observed) >= k:
+                values.append(score_at_k(observed, k))
+        scores[metric] = round(100 * sum(values) / len(values), 2) if values else None
+    return scores
 
 
 def table(summary: dict) -> str:
