@@ -26,10 +26,10 @@ import numpy as np
 import torch
 from transformers import LogitsProcessor
 
-from ..monitors import DEFAULT_MONITORS, monitors_by_name
+from ..monitors import default_monitors, language as language_named
 from ..monitors.arguments import ArgumentMonitor, CallTrack, Signature, advance_calls, opens_call
 from ..monitors.base import Document, Monitor, Trigger
-from ..monitors.python_lexer import LexState, is_ident_char, scan
+from ..monitors.python_lexer import LexState, is_ident_char
 from .token_index import NameTrie, TokenIndex, space_then_name, ident_prefix_len, opens_member_name, token_index_for
 
 log = logging.getLogger("mgd")
@@ -73,12 +73,13 @@ class MGDLogitsProcessor(LogitsProcessor):
     Args:
         tokenizer: the model's tokenizer (its vocabulary is indexed once).
         session: a started `LanguageServerSession` for the repository.
-        monitors: the monitors to run (default: dereference, imports, classes, call arguments).
+        monitors: the monitors to run (default: the language's, see `mgd.monitors.LANGUAGES`).
         merge_margin: a token that merges a dot with a name start (`._`) is
             checked against the server when its score is within this margin
             of the row's best (3.0: at least ~5% of the best token's
             probability); below it, it is masked without a query, and the
             split spelling (`.` then the name) stays open.
+        language: "python" or "java"; default: the session's language.
 
     Register the text each prompt stands for with `add_prompt` before calling
     `generate()`. Input `scores` has shape (rows, vocab) and is returned with
@@ -93,10 +94,14 @@ class MGDLogitsProcessor(LogitsProcessor):
         *,
         merge_margin: float = 3.0,
         index: TokenIndex | None = None,
+        language: str | None = None,
     ) -> None:
         self.tokenizer = tokenizer
         self.session = session
-        chosen = list(monitors) if monitors is not None else monitors_by_name(DEFAULT_MONITORS)
+        # The session's language (jedi: python, JDT.LS: java) picks the scanner and default monitors.
+        self.language = language or getattr(session, "language", None) or "python"
+        self._scan = language_named(self.language).scan
+        chosen = list(monitors) if monitors is not None else default_monitors(self.language)
         # The call monitor follows whole calls rather than one name: kept apart.
         self._args = next((m for m in chosen if isinstance(m, ArgumentMonitor)), None)
         self.monitors = [m for m in chosen if not isinstance(m, ArgumentMonitor)]
@@ -104,7 +109,7 @@ class MGDLogitsProcessor(LogitsProcessor):
         self.index = index or token_index_for(tokenizer)
         # Monitors that fire at a member-access dot: they judge `._x`-style tokens.
         self._deref_monitors = tuple(
-            sorted((m for m in self.monitors if m.trigger(scan("x."), "x.") == _AT_DOT), key=lambda m: m.name)
+            sorted((m for m in self.monitors if m.trigger(self._scan("x."), "x.") == _AT_DOT), key=lambda m: m.name)
         )
         self._deref_key = tuple(m.name for m in self._deref_monitors)
         self._dot_merged = set(self.index.dot_merged.tolist())
@@ -126,7 +131,7 @@ class MGDLogitsProcessor(LogitsProcessor):
         """Declare that a prompt (its token ids) stands for the text before `document`'s insertion point."""
         if isinstance(prompt_ids, torch.Tensor):
             prompt_ids = prompt_ids.reshape(-1).tolist()
-        start = _SeqState(lex=scan(document.prefix), line=_next_line("", document.prefix))
+        start = _SeqState(lex=self._scan(document.prefix), line=_next_line("", document.prefix))
         self._prompts.append((tuple(prompt_ids or ()), document, start))
         self._reset()
 
@@ -369,7 +374,7 @@ class MGDLogitsProcessor(LogitsProcessor):
         if prompt not in self._open_in_prompt:
             document = self._prompts[prompt][1]
             text = document.prefix
-            opens = set(_unclosed_calls(text))
+            opens = set(_unclosed_calls(text, self._scan("")))
 
             def signature_at(i: int):
                 if i not in opens:
@@ -377,7 +382,7 @@ class MGDLogitsProcessor(LogitsProcessor):
                 shifted = Document(document.path, text[: i + 1], text[i + 1 :] + document.suffix)
                 return self._query_signature(shifted, "")
 
-            self._open_in_prompt[prompt] = _walk_calls((), LexState(), "", text, signature_at)[0]
+            self._open_in_prompt[prompt] = _walk_calls((), self._scan(""), "", text, signature_at)[0]
         return self._open_in_prompt[prompt]
 
     def _query_signature(self, document: Document, generated: str) -> Signature | None:
@@ -520,10 +525,10 @@ def _walk_calls(calls: tuple, lex: LexState, line: str, text: str, signature_at)
     return calls, pending
 
 
-def _unclosed_calls(text: str) -> list[int]:
-    """Offsets of the `(` of calls that `text` opens and does not close."""
+def _unclosed_calls(text: str, lex: LexState) -> list[int]:
+    """Offsets of the `(` of calls that `text` (read from scanner state `lex`) opens and does not close."""
     stack: list[tuple[int, bool]] = []
-    lex, line = LexState(), ""
+    line = ""
     for i, ch in enumerate(text):
         if lex.in_code:
             if ch in "([{":

@@ -37,6 +37,16 @@ class Signature:
     required: frozenset[str]  # have no default
     var_positional: bool = False
     var_keyword: bool = False
+    # Overloaded callees (Java): the argument counts a closed call may have, and
+    # the least count of a varargs overload; empty/None: only `required` counts.
+    arities: frozenset[int] = frozenset()
+    varargs_from: int | None = None
+
+    def takes(self, count: int) -> bool:
+        """True if a call may close with `count` positional arguments."""
+        if not self.arities and self.varargs_from is None:
+            return True
+        return count in self.arities or (self.varargs_from is not None and count >= self.varargs_from)
 
 
 def _split_top_level(text: str) -> list[str]:
@@ -147,7 +157,7 @@ class CallTrack(NamedTuple):
             if ch == ",":
                 return track, bad
             missing = self.sig.required - track.filled()
-            return None, bad or bool(missing)
+            return None, bad or bool(missing) or not self.sig.takes(track.given_positional)
         if ch in "([{":
             return self._replace(depth=self.depth + 1, content=True, ident=None), False
         return self._replace(content=True, ident=None), False
@@ -170,7 +180,7 @@ def opens_call(lex: LexState, line: str) -> bool:
     return (
         lex.mode == CODE
         and lex.prev == PREV_NAME
-        and lex.word not in HARD_KEYWORDS
+        and lex.word not in getattr(lex, "hard_keywords", HARD_KEYWORDS)
         and _HEADER.match(line) is None
     )
 

@@ -13,11 +13,15 @@ from __future__ import annotations
 import re
 
 from .base import Document, Monitor, Trigger
-from .python_lexer import LexState
 
 # LSP CompletionItemKind values that never name a member.
 _KEYWORD, _SNIPPET = 14, 15
-_IDENTIFIER = re.compile(r"^[^\W\d]\w*$")
+_IDENTIFIER = re.compile(r"^[^\W\d][\w$]*$")
+
+
+def item_name(item) -> str:
+    """The name a completion item inserts: its filter text (JDT.LS labels read `length() : int`), else its label."""
+    return (getattr(item, "filter_text", "") or item.label).strip()
 
 
 def member_names(items) -> frozenset[str]:
@@ -26,7 +30,7 @@ def member_names(items) -> frozenset[str]:
     for item in items:
         if item.kind in (_KEYWORD, _SNIPPET):
             continue
-        label = item.label.strip()
+        label = item_name(item)
         if _IDENTIFIER.match(label):
             names.add(label)
     return frozenset(names)
@@ -40,7 +44,7 @@ class DereferenceMonitor(Monitor):
 
     name = "deref"
 
-    def trigger(self, state: LexState, line: str) -> Trigger | None:
+    def trigger(self, state, line: str) -> Trigger | None:
         """Fires when the text ends with a member-access dot in code."""
         return _AT_DOT if state.at_dereference else None
 

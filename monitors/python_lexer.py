@@ -48,6 +48,8 @@ class LexState(NamedTuple):
     prev: int = PREV_OTHER
     word: str = ""
 
+    hard_keywords = HARD_KEYWORDS  # words that are never receivers or callees
+
     @property
     def at_dereference(self) -> bool:
         """True when the text ends with a `.` that opens a member access in code."""
