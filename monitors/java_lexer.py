@@ -70,7 +70,7 @@ class JavaLexState(NamedTuple):
     @property
     def in_code(self) -> bool:
         """True when the next character would be read as code."""
-        return self.mode in (CODE, SLASH)
+        return self.mode in (CODE, SLASH) or (self.mode == OPENING and self.count == 2)
 
     def advance(self, text: str) -> "JavaLexState":
         """Return the state after reading `text`."""
