@@ -178,28 +178,3 @@ def scan(text: str) -> JavaLexState:
     """Scan `text` from the start of a file."""
     return JavaLexState().advance(text)
 
-
-def identifiers(text: str) -> list[str]:
-    """The identifiers of Java code `text` in order: no keywords, literals, strings or comments."""
-    found: list[str] = []
-    state, start = JavaLexState(), -1
-    for i, ch in enumerate(text):
-        before, state = state, state.step(ch)
-        if before.in_code and state.mode == CODE and state.prev == PREV_NAME and is_ident_char(ch):
-            continues = before.mode == CODE and before.prev == PREV_NAME and not before.gap
-            if start >= 0 and not continues:
-                _keep(found, text[start:i])
-                start = -1
-            if start < 0:
-                start = i
-        elif start >= 0:
-            _keep(found, text[start:i])
-            start = -1
-    if start >= 0:
-        _keep(found, text[start:])
-    return found
-
-
-def _keep(found: list[str], word: str) -> None:
-    if word not in KEYWORDS:
-        found.append(word)

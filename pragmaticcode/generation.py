@@ -2,12 +2,16 @@
 
 from __future__ import annotations
 
+from typing import Callable
+
 import torch
 from transformers import StoppingCriteria
 
 from ..completion import complete_document
 from ..decoding.token_index import TokenIndex
 from ..monitors.base import Document
+from ..monitors.java_lexer import CODE as _JAVA_CODE
+from ..monitors.java_lexer import JavaLexState
 
 
 def function_end(text: str, indent: int) -> int | None:
@@ -27,6 +31,36 @@ def function_end(text: str, indent: int) -> int | None:
     return None
 
 
+def brace_depth(text: str) -> int:
+    """How many `{` of Java code `text` are still open at its end (strings and comments ignored)."""
+    depth, state = 0, JavaLexState()
+    for ch in text:
+        if state.mode == _JAVA_CODE:
+            depth += (ch == "{") - (ch == "}")
+        state = state.step(ch)
+    return depth
+
+
+def method_end(text: str, depth: int) -> int | None:
+    """Offset just after the `}` in generated Java `text` that closes a method whose body is `depth` braces deep here."""
+    state = JavaLexState()
+    for i, ch in enumerate(text):
+        if state.mode == _JAVA_CODE and ch in "{}":
+            depth += 1 if ch == "{" else -1
+            if depth == 0:
+                return i + 1
+        state = state.step(ch)
+    return None
+
+
+def end_finder(language: str, prefix_in_function: str, indent: int) -> Callable[[str], int | None]:
+    """Where generated text leaves the function: by indentation (Python) or by the closing brace (Java)."""
+    if language == "java":
+        depth = brace_depth(prefix_in_function)
+        return lambda text: method_end(text, depth)
+    return lambda text: function_end(text, indent)
+
+
 class _FunctionEnded(StoppingCriteria):
     """Stops each row once its text has left the function, and keeps each row's text and reason to stop.
 
@@ -34,8 +68,8 @@ class _FunctionEnded(StoppingCriteria):
     (generate() pads finished rows with it) without a second pass.
     """
 
-    def __init__(self, index: TokenIndex, indent: int, eos: set[int]) -> None:
-        self.index, self.indent, self.eos = index, indent, eos
+    def __init__(self, index: TokenIndex, ends: Callable[[str], int | None], eos: set[int]) -> None:
+        self.index, self.ends, self.eos = index, ends, eos
         self.data: list[bytearray] = []
         self.lengths: list[int] = []
         self.stops: list[str | None] = []
@@ -52,7 +86,7 @@ class _FunctionEnded(StoppingCriteria):
                 continue
             self.data[row] += self.index.token_bytes[token] or b""
             self.lengths[row] += 1
-            if function_end(self.text(row), self.indent) is not None:
+            if self.ends(self.text(row)) is not None:
                 self.stops[row] = "function_end"
         return torch.tensor([stop is not None for stop in self.stops], dtype=torch.bool, device=input_ids.device)
 
@@ -66,7 +100,7 @@ def complete_function(
     tokenizer,
     index: TokenIndex,
     document: Document,
-    indent: int,
+    indent: int | Callable[[str], int | None],
     *,
     session=None,
     monitors=None,
@@ -77,11 +111,15 @@ def complete_function(
 ) -> list[dict]:
     """`samples` continuations of `document.prefix`, each cut where the function ends.
 
+    `indent` is the column of a Python `def`, or a function from generated text
+    to where it leaves the function (`end_finder`).
+
     With a `session` the monitors guide decoding. Each result has `text`, `stop`
     (`function_end`, `eos` or `max_tokens`), `new_tokens`, and the processor's
     `constrained_steps` and `server_queries` shared by the batch.
     """
-    ended = _FunctionEnded(index, indent, {tokenizer.eos_token_id, tokenizer.pad_token_id} - {None})
+    ends = indent if callable(indent) else (lambda text: function_end(text, indent))
+    ended = _FunctionEnded(index, ends, {tokenizer.eos_token_id, tokenizer.pad_token_id} - {None})
     sampling = {"do_sample": True, "temperature": temperature, "top_p": 1.0, "top_k": 0} if temperature > 0 else {}
     completions = complete_document(
         document, model=model, tokenizer=tokenizer, guided=session is not None, session=session, monitors=monitors,
@@ -91,7 +129,7 @@ def complete_function(
     results = []
     for row, completion in enumerate(completions):
         text = ended.text(row)
-        cut = function_end(text, indent)
+        cut = ends(text)
         results.append(
             {
                 "text": text[:cut] if cut is not None else text,

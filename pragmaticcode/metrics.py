@@ -1,7 +1,7 @@
 """The MGD paper's per-sample metrics and the score@k aggregate.
 
 NIM, ISM and PM compare the generated rest of a function with the original
-over Python's lexical tokens (`pylex`); score@k turns n per-sample values of
+over the language's lexical tokens (`pylex` for Python, `javalex` for Java); score@k turns n per-sample values of
 one prompt into the expected best of k samples drawn without replacement.
 """
 
@@ -10,7 +10,15 @@ from __future__ import annotations
 from collections.abc import Sequence
 from math import comb
 
-from .pylex import identifiers, tokens
+from . import javalex, pylex
+
+
+def _identifiers(text: str, language: str) -> list[str]:
+    return javalex.identifiers(text) if language == "java" else pylex.identifiers(text)
+
+
+def _tokens(text: str, language: str) -> list[str]:
+    return javalex.tokens(text) if language == "java" else [t.text for t in pylex.tokens(text)]
 
 
 def common_prefix(a: Sequence, b: Sequence) -> int:
@@ -23,26 +31,26 @@ def common_prefix(a: Sequence, b: Sequence) -> int:
     return n
 
 
-def next_identifier_match(generated: str, truth: str) -> float:
+def next_identifier_match(generated: str, truth: str, language: str = "python") -> float:
     """NIM: 1.0 if the first identifier written is the original's first identifier."""
-    gen, ref = identifiers(generated), identifiers(truth)
+    gen, ref = _identifiers(generated, language), _identifiers(truth, language)
     return float(bool(gen) and bool(ref) and gen[0] == ref[0])
 
 
-def identifier_sequence_match(generated: str, truth: str) -> float:
+def identifier_sequence_match(generated: str, truth: str, language: str = "python") -> float:
     """ISM: the longest matching prefix of identifiers, as a fraction of the original's count."""
-    ref = identifiers(truth)
+    ref = _identifiers(truth, language)
     if not ref:
-        return float(not identifiers(generated))
-    return common_prefix(identifiers(generated), ref) / len(ref)
+        return float(not _identifiers(generated, language))
+    return common_prefix(_identifiers(generated, language), ref) / len(ref)
 
 
-def prefix_match(generated: str, truth: str) -> float:
+def prefix_match(generated: str, truth: str, language: str = "python") -> float:
     """PM: the longest matching prefix of all lexical tokens, as a fraction of the original's count."""
-    ref = [t.text for t in tokens(truth)]
+    ref = _tokens(truth, language)
     if not ref:
-        return float(not tokens(generated))
-    return common_prefix([t.text for t in tokens(generated)], ref) / len(ref)
+        return float(not _tokens(generated, language))
+    return common_prefix(_tokens(generated, language), ref) / len(ref)
 
 
 def score_at_k(values: Sequence[float], k: int) -> float:

@@ -17,6 +17,10 @@ Schema (every offset counts Python `str` characters of the file decoded as UTF-8
 - `definition`: `{"file", "kind"}`, where the language server says `next_identifier` is
   defined: `kind` is `project` (another file of the package) or `dependency` (an installed
   package; `file` then is relative to site-packages).
+- `language`: `python` (the default when absent) or `java`. For Java, `package` and
+  `version` name a Debian source package (or, for the paper's DotPrompts, the GitHub
+  repository and commit), `function.start`/`end` span the method from its first modifier
+  to just after its closing `}`.
 """
 
 from __future__ import annotations
@@ -34,6 +38,7 @@ REQUIRED = {
     "definition": dict,
 }  # fmt: skip
 FUNCTION_KEYS = {"name": str, "start": int, "end": int, "indent": int}
+LANGUAGES = ("python", "java")
 
 
 @dataclass(frozen=True)
@@ -50,14 +55,18 @@ class Prompt:
     next_identifier: str
     ground_truth_identifiers: list
     definition: dict
+    language: str = "python"
 
     def ground_truth(self, text: str) -> str:
         """The rest of the function in the file's `text`."""
         return text[self.dot_offset + 1 : self.function["end"]]
 
     def to_json(self) -> str:
-        """One JSON line (no line break)."""
-        return json.dumps(asdict(self), ensure_ascii=False)
+        """One JSON line (no line break); `language` is written only when it is not Python."""
+        record = asdict(self)
+        if self.language == "python":
+            del record["language"]
+        return json.dumps(record, ensure_ascii=False)
 
 
 def parse_prompt(line: str, where: str) -> Prompt:
@@ -68,7 +77,10 @@ def parse_prompt(line: str, where: str) -> Prompt:
             raise InputError(f"{where}: field 'function.{key}' is missing or has the wrong type")
     if not data["function"]["start"] <= data["dot_offset"] < data["function"]["end"]:
         raise InputError(f"{where}: dot_offset lies outside the function span")
-    return Prompt(**{key: data[key] for key in REQUIRED})
+    language = data.get("language", "python")
+    if language not in LANGUAGES:
+        raise InputError(f"{where}: field 'language' must be one of {', '.join(LANGUAGES)}, not {language!r}")
+    return Prompt(**{key: data[key] for key in REQUIRED}, language=language)
 
 
 def read_prompts(path: str | os.PathLike) -> list[Prompt]:

@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import pytest
 
-from mgd.monitors.java_lexer import identifiers, scan
+from mgd.monitors.java_lexer import scan
+from mgd.pragmaticcode.javalex import identifiers, tokens
 
 DEREFERENCES = [
     ("book.", True), ("getBook().", True), ("books[0].", True), ('"abc".', True), ("this.", True),
@@ -52,3 +53,16 @@ def test_identifiers_skip_keywords_literals_strings_and_comments():
 
 def test_identifiers_of_a_fragment_that_ends_mid_string():
     assert identifiers('length() + "unfinished') == ["length"]
+
+
+def test_tokens_read_operators_by_longest_match_and_literals_whole():
+    code = 'a -> b::c; x >>>= 2; s = "a \\" b" + \'\\n\'; f(1.5e-3f, 0x1.8p3, .5, 10L); /* gone */ i++;'
+    assert tokens(code) == [
+        "a", "->", "b", "::", "c", ";", "x", ">>>=", "2", ";", "s", "=", '"a \\" b"', "+", "'\\n'", ";",
+        "f", "(", "1.5e-3f", ",", "0x1.8p3", ",", ".5", ",", "10L", ")", ";", "i", "++", ";",
+    ]  # fmt: skip
+
+
+def test_tokens_of_an_unterminated_fragment_run_to_its_end():
+    assert tokens('x = "open') == ["x", "=", '"open']
+    assert tokens("x /* open") == ["x"]
