@@ -43,7 +43,8 @@ def build_parser() -> argparse.ArgumentParser:
     complete.add_argument(
         "--monitors",
         default=None,
-        help="comma-separated monitors to run: deref, imports, classes, args (default: all four)",
+        help="comma-separated monitors to run; Python: deref, imports, classes, args; "
+        "Java: deref, args, enums, new (default: all of the file's language)",
     )
     _model_options(complete, default_tokens=32)
 
@@ -106,11 +107,12 @@ def main(argv: list[str] | None = None) -> int:
         return 130
 
 
-def _monitors(spec: str | None):
-    from .monitors import DEFAULT_MONITORS, monitors_by_name
+def _monitors(spec: str | None, language: str = "python"):
+    from .monitors import language as language_named
+    from .monitors import monitors_by_name
 
     try:
-        return monitors_by_name(spec if spec is not None else DEFAULT_MONITORS)
+        return monitors_by_name(spec if spec is not None else language_named(language).default_monitors, language)
     except ValueError as err:
         raise InputError(f"--monitors: {err}") from None
 
@@ -123,8 +125,10 @@ def _check_model_path(path: str | None) -> None:
 def _complete(args) -> int:
     from .completion import generate, resolve_cursor
 
-    resolve_cursor(args.repo, args.file, args.line, args.column)  # bad input fails before the model loads
-    monitors = _monitors(args.monitors)
+    from .monitors import language_of
+
+    cursor = resolve_cursor(args.repo, args.file, args.line, args.column)  # bad input fails before the model loads
+    monitors = _monitors(args.monitors, language_of(str(cursor.path)) or "python")
     _check_model_path(args.model)
     completion = generate(
         args.repo,

@@ -43,6 +43,7 @@ class Cursor:
 def resolve_cursor(repo: str | os.PathLike, file: str | os.PathLike, line: int, column: int) -> Cursor:
     """Check a repository, file and 1-based position; raise MGDError naming what is wrong."""
     from .lsp.positions import line_column_to_offset
+    from .monitors import language_of
 
     root = pathlib.Path(repo)
     if not root.exists():
@@ -56,8 +57,8 @@ def resolve_cursor(repo: str | os.PathLike, file: str | os.PathLike, line: int, 
         raise InputError(f"file {file} is not inside the repository {repo}")
     if not path.is_file():
         raise InputError(f"file {file} does not exist in {repo}")
-    if path.suffix not in (".py", ".pyi"):
-        raise InputError(f"file {file} is not a Python file (.py or .pyi)")
+    if language_of(str(path)) is None:
+        raise InputError(f"file {file} is neither Python (.py, .pyi) nor Java (.java)")
     try:
         text = path.read_text(encoding="utf-8")
     except UnicodeDecodeError:
@@ -100,15 +101,20 @@ def generate(
 
     `model` is a loaded causal LM (with `tokenizer`), a model directory, or None
     for the embedded default. `monitors` is a list of monitors or their names
-    separated by commas (default "deref,imports,classes,args"). `session` reuses a running language server;
-    without one, a server is started for `repo` and stopped afterwards.
+    separated by commas (default: the language's, "deref,imports,classes,args"
+    for Python and "deref,args,enums,new" for Java). `session` reuses a running
+    language server; without one, jedi (Python) or JDT.LS (Java) is started
+    for `repo` and stopped afterwards.
     Extra keyword arguments go to `model.generate` (greedy by default).
     """
     from .lsp.session import LanguageServerSession, ServerUnavailable
     from .monitors.base import Document
 
+    from .monitors import language_of
+
     cursor = resolve_cursor(repo, file, line, column)
-    monitors = _monitor_list(monitors)
+    language = language_of(str(cursor.path))
+    monitors = _monitor_list(monitors, language)
     if model is None or isinstance(model, (str, os.PathLike)):
         model, tokenizer = load_model(model)
     elif tokenizer is None:
@@ -116,7 +122,9 @@ def generate(
     with contextlib.ExitStack() as stack:
         if guided and session is None:
             try:
-                session = stack.enter_context(LanguageServerSession(cursor.repo))
+                session = stack.enter_context(
+                    LanguageServerSession(cursor.repo, language=language, start_timeout=120.0 if language == "java" else 30.0)
+                )
             except ServerUnavailable as err:
                 raise MGDError(str(err)) from None
         completions = complete_document(
@@ -134,12 +142,12 @@ def generate(
     return completions[0]
 
 
-def _monitor_list(monitors):
+def _monitor_list(monitors, language: str = "python"):
     if isinstance(monitors, str):
         from .monitors import monitors_by_name
 
         try:
-            return monitors_by_name(monitors)
+            return monitors_by_name(monitors, language)
         except ValueError as err:
             raise InputError(str(err)) from None
     return monitors
@@ -171,7 +179,7 @@ def complete_document(
     from .decoding.processor import MGDLogitsProcessor
     from .decoding.token_index import token_index_for
 
-    monitors = _monitor_list(monitors)
+    monitors = _monitor_list(monitors, getattr(session, "language", None) or "python")
     if guided and session is None and processor is None:
         raise MGDError("guided decoding needs a language-server session: pass session=")
     encoded = tokenizer(document.prefix, return_tensors="pt", add_special_tokens=False)

@@ -68,10 +68,10 @@ def test_position_outside_file(bookshop, line, column, needle):
     _one_line_error(r, 2, "position", needle)
 
 
-def test_non_python_file(bookshop):
+def test_file_of_no_supported_language(bookshop):
     (bookshop / "notes.txt").write_text("hello\n")
     r = run("complete", "--repo", str(bookshop), "--file", "notes.txt", "--line", "1", "--column", "1")
-    _one_line_error(r, 2, "notes.txt", "not a Python file")
+    _one_line_error(r, 2, "notes.txt", "neither Python (.py, .pyi) nor Java (.java)")
 
 
 def test_model_path_that_does_not_load(bookshop, tmp_path, position):
