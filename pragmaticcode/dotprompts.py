@@ -39,11 +39,10 @@ slice); `function.start` = the offset of the declaration's first modifier or ann
 the identifier before the parameter list that precedes the body's `{` (skipping a `throws`
 clause), or `?` (then the start is the `{` line's first non-blank character).
 
-Identifiers (`ground_truth_identifiers`, `next_identifier`) come from the small scanner
-below: it skips whitespace, `//` and `/* */` comments, string literals, text blocks, char
+Identifiers (`ground_truth_identifiers`, `next_identifier`) come from the metrics' Java
+lexer, `mgd.pragmaticcode.javalex`: it skips whitespace, `//` and `/* */` comments, string literals, text blocks, char
 literals and numbers, and drops Java's keywords and the literals `true`, `false`, `null`
-(unlike the paper's pygments-based list it also drops `class`, as the metrics' own lexer,
-`mgd.pragmaticcode.javalex`, does). `next_identifier` is the identifier right after the dot
+(unlike the paper's pygments-based list it also drops `class`). `next_identifier` is the identifier right after the dot
 (whitespace and comments skipped); when a keyword or `<` follows instead (`Outer.this.x`,
 `Foo.class.getName()`, `obj.<T>m()`) it is the first identifier after the dot. `version` is
 the `commit_id` of `repos.csv`, whose `git describe`-style leading `g` is dropped.
@@ -68,63 +67,14 @@ from dataclasses import dataclass, field
 from typing import NamedTuple
 
 from ..errors import InputError
+from ..monitors.java_lexer import KEYWORDS
+from .javalex import Token, identifiers, spans
 
 COLUMNS = ("repo", "classFileName", "methodStartIdx", "methodStopIdx", "dot_idx")
 OFFSET_COLUMNS = ("methodStartIdx", "methodStopIdx", "dot_idx")
 REPOS_CSV = "repos.csv"
 
-KEYWORDS = frozenset(
-    """abstract assert boolean break byte case catch char class const continue default do double
-    else enum extends final finally float for goto if implements import instanceof int interface
-    long native new package private protected public return short static strictfp super switch
-    synchronized this throw throws transient try void volatile while true false null""".split()
-)
-
-# One code token per match; the named group says which kind. Order matters: comments before
-# the `/` operator, text blocks before strings, numbers before the `.` operator.
-_TOKEN = re.compile(
-    r"""
-    (?P<space>\s+)
-  | (?P<comment>//[^\r\n]*|/\*.*?(?:\*/|\Z))
-  | (?P<textblock>\"\"\"(?:[^"\\]|\\.|"(?!""))*(?:\"\"\"|\Z))
-  | (?P<string>"(?:[^"\\\r\n]|\\.)*"?)
-  | (?P<char>'(?:[^'\\\r\n]|\\.)*'?)
-  | (?P<number>
-        0[xX][0-9a-fA-F_]*(?:\.[0-9a-fA-F_]*)?(?:[pP][+-]?[0-9_]+)?[lLfFdD]?
-      | 0[bB][01_]+[lL]?
-      | (?:[0-9][0-9_]*(?:\.[0-9_]*)?|\.[0-9][0-9_]*)(?:[eE][+-]?[0-9_]+)?[lLfFdD]?
-    )
-  | (?P<word>(?:[^\W\d]|\$)[\w$]*)
-  | (?P<op>.)
-    """,
-    re.VERBOSE | re.DOTALL,
-)
-_SKIPPED = frozenset({"space", "comment"})
 _INDENT = re.compile(r"[ \t\f]*")
-
-
-class Token(NamedTuple):
-    """One code token: its kind (`word`, `number`, `string`, `textblock`, `char`, `op`) and span."""
-
-    kind: str
-    start: int
-    end: int
-
-
-def java_tokens(text: str) -> list[Token]:
-    """The code tokens of Java `text`, whitespace and comments left out."""
-    return [Token(m.lastgroup, m.start(), m.end()) for m in _TOKEN.finditer(text) if m.lastgroup not in _SKIPPED]
-
-
-def identifiers(text: str) -> list[str]:
-    """The identifiers of Java code `text` in order: no keywords, literals, strings, comments or numbers."""
-    found = []
-    for token in java_tokens(text):
-        if token.kind == "word":
-            word = text[token.start : token.end]
-            if word not in KEYWORDS:
-                found.append(word)
-    return found
 
 
 class DotRow(NamedTuple):
@@ -255,7 +205,7 @@ class _File:
     @property
     def tokens(self) -> list[Token]:
         if self._tokens is None:
-            self._tokens = java_tokens(self.text)
+            self._tokens = spans(self.text)
             self._starts = [token.start for token in self._tokens]
         return self._tokens
 
@@ -329,10 +279,10 @@ def _declaration(source: _File, brace: int) -> tuple[str, int, int]:
     name, begin = "?", None
 
     def word(k: int) -> str:
-        return text[tokens[k].start : tokens[k].end] if k >= 0 and tokens[k].kind == "word" else ""
+        return text[tokens[k].start : tokens[k].end] if k >= 0 and tokens[k].kind == "name" else ""
 
     def op(k: int) -> str:
-        return text[tokens[k].start] if k >= 0 and tokens[k].kind == "op" else ""
+        return text[tokens[k].start] if k >= 0 and tokens[k].kind == "operator" else ""
 
     def opening(k: int, close: str, open_: str) -> int:
         """Index of the bracket matching the `close` at `k` (or -1)."""
@@ -372,12 +322,10 @@ def _declaration(source: _File, brace: int) -> tuple[str, int, int]:
 
 def _next_identifier(text: str, dot: int, end: int, truth: list[str]) -> str:
     """The identifier right after the dot (whitespace and comments skipped), else the first one after it."""
-    for match in _TOKEN.finditer(text, dot + 1, end):
-        kind = match.lastgroup
-        if kind in _SKIPPED:
-            continue
-        if kind == "word" and match.group() not in KEYWORDS:
-            return match.group()
+    for token in spans(text, dot + 1, end):
+        word = text[token.start : token.end]
+        if token.kind == "name" and word not in KEYWORDS:
+            return word
         break
     return truth[0] if truth else ""
 

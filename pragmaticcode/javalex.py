@@ -9,6 +9,7 @@ match, so `==`, `->` and `::` are one token each.
 from __future__ import annotations
 
 import re
+from typing import NamedTuple
 
 from ..monitors.java_lexer import KEYWORDS
 
@@ -20,6 +21,7 @@ _TOKEN = re.compile(
   | (?P<string>"(?:\\.|[^"\\\n])*(?:"|$))
   | (?P<char>'(?:\\.|[^'\\\n])*(?:'|$))
   | (?P<number>0[xX][0-9a-fA-F_]*(?:\.[0-9a-fA-F_]*)?(?:[pP][+-]?\d+)?[lLfFdD]?
+              |0[bB][01_]+[lL]?
               |(?:\d[\d_]*(?:\.[\d_]*)?|\.\d[\d_]*)(?:[eE][+-]?\d+)?[lLfFdD]?)
   | (?P<name>[^\W\d][\w$]*|\$[\w$]*)
   | (?P<operator>>>>=|<<=|>>=|>>>|\.\.\.|->|::|\+\+|--|&&|\|\||[=!<>+\-*/&|^%]=|<<|>>|.)
@@ -28,18 +30,28 @@ _TOKEN = re.compile(
 )
 
 
+_SKIPPED = ("space", "comment")
+
+
+class Token(NamedTuple):
+    """One token: its kind (`name`, `number`, `string`, `text_block`, `char` or `operator`) and span."""
+
+    kind: str
+    start: int
+    end: int
+
+
+def spans(text: str, start: int = 0, end: int | None = None) -> list[Token]:
+    """The tokens of `text[start:end]` with their offsets in `text`, whitespace and comments left out."""
+    matches = _TOKEN.finditer(text, start, len(text) if end is None else end)
+    return [Token(m.lastgroup, m.start(), m.end()) for m in matches if m.lastgroup not in _SKIPPED]
+
+
 def tokens(text: str) -> list[str]:
     """The lexical tokens of Java `text`, without whitespace and comments."""
-    found = []
-    for match in _TOKEN.finditer(text):
-        kind = match.lastgroup
-        if kind not in ("space", "comment"):
-            found.append(match.group())
-    return found
+    return [m.group() for m in _TOKEN.finditer(text) if m.lastgroup not in _SKIPPED]
 
 
 def identifiers(text: str) -> list[str]:
     """The identifiers of Java `text` in order: no keywords, literals, strings or comments."""
-    return [
-        m.group() for m in _TOKEN.finditer(text) if m.lastgroup == "name" and m.group() not in KEYWORDS
-    ]
+    return [m.group() for m in _TOKEN.finditer(text) if m.lastgroup == "name" and m.group() not in KEYWORDS]

@@ -15,11 +15,10 @@ from mgd.pragmaticcode.dotprompts import (
     _declaration,
     _File,
     dotprompts_summary,
-    identifiers,
     read_dotprompts,
     validate_csv,
 )
-from mgd.pragmaticcode.javalex import identifiers as metric_identifiers
+from mgd.pragmaticcode.javalex import identifiers
 from mgd.pragmaticcode.prompts import parse_prompt
 
 # The shared data sit beside the project's checkout; a fresh clone elsewhere (CI) has none.
@@ -268,8 +267,6 @@ EXPECTED = [
 
 def test_identifier_scanner():
     assert identifiers(JAVA) == EXPECTED
-    # The metrics' lexer sees the same identifiers (it reads a binary literal as `0` and a name).
-    assert identifiers(JAVA.replace("0b1010", "10")) == metric_identifiers(JAVA.replace("0b1010", "10"))
     assert identifiers("x = 1.5e3f + y; // z") == ["x", "y"]
     assert identifiers('s = """\n open.text.block') == ["s"]  # unterminated literals run to the end
     assert identifiers("a /* open comment b") == ["a"]
