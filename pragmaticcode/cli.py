@@ -10,6 +10,7 @@ import sys
 from ..errors import InputError
 
 DEFAULT_DATASET = pathlib.Path(__file__).parent / "data"
+SHIPPED = {"python": DEFAULT_DATASET, "java": DEFAULT_DATASET / "java"}
 _EPILOG = "exit status: 0 on success, 1 when something failed on the way (a package skipped, a tool missing), 2 for bad input."
 
 
@@ -17,14 +18,19 @@ def add_parser(sub, parser_class) -> None:
     """Add `pragmaticcode` and its subcommands to the main parser's subcommands."""
     top = sub.add_parser(
         "pragmaticcode",
-        help="build and run the PragmaticCode-Py evaluation (real packages, the MGD paper's metrics)",
-        description="PragmaticCode-Py: prompts at dereferences in real PyPI packages, unguided vs guided.",
+        help="build and run the PragmaticCode evaluation (real Python and Java projects, the MGD paper's metrics)",
+        description="PragmaticCode: prompts at dereferences in real PyPI packages (Python) and Debian source "
+        "packages (Java), unguided vs guided; also reads the paper's DotPrompts dataset.csv.",
         epilog=_EPILOG,
     )
     commands = top.add_subparsers(dest="pc_command", metavar="COMMAND", parser_class=parser_class)
 
     build = commands.add_parser("build", help="fetch packages and choose prompts", epilog=_EPILOG)
-    build.add_argument("--packages", required=True, help="file of name==version lines (# comments allowed)")
+    build.add_argument(
+        "--packages", required=True,
+        help="file of name==version lines (Python) or SOURCE=DEBIANVERSION lines (Java); # comments allowed",
+    )  # fmt: skip
+    build.add_argument("--language", choices=("python", "java"), default="python", help="default: python")
     build.add_argument("--out", required=True, help="dataset folder to write (prompts.jsonl, packages.txt, build-report.json)")
     build.add_argument("--work", help="where packages are fetched and installed (default: the mgd cache)")
     build.add_argument("--per-package", type=int, default=10, help="prompts per package at most (default 10)")
@@ -32,7 +38,12 @@ def add_parser(sub, parser_class) -> None:
     build.add_argument("--max-lines", type=int, default=15, help="longest rest of a function, in lines (default 15)")
 
     run = commands.add_parser("eval", help="generate at each prompt and score every sample", epilog=_EPILOG)
-    run.add_argument("--dataset", help="dataset folder or prompts.jsonl (default: the shipped dataset)")
+    run.add_argument(
+        "--dataset",
+        help="dataset folder, prompts.jsonl, the paper's DotPrompts dataset.csv (with --repos), "
+        "or `python`/`java` for a shipped dataset (default: python)",
+    )
+    run.add_argument("--repos", help="for a DotPrompts dataset.csv: folder with one sub-folder per owner/name")
     run.add_argument("--out", required=True, help="results JSONL, appended one record per sample")
     run.add_argument("--model", help="Hugging Face causal LM directory (default: embedded SmolLM2-135M-Instruct)")
     run.add_argument("--samples", type=int, default=1, help="samples per prompt and mode, n (default 1)")
@@ -40,7 +51,10 @@ def add_parser(sub, parser_class) -> None:
     run.add_argument("--max-new-tokens", type=int, default=64, help="token cap per sample (default 64)")
     run.add_argument("--limit", type=int, help="only the first K prompts (of the shard)")
     run.add_argument("--modes", default="unguided,guided", help="comma-separated: unguided, guided (default both)")
-    run.add_argument("--monitors", default="deref,imports,classes,args", help="monitors for guided mode")
+    run.add_argument(
+        "--monitors", help="monitors for guided mode (default: the language's: Python deref,imports,classes,args; "
+        "Java deref,args,enums,new)",
+    )  # fmt: skip
     run.add_argument("--shard", default="1/1", help="run the i-th of N deterministic slices, as i/N (default 1/1)")
     run.add_argument("--resume", action="store_true", help="continue an interrupted run in --out")
     run.add_argument("--work", help="where packages are fetched and installed (default: the mgd cache)")
@@ -49,7 +63,8 @@ def add_parser(sub, parser_class) -> None:
     report.add_argument("results", nargs="+", help="results JSONL files")
     report.add_argument("--chart", help="PNG to write (default: beside the first results file, .png)")
     report.add_argument("--json", action="store_true", help="print the numbers as JSON instead of the table")
-    report.add_argument("--dataset", help="count only prompts of this dataset folder or prompts.jsonl")
+    report.add_argument("--dataset", help="count only prompts of this dataset (as for eval)")
+    report.add_argument("--repos", help="for a DotPrompts dataset.csv: folder with one sub-folder per owner/name")
     top.set_defaults(pc_parser=top)
 
 
@@ -68,14 +83,20 @@ def _work(args) -> pathlib.Path:
 
 
 def _build(args) -> int:
-    from .builder import build_dataset
     from .select_prompts import Limits
 
     for name in ("per_package", "per_function", "max_lines"):
         if getattr(args, name) < 1:
             raise InputError(f"--{name.replace('_', '-')} must be at least 1")
     limits = Limits(per_package=args.per_package, per_function=args.per_function, max_truth_lines=args.max_lines)
-    report = build_dataset(args.packages, args.out, _work(args), limits)
+    if args.language == "java":
+        from .java_builder import build_java_dataset
+
+        report = build_java_dataset(args.packages, args.out, _work(args), limits)
+    else:
+        from .builder import build_dataset
+
+        report = build_dataset(args.packages, args.out, _work(args), limits)
     total = sum(report.prompts.values())
     print(f"{total} prompts from {len(report.prompts)} packages in {args.out} ({report.seconds:.0f} s)")
     for spec, reason in report.skipped.items():
@@ -84,8 +105,8 @@ def _build(args) -> int:
 
 
 def dataset_prompts_path(dataset: str | None) -> pathlib.Path:
-    """The prompts file of a dataset folder or path (the shipped dataset when None)."""
-    path = pathlib.Path(dataset) if dataset else DEFAULT_DATASET
+    """The prompts file of a dataset folder or path (`python`/`java`: a shipped dataset; None: Python's)."""
+    path = SHIPPED.get(dataset or "python") or pathlib.Path(dataset)
     if path.is_dir():
         path = path / "prompts.jsonl"
     if not path.exists():
@@ -93,9 +114,29 @@ def dataset_prompts_path(dataset: str | None) -> pathlib.Path:
     return path
 
 
+def load_prompts(dataset: str | None, repos: str | None) -> list:
+    """The prompts of a dataset: a prompts file, or a DotPrompts CSV read against the repositories in `repos`."""
+    from .prompts import Prompt, read_prompts
+
+    path = dataset_prompts_path(dataset)
+    if path.suffix != ".csv":
+        if repos is not None:
+            raise InputError("--repos goes with a DotPrompts dataset.csv, not with a prompts file")
+        return read_prompts(path)
+    from .dotprompts import dotprompts_summary, read_dotprompts
+    from .java_eval import repos_folder
+
+    if repos is None:
+        raise InputError(f"{path} is a DotPrompts CSV: pass --repos, the folder holding its repositories")
+    load = read_dotprompts(path, repos_folder(repos))
+    print(f"mgd: DotPrompts: {dotprompts_summary(load)}", file=sys.stderr)
+    if not load.prompts:
+        raise InputError(f"no prompt of {path} could be read against the repositories in {repos}")
+    return [Prompt(**record) for record in load.prompts]
+
+
 def _eval(args) -> int:
     from .evaluate import EvalConfig, evaluate, parse_shard, shard_prompts
-    from .prompts import read_prompts
 
     index, count = parse_shard(args.shard)
     if args.limit is not None and args.limit < 1:
@@ -111,8 +152,8 @@ def _eval(args) -> int:
     config.check()
     if args.model is not None and not pathlib.Path(args.model).is_dir():
         raise InputError(f"--model {args.model} is not a directory")
-    prompts = shard_prompts(read_prompts(dataset_prompts_path(args.dataset)), index, count)[: args.limit]
-    summary = evaluate(prompts, args.out, config, _work(args), resume=args.resume, shard=args.shard)
+    prompts = shard_prompts(load_prompts(args.dataset, args.repos), index, count)[: args.limit]
+    summary = evaluate(prompts, args.out, config, _work(args), resume=args.resume, shard=args.shard, repos=args.repos)
     print(
         f"{summary['written']} records written to {args.out}; {summary['already_done']} prompts were already done"
         + (f"; {len(summary['skipped'])} skipped" if summary["skipped"] else ""),
@@ -126,9 +167,7 @@ def _report(args) -> int:
 
     records = merge(args.results)
     if args.dataset:
-        from .prompts import read_prompts
-
-        wanted = {p.id for p in read_prompts(dataset_prompts_path(args.dataset))}
+        wanted = {p.id for p in load_prompts(args.dataset, args.repos)}
         records = [r for r in records if r["prompt_id"] in wanted]
         if not records:
             raise InputError(f"no result belongs to a prompt of the dataset {args.dataset}")

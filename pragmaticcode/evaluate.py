@@ -7,6 +7,7 @@ import logging
 import os
 import pathlib
 import time
+from collections import Counter
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 
@@ -16,10 +17,12 @@ from tqdm import tqdm
 from ..errors import InputError
 from ..monitors.base import Document
 from .fetch import FetchError, PackageBuild, fetch
-from .generation import complete_function
+from .generation import complete_function, end_finder
+from .java_eval import RepoMissing, compile_problems, java_session, new_problems, repo_build
 from .metrics import identifier_sequence_match, next_identifier_match, prefix_match
 from .packages import PackageSpec
 from .prompts import Prompt
+from .javalex import identifiers as java_identifiers
 from .pylex import identifiers
 from .results import ResultWriter, read_results, sample_key
 from .typecheck import CheckerUnavailable, Diagnostic, new_errors, type_errors
@@ -40,7 +43,7 @@ class EvalConfig:
     temperature: float = 0.0
     max_new_tokens: int = 64
     model: str | None = None
-    monitors: str = "deref,imports,classes,args"
+    monitors: str | None = None  # None: the language's default monitors
 
     def check(self) -> None:
         """Raise InputError for settings that cannot run."""
@@ -56,14 +59,20 @@ class EvalConfig:
         if self.max_new_tokens < 1:
             raise InputError("--max-new-tokens must be at least 1")
 
-    def record_fields(self) -> dict:
+    def monitors_for(self, language: str) -> str:
+        """The monitors guided mode runs for prompts of `language`."""
+        from ..monitors import language as language_named
+
+        return self.monitors or language_named(language).default_monitors
+
+    def record_fields(self, language: str = "python") -> dict:
         """The settings stored in every record."""
         return {
             "model": self.model or "SmolLM2-135M-Instruct",
             "samples": self.samples,
             "temperature": self.temperature,
             "max_new_tokens": self.max_new_tokens,
-            "monitors": self.monitors,
+            "monitors": self.monitors_for(language),
         }
 
 
@@ -91,8 +100,8 @@ def _seed(*parts: str) -> int:
 class _Packages:
     """Fetched packages and their source files, loaded once; one language server at a time."""
 
-    def __init__(self, work: pathlib.Path) -> None:
-        self.work = work
+    def __init__(self, work: pathlib.Path, repos: pathlib.Path | None = None) -> None:
+        self.work, self.repos = work, repos
         self.builds: dict[str, PackageBuild | str] = {}
         self.texts: dict[tuple[str, str], str] = {}
         self.session = None
@@ -103,13 +112,22 @@ class _Packages:
         found = self.builds.get(key)
         if found is None:
             try:
-                found = fetch(PackageSpec(prompt.package, prompt.version), self.work)
-            except FetchError as err:
+                found = self._fetch(prompt)
+            except (FetchError, RepoMissing) as err:
                 found = str(err)
             self.builds[key] = found
         if isinstance(found, str):
             raise FetchError(found)
         return found
+
+    def _fetch(self, prompt: Prompt):
+        if prompt.language == "java":
+            if self.repos is not None:
+                return repo_build(prompt, self.repos)
+            from .java_debian import fetch_java
+
+            return fetch_java(prompt.package, prompt.version, self.work)
+        return fetch(PackageSpec(prompt.package, prompt.version), self.work)
 
     def text(self, prompt: Prompt, build: PackageBuild) -> str:
         key = (prompt.package, prompt.file)
@@ -128,8 +146,13 @@ class _Packages:
         if self.session_for != key:
             self.close()
             try:
-                self.session = LanguageServerSession(build.root, environment=build.python, extra_paths=[build.source_root])
-                self.session.start()
+                if prompt.language == "java":
+                    self.session = java_session(build)
+                else:
+                    self.session = LanguageServerSession(
+                        build.root, environment=build.python, extra_paths=[build.source_root]
+                    )
+                    self.session.start()
             except ServerUnavailable as err:
                 log.warning("%s: language server unavailable (%s); guided samples run unguided", key, err)
                 self.session = None
@@ -149,6 +172,7 @@ def evaluate(
     work: str | os.PathLike,
     resume: bool = False,
     shard: str = "1/1",
+    repos: str | os.PathLike | None = None,
 ) -> dict:
     """Run every pending (prompt, mode) of the list, appending one record per sample to `out`."""
     from ..decoding.token_index import token_index_for
@@ -162,14 +186,16 @@ def evaluate(
         if not resume:
             raise InputError(f"{out} already holds results: pass --resume to continue it, or choose another --out")
         records = read_results(out, repair=True)
-        _check_same_config(records, config, out)
+        _check_same_config(records, config, out, prompts[0].language if prompts else "python")
         done = {sample_key(r) for r in records}
     elif out.parent and not out.parent.exists():
         raise InputError(f"the folder of {out} does not exist")
-    try:
-        monitors = monitors_by_name(config.monitors)
-    except ValueError as err:
-        raise InputError(f"--monitors: {err}") from None
+    monitors = {}
+    for language in sorted({p.language for p in prompts}):
+        try:
+            monitors[language] = monitors_by_name(config.monitors_for(language), language)
+        except ValueError as err:
+            raise InputError(f"--monitors: {err}") from None
 
     def pending_modes(prompt: Prompt) -> list[str]:
         return [m for m in config.modes if any((prompt.id, m, s) not in done for s in range(config.samples))]
@@ -180,8 +206,8 @@ def evaluate(
         return summary
     model, tokenizer = load_model(config.model)
     index = token_index_for(tokenizer)
-    packages = _Packages(pathlib.Path(work))
-    originals: dict[tuple[str, str], list[Diagnostic]] = {}
+    packages = _Packages(pathlib.Path(work), pathlib.Path(repos) if repos is not None else None)
+    originals: dict[tuple[str, str], list[Diagnostic] | Counter] = {}
     writer = ResultWriter(out)
     checker = ThreadPoolExecutor(1, thread_name_prefix="mgd-check")
     failures: list[BaseException] = []
@@ -193,23 +219,28 @@ def evaluate(
             start, end = prompt.dot_offset + 1, prompt.function["end"]
             variants = [text[:start] + run["text"] + text[end:] for _, run in runs]
             ask_original = key not in originals
+            java = prompt.language == "java"
+            check, empty = (compile_problems, Counter()) if java else (type_errors, [])
             try:
-                found = type_errors(build, prompt.file, ([text] if ask_original else []) + variants)
+                found = check(build, prompt.file, ([text] if ask_original else []) + variants)
                 checker_error = None
             except CheckerUnavailable as err:
                 found, checker_error = [None] * (len(variants) + ask_original), str(err)
             if ask_original:
-                originals[key] = found.pop(0) or []
+                originals[key] = found.pop(0) or empty
             for (mode, run), errors in zip(runs, found):
-                extra = new_errors(originals[key], errors) if checker_error is None else None
+                extra = None
+                if checker_error is None:
+                    extra = new_problems(originals[key], errors) if java else new_errors(originals[key], errors)
                 generated, truth = run["text"], prompt.ground_truth(text)
-                first = identifiers(generated)
+                first = (java_identifiers if java else identifiers)(generated)
                 record = {
                     "prompt_id": prompt.id,
                     "package": prompt.package,
                     "mode": mode,
                     "sample": run["sample"],
-                    **config.record_fields(),
+                    **config.record_fields(prompt.language),
+                    "language": prompt.language,
                     "shard": shard,
                     "definition_kind": prompt.definition.get("kind"),
                     "completion": generated,
@@ -218,9 +249,9 @@ def evaluate(
                     "seconds": run["seconds"],
                     "next_identifier": prompt.next_identifier,
                     "generated_identifier": first[0] if first else None,
-                    "nim": next_identifier_match(generated, truth),
-                    "ism": identifier_sequence_match(generated, truth),
-                    "pm": prefix_match(generated, truth),
+                    "nim": next_identifier_match(generated, truth, prompt.language),
+                    "ism": identifier_sequence_match(generated, truth, prompt.language),
+                    "pm": prefix_match(generated, truth, prompt.language),
                     "cr": None if checker_error else (extra is not None and not extra),
                     "syntax_error": checker_error is None and extra is None,
                     "new_errors": [f"{rule}: {msg}" for rule, msg in (extra or [])][:5],
@@ -241,7 +272,7 @@ def evaluate(
             try:
                 build = packages.build(prompt)
                 text = packages.text(prompt, build)
-            except (FetchError, UnicodeDecodeError) as err:
+            except (FetchError, RepoMissing, UnicodeDecodeError) as err:
                 summary["skipped"][prompt.id] = str(err)
                 tqdm.write(f"mgd: skipped {prompt.id}: {err}")
                 bar.update(1)
@@ -252,9 +283,12 @@ def evaluate(
                 session = packages.language_server(prompt, build) if mode == "guided" else None
                 torch.manual_seed(_seed(prompt.id, mode))
                 started = time.perf_counter()
+                ends = end_finder(
+                    prompt.language, text[prompt.function["start"] : prompt.dot_offset + 1], prompt.function["indent"]
+                )
                 samples = complete_function(
-                    model, tokenizer, index, document, prompt.function["indent"],
-                    session=session, monitors=monitors if session else None,
+                    model, tokenizer, index, document, ends,
+                    session=session, monitors=monitors[prompt.language] if session else None,
                     samples=config.samples, temperature=config.temperature, max_new_tokens=config.max_new_tokens,
                 )  # fmt: skip
                 seconds = round((time.perf_counter() - started) / config.samples, 3)
@@ -273,8 +307,8 @@ def evaluate(
     return summary
 
 
-def _check_same_config(records: list[dict], config: EvalConfig, out: pathlib.Path) -> None:
-    wanted = config.record_fields()
+def _check_same_config(records: list[dict], config: EvalConfig, out: pathlib.Path, language: str) -> None:
+    wanted = config.record_fields(language)
     for record in records[:1]:
         for field in _CONFIG_FIELDS:
             if field in record and record[field] != wanted[field]:

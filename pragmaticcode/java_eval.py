@@ -1,0 +1,90 @@
+"""What `mgd pragmaticcode eval` needs for Java prompts: the project, its server, its compile check.
+
+Prompts of our own Java dataset name a Debian source package; its source
+is fetched and its dependencies installed as Debian jars (`java_debian`).
+Prompts read from the paper's DotPrompts CSV name a GitHub repository that
+the user holds in a folder of `owner/name` sub-folders (`--repos`); there is
+no dependency classpath for those, so the compile check counts only errors
+the generated method adds to the ones the original file already has.
+"""
+
+from __future__ import annotations
+
+import os
+import pathlib
+from collections import Counter
+from dataclasses import dataclass, field
+
+from .prompts import Prompt
+
+
+@dataclass(frozen=True)
+class JavaRepo:
+    """A Java repository the user holds: its root, source folders and jars (none for DotPrompts)."""
+
+    root: pathlib.Path
+    source_roots: list[pathlib.Path] = field(default_factory=list)
+    classpath: list[str] = field(default_factory=list)
+
+
+class RepoMissing(Exception):
+    """The repository a prompt names is not in the folder given."""
+
+
+def repo_build(prompt: Prompt, repos: pathlib.Path) -> JavaRepo:
+    """The DotPrompts repository `prompt.package` (`owner/name`) under `repos`, with its source folders."""
+    from ..lsp.jdtls import default_source_paths
+
+    root = repos / prompt.package
+    if not root.is_dir():
+        raise RepoMissing(f"repository {prompt.package} is not in {repos}")
+    roots = [root / p for p in default_source_paths(str(root))]
+    return JavaRepo(root=root, source_roots=roots)
+
+
+def java_session(build):
+    """A JDT.LS session for a project (started; raises ServerUnavailable)."""
+    from ..lsp.session import LanguageServerSession
+
+    session = LanguageServerSession(
+        build.root, language="java", source_paths=[str(p) for p in build.source_roots],
+        classpath=[str(p) for p in build.classpath], request_timeout=10.0,
+    )  # fmt: skip
+    session.start()
+    return session
+
+
+def compile_problems(build, file: str, texts: list[str]) -> list[Counter]:
+    """The compiler's error multiset for each text of `file` in the project."""
+    from .java_compile import compile_errors
+
+    return compile_errors(build, file, texts)
+
+
+def new_problems(original: Counter, candidate: Counter) -> list[tuple[str, str]] | None:
+    """Errors `candidate` has beyond `original`, as (kind, message); None when one is a syntax error."""
+    extra = candidate - original
+    found = sorted((_kind(key), _message(key)) for key in extra.elements())
+    if any("syntax" in message.lower() or "syntax" in kind.lower() for kind, message in found):
+        return None
+    return found
+
+
+def _kind(key) -> str:
+    return str(key[0]) if isinstance(key, tuple) and len(key) > 1 else "error"
+
+
+def _message(key) -> str:
+    return str(key[-1]) if isinstance(key, tuple) else str(key)
+
+
+def repos_folder(path: str | os.PathLike | None) -> pathlib.Path | None:
+    """The `--repos` folder, checked to exist."""
+    from ..errors import InputError
+
+    if path is None:
+        return None
+    folder = pathlib.Path(path)
+    if not folder.is_dir():
+        raise InputError(f"--repos {path} is not a folder")
+    return folder
