@@ -173,7 +173,8 @@ def _report(args) -> int:
             raise InputError(f"no result belongs to a prompt of the dataset {args.dataset}")
     summary = summarise(records)
     path = pathlib.Path(args.chart) if args.chart else pathlib.Path(args.results[0]).with_suffix(".png")
-    chart(summary, path)
+    languages = sorted({r.get("language", "python") for r in records})
+    chart(summary, path, title="PragmaticCode-" + "/".join({"python": "Py", "java": "Java"}[x] for x in languages))
     if args.json:
         print(json.dumps(summary, indent=1))
     else:

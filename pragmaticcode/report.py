@@ -86,7 +86,7 @@ def table(summary: dict) -> str:
     return "\n".join(lines)
 
 
-def chart(summary: dict, path: str | pathlib.Path) -> None:
+def chart(summary: dict, path: str | pathlib.Path, title: str = "PragmaticCode-Py") -> None:
     """A grouped bar chart of the four metrics at score@1, one bar per mode."""
     import matplotlib
 
@@ -104,7 +104,7 @@ def chart(summary: dict, path: str | pathlib.Path) -> None:
     ax.set_xticks(range(len(METRICS)), [f"{LABELS[m]}@1" for m in METRICS])
     ax.set_ylabel("score (%)")
     ax.set_ylim(0, 100)
-    ax.set_title("PragmaticCode-Py: unguided vs monitor-guided decoding")
+    ax.set_title(f"{title}: unguided vs monitor-guided decoding")
     ax.legend(loc="upper right")
     fig.tight_layout()
     fig.savefig(path)
