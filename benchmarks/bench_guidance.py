@@ -2,14 +2,15 @@
 """Benchmark monitor-guided decoding on this machine.
 
 Measures, from one run over every member-access dot in the example repository
-and in benchmarks/prompts/:
+and in benchmarks/prompts/ (Python, jedi) or in the javashop example (Java,
+`--language java`, Eclipse JDT.LS):
 1. the cost of one allowed-token mask at real constrained steps, by the token
    trie (`TokenIndex.allowed_mask`, uncached) and by the naive vocabulary scan
    (`TokenIndex.scan_allowed`), checking that both give the same mask;
 2. the wall time of guided against unguided greedy generation;
 3. the latency of warm language-server completions.
 
-Usage: python benchmarks/bench_guidance.py [--json] [--max-new-tokens N] [--quick]
+Usage: python benchmarks/bench_guidance.py [--language python|java] [--json] [--max-new-tokens N] [--quick]
 """
 
 from __future__ import annotations
@@ -34,10 +35,13 @@ from mgd.decoding.token_index import NameTrie, TokenIndex, token_index_for
 from mgd.demo import example_repo
 from mgd.lsp.session import LanguageServerSession, ServerUnavailable
 from mgd.models import DEFAULT_NAME, load_model
+from mgd.monitors import language as language_named
 from mgd.monitors.dereference import member_names
-from mgd.monitors.python_lexer import LexState
 
 PROMPTS_REPO = pathlib.Path(__file__).resolve().parent / "prompts"
+# The example repositories measured for each language.
+REPOS = {"python": lambda: [example_repo(), PROMPTS_REPO], "java": lambda: [example_repo().parent / "javashop"]}
+COMMENT = {"python": "#", "java": "//"}
 
 MASK_MEDIAN_TARGET_MS = 0.2
 MASK_P99_TARGET_MS = 2.0
@@ -92,12 +96,13 @@ class ModeTotals:
 # -- prompts ---------------------------------------------------------------------
 
 
-def find_points(repo: pathlib.Path) -> list[DerefPoint]:
-    """Every member-access dot in the repository's Python files, as the decoder's lexer sees them."""
+def find_points(repo: pathlib.Path, language: str = "python") -> list[DerefPoint]:
+    """Every member-access dot in the repository's files of `language`, as the decoder's scanner sees them."""
     points = []
-    for path in sorted(repo.rglob("*.py")):
+    lang = language_named(language)
+    for path in sorted(p for p in repo.rglob("*") if p.suffix in lang.suffixes):
         text = path.read_text(encoding="utf-8")
-        state = LexState()
+        state = lang.scan("")
         for i, ch in enumerate(text):
             state = state.step(ch)
             if state.at_dereference:
@@ -126,11 +131,11 @@ def timed(action: Callable[[], object]) -> tuple[float, object]:
     return time.perf_counter() - started, result
 
 
-def start_sessions(repos: list[pathlib.Path], stack: contextlib.ExitStack) -> tuple[dict, dict]:
+def start_sessions(repos: list[pathlib.Path], stack: contextlib.ExitStack, language: str = "python") -> tuple[dict, dict]:
     """One started language server per repository, and how long each took to start."""
     sessions, startup = {}, {}
     for repo in repos:
-        session = LanguageServerSession(repo)
+        session = LanguageServerSession(repo, language=language)
         seconds, _ = timed(lambda: stack.enter_context(session))
         sessions[repo], startup[repo.name] = session, seconds
     return sessions, startup
@@ -312,21 +317,23 @@ def measure_masks(index: TokenIndex, steps: list[NameTrie]) -> dict:
 # -- language server -------------------------------------------------------------
 
 
-def edited_text(point: DerefPoint, k: int) -> str:
+def edited_text(point: DerefPoint, k: int, comment: str = "#") -> str:
     """The file with a comment varying with `k` at the end of the cursor's line (the cursor stays put)."""
     end = point.text.find("\n", point.offset)
     end = len(point.text) if end < 0 else end
-    return f"{point.text[:end]}  # edit {k}{point.text[end:]}"
+    return f"{point.text[:end]}  {comment} edit {k}{point.text[end:]}"
 
 
-def measure_completions(points: list[DerefPoint], sessions: dict, calls: int) -> dict:
+def measure_completions(points: list[DerefPoint], sessions: dict, calls: int, comment: str = "#") -> dict:
     """Latency of warm completion requests, cycling over the dereference points."""
-    for point in points:  # the first request at a place pays for jedi's inference caches
-        sessions[point.repo].completions(point.path, edited_text(point, -1), point.offset)
+    for point in points:  # the first request at a place pays for the server's inference caches
+        sessions[point.repo].completions(point.path, edited_text(point, -1, comment), point.offset)
     latencies, empty = [], 0
     for k in tqdm(range(calls), desc="completions", unit="call", file=sys.stderr):
         point = points[k % len(points)]
-        seconds, items = timed(lambda: sessions[point.repo].completions(point.path, edited_text(point, k), point.offset))
+        seconds, items = timed(
+            lambda: sessions[point.repo].completions(point.path, edited_text(point, k, comment), point.offset)
+        )
         latencies.append(seconds)
         empty += not member_names(items or [])
     return {
@@ -358,7 +365,7 @@ def render(result: dict) -> str:
     )
     ung, gui = gen["unguided"], gen["guided"]
     lines = [
-        f"mgd guidance benchmark: {cfg['model']}, torch {cfg['torch']} on {cfg['torch_threads']} threads, "
+        f"mgd guidance benchmark ({cfg.get('language', 'python')}): {cfg['model']}, torch {cfg['torch']} on {cfg['torch_threads']} threads, "
         f"{cfg['points']} dereference points in {', '.join(cfg['repos'])}",
         f"  load average {cfg['load_average_start']} at start, {cfg['load_average_end']} at end (shared machine)",
         "",
@@ -404,24 +411,25 @@ def render(result: dict) -> str:
 # -- main ------------------------------------------------------------------------
 
 
-def run(max_new_tokens: int, quick: bool) -> dict:
+def run(max_new_tokens: int, quick: bool, language: str = "python") -> dict:
     """Run every measurement; return all numbers as one dict."""
     load_start = [round(x, 2) for x in os.getloadavg()]
-    repos = [example_repo(), PROMPTS_REPO]
-    points = [p for repo in repos for p in find_points(repo)]
+    repos = REPOS[language]()
+    points = [p for repo in repos for p in find_points(repo, language)]
     if quick:
         points = spread(points, QUICK_POINTS)
     load_s, (model, tokenizer) = timed(load_model)
     index_s, index = timed(lambda: token_index_for(tokenizer))
     with contextlib.ExitStack() as stack:
-        sessions, startup = start_sessions(repos, stack)
+        sessions, startup = start_sessions(repos, stack, language)
         warm_up(points, sessions, model, tokenizer, max_new_tokens)
         unguided, guided, steps = compare_generation(points, sessions, model, tokenizer, max_new_tokens, index)
         mask = measure_masks(index, steps)
-        lsp = measure_completions(points, sessions, LSP_CALLS_QUICK if quick else LSP_CALLS)
+        lsp = measure_completions(points, sessions, LSP_CALLS_QUICK if quick else LSP_CALLS, COMMENT[language])
     result = {
         "config": {
             "model": DEFAULT_NAME,
+            "language": language,
             "torch": torch.__version__,
             "torch_threads": torch.get_num_threads(),
             "max_new_tokens": max_new_tokens,
@@ -466,6 +474,10 @@ def build_parser() -> argparse.ArgumentParser:
     )
     parser.add_argument("--json", action="store_true", help="print one JSON object with every number")
     parser.add_argument(
+        "--language", choices=sorted(REPOS), default="python",
+        help="python: jedi on bookshop and benchmarks/prompts; java: JDT.LS on javashop (default python)",
+    )  # fmt: skip
+    parser.add_argument(
         "--max-new-tokens", type=int, default=32, metavar="N", help="tokens to generate per prompt (default 32)"
     )
     parser.add_argument(
@@ -483,7 +495,7 @@ def main(argv: list[str] | None = None) -> int:
     # multilspy logs every server message at INFO; it would bury the progress bars.
     logging.getLogger("multilspy").setLevel(logging.CRITICAL)
     try:
-        result = run(args.max_new_tokens, args.quick)
+        result = run(args.max_new_tokens, args.quick, args.language)
     except (mgd.MGDError, ServerUnavailable) as err:
         print(f"bench_guidance: error: {err}", file=sys.stderr)
         return 1
