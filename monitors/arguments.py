@@ -41,6 +41,8 @@ class Signature:
     # the least count of a varargs overload; empty/None: only `required` counts.
     arities: frozenset[int] = frozenset()
     varargs_from: int | None = None
+    # Python accepts `f(a, b,)`; Java does not: there a comma after the last parameter breaks the call.
+    trailing_comma: bool = True
 
     def takes(self, count: int) -> bool:
         """True if a call may close with `count` positional arguments."""
@@ -155,7 +157,8 @@ class CallTrack(NamedTuple):
         if ch in ",)":
             track, bad = self._end_argument()
             if ch == ",":
-                return track, bad
+                full = track.given_positional >= len(self.sig.positional) and not self.sig.var_positional
+                return track, bad or (full and not self.sig.trailing_comma)
             missing = self.sig.required - track.filled()
             return None, bad or bool(missing) or not self.sig.takes(track.given_positional)
         if ch in "([{":

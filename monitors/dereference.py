@@ -17,11 +17,16 @@ from .base import Document, Monitor, Trigger
 # LSP CompletionItemKind values that never name a member.
 _KEYWORD, _SNIPPET = 14, 15
 _IDENTIFIER = re.compile(r"^[^\W\d][\w$]*$")
+_NAME_END = re.compile(r"[<(\s]")
 
 
 def item_name(item) -> str:
-    """The name a completion item inserts: its filter text (JDT.LS labels read `length() : int`), else its label."""
-    return (getattr(item, "filter_text", "") or item.label).strip()
+    """The name a completion item stands for: its filter text (JDT.LS labels read `length() : int`), else its label.
+
+    JDT.LS filter texts of generic types carry their parameters (`List<E>`): only the name counts.
+    """
+    text = (getattr(item, "filter_text", "") or item.label).strip()
+    return _NAME_END.split(text, 1)[0]
 
 
 def member_names(items) -> frozenset[str]:

@@ -5,10 +5,13 @@
   number of arguments that one of the method's overloads takes.
 - `EnumCaseMonitor` (`enums`): after `case ` in a switch over an enum, only
   that enum's constants.
-- `NewMonitor` (`new`): after `new `, only classes that can be instantiated:
-  no interfaces, enums or abstract classes (JDT.LS marks a class abstract in
-  its completion item's `detail`... see `_instantiable`). Packages stay
-  allowed, so a qualified name (`new java.util.ArrayList`) can be written.
+- `NewMonitor` (`new`): after `new `, only types JDT.LS can construct there,
+  less the abstract classes, interfaces and enums the project's own sources
+  declare. JDT.LS offers abstract types too (an anonymous class may follow)
+  and says nothing of abstractness in its items, so abstract types of the JDK
+  and of jars stay allowed. JDT.LS proposes types only once a letter is
+  typed, so the monitor sweeps A-Z once per server; names starting with a
+  lower-case letter (qualified `new java.util.X`) are not offered.
 
 Each gives up (no constraint) when the server fails or offers nothing of the
 kind it needs, as in a switch over an `int`.
@@ -16,6 +19,7 @@ kind it needs, as in a switch over an `int`.
 
 from __future__ import annotations
 
+import pathlib
 import re
 
 from .arguments import ArgumentMonitor, Signature
@@ -23,7 +27,8 @@ from .base import Document, Monitor, Trigger
 from .dereference import item_name
 
 # LSP CompletionItemKind values.
-_CLASS, _INTERFACE, _MODULE, _ENUM, _ENUM_MEMBER = 7, 8, 9, 13, 20
+_CONSTRUCTOR, _CLASS, _ENUM_MEMBER = 4, 7, 20
+_SWEEP = "ABCDEFGHIJKLMNOPQRSTUVWXYZ"
 _IDENTIFIER = re.compile(r"^[^\W\d][\w$]*$")
 _SPACE_AHEAD = Trigger(at=" ", lead_space=True)
 _HERE = Trigger()
@@ -63,9 +68,15 @@ class EnumCaseMonitor(Monitor):
 
 
 class NewMonitor(Monitor):
-    """After `new `, only classes that can be instantiated (and packages leading to them)."""
+    """After `new `, only classes that can be instantiated (see the module docstring)."""
 
     name = "new"
+
+    def __init__(self) -> None:
+        # What a project's server offers after `new ` hardly depends on the
+        # text around it (types are proposed with an automatic import), so one
+        # sweep per server is kept; a restarted server is a new entry.
+        self._offered: dict[tuple[int, int | None], frozenset[str]] = {}
 
     def trigger(self, state, line: str) -> Trigger | None:
         """Fires right after the keyword `new` in code."""
@@ -75,20 +86,58 @@ class NewMonitor(Monitor):
         return _after_keyword(match, match.group("space")) if match else None
 
     def allowed_names(self, session, document: Document, generated: str) -> frozenset[str] | None:
-        """Instantiable classes and packages the server offers, or None when it offers no class."""
+        """Types the server can construct here, less the project's abstract classes and interfaces."""
+        key = (id(session), getattr(session, "pid", None))
+        offered = self._offered.get(key)
+        if offered is None:
+            offered = self._sweep(session, document, generated)
+            if offered is None:
+                return None  # the server failed: ask again next time
+            self._offered[key] = offered
+        names = offered - not_instantiable(getattr(session, "root", None))
+        return names or None
+
+    def _sweep(self, session, document: Document, generated: str) -> frozenset[str] | None:
+        # JDT.LS proposes only the expected type after a bare `new `; with one
+        # letter typed it proposes every type starting with it.
         text = document.prefix + generated
-        items = session.completions(document.path, text + document.suffix, len(text)) or []
-        classes = {item_name(item) for item in items if item.kind == _CLASS and _instantiable(item)}
-        classes.discard("")
-        if not classes:
-            return None
-        packages = {item_name(item) for item in items if item.kind == _MODULE}
-        return frozenset(classes | {p for p in packages if _IDENTIFIER.match(p)})
+        names: set[str] = set()
+        for letter in _SWEEP:
+            items = session.completions(document.path, text + letter + document.suffix, len(text) + 1)
+            if items is None:
+                return None
+            names.update(item_name(item) for item in items if item.kind in (_CONSTRUCTOR, _CLASS))
+        return frozenset(n for n in names if _IDENTIFIER.match(n))
 
 
-def _instantiable(item) -> bool:
-    """False for a class the server describes as abstract."""
-    return "abstract" not in (getattr(item, "detail", "") or "").split()
+_DECLARES_ABSTRACT = re.compile(r"\b(?:abstract\s+(?:[a-z]+\s+)*class|interface|enum)\s+([A-Za-z_$][\w$]*)")
+_abstract_cache: dict[str, frozenset[str]] = {}
+
+
+def not_instantiable(root: str | None, limit: int = 20000) -> frozenset[str]:
+    """Names the project's sources declare as abstract classes, interfaces or enums (`new` cannot build them)."""
+    if not root:
+        return frozenset()
+    if root not in _abstract_cache:
+        names: set[str] = set()
+        for count, path in enumerate(pathlib.Path(root).rglob("*.java")):
+            if count >= limit:
+                break
+            try:
+                text = path.read_text(encoding="utf-8", errors="replace")
+            except OSError:
+                continue
+            names.update(m.group(1) for m in _DECLARES_ABSTRACT.finditer(_strip_comments(text)))
+        _abstract_cache[root] = frozenset(names)
+    return _abstract_cache[root]
+
+
+def _strip_comments(text: str) -> str:
+    """`text` with comments, strings and character literals blanked (their words are not declarations)."""
+    from ..pragmaticcode.javalex import spans
+
+    kept = [text[t.start : t.end] for t in spans(text) if t.kind not in ("string", "char", "text_block")]
+    return " ".join(kept)
 
 
 class JavaArgumentMonitor(ArgumentMonitor):
@@ -124,4 +173,5 @@ def java_signature(signatures: list[dict]) -> Signature | None:
         var_keyword=True,  # `name = value` in Java is an assignment expression, not a keyword argument
         arities=frozenset(counts),
         varargs_from=varargs_from,
+        trailing_comma=False,
     )

@@ -1,0 +1,148 @@
+"""The Java monitors with the real JDT.LS and the real tokenizer: legal continuations pass, the rest are masked."""
+
+from __future__ import annotations
+
+import pathlib
+import shutil
+
+import pytest
+import torch
+
+from mgd.decoding.processor import MGDLogitsProcessor
+from mgd.demo import example_repo
+from mgd.lsp.session import LanguageServerSession
+from mgd.monitors import default_monitors, monitors_by_name
+from mgd.monitors.base import Document
+from mgd.monitors.java import EnumCaseMonitor, NewMonitor, java_signature
+from mgd.monitors.java_lexer import scan
+
+SHOP = "src/main/java/org/example/shop"
+
+
+@pytest.fixture(scope="module")
+def javashop(tmp_path_factory) -> pathlib.Path:
+    """A private copy of the shipped Java example."""
+    target = tmp_path_factory.mktemp("repos") / "javashop"
+    shutil.copytree(example_repo().parent / "javashop", target)
+    return target
+
+
+@pytest.fixture(scope="module")
+def jdtls(javashop):
+    with LanguageServerSession(javashop, language="java") as running:
+        yield running
+
+
+@pytest.fixture(scope="module")
+def report(javashop) -> tuple[str, str]:
+    path = javashop / SHOP / "Report.java"
+    return str(path), path.read_text()
+
+
+def split_at(text: str, marker: str, cut: str = "") -> tuple[str, str]:
+    """(text up to the end of `marker`, the rest after `cut` is removed from its start)."""
+    at = text.index(marker) + len(marker)
+    rest = text[at:]
+    assert rest.startswith(cut)
+    return text[:at], rest[len(cut) :]
+
+
+def allowed_tokens(processor, tokenizer, path: str, prefix: str, suffix: str) -> set[bytes]:
+    """The tokens the processor lets through right after `prefix`."""
+    ids = tokenizer(prefix, add_special_tokens=False)["input_ids"]
+    processor.clear_prompts()
+    processor.add_prompt(ids, Document(path, prefix, suffix))
+    masked = processor(torch.tensor([ids]), torch.zeros(1, len(tokenizer)))
+    return {processor.index.token_bytes[t] for t in torch.nonzero(masked[0] > float("-inf")).flatten().tolist()}
+
+
+@pytest.fixture(scope="module")
+def processor(tokenizer, jdtls):
+    return MGDLogitsProcessor(tokenizer, jdtls)
+
+
+def test_the_session_language_picks_the_java_monitors(processor):
+    assert processor.language == "java"
+    assert [m.name for m in default_monitors("java")] == ["deref", "args", "enums", "new"]
+    with pytest.raises(ValueError, match="unknown monitor imports"):
+        monitors_by_name("deref,imports", "java")
+
+
+def test_dereference_offers_members_from_another_file(processor, tokenizer, report):
+    path, text = report
+    prefix, suffix = split_at(text, "return catalogue.", "size()")
+    allowed = allowed_tokens(processor, tokenizer, path, prefix, suffix)
+    assert {b"size", b"find", b"restock"} <= allowed or {b"size", b"find"} <= allowed
+    assert b"length" not in allowed and b"count" not in allowed and b"items" not in allowed
+    # every allowed token that starts a name starts a real member of Catalogue
+    members = ("size", "findBookByIsbn", "booksBy", "add", "restock", "equals", "hashCode", "toString", "getClass",
+               "notify", "notifyAll", "wait")  # fmt: skip
+    for data in allowed:
+        assert any(m.encode().startswith(data) for m in members), data
+
+
+def test_dereference_on_a_jdk_class_through_the_processor(processor, tokenizer, report):
+    path, text = report
+    prefix, suffix = split_at(text, 'return book == null ? "unknown" : book.', "getTitle()")
+    prefix = prefix[: -len("book.")] + "book.getTitle()."
+    allowed = allowed_tokens(processor, tokenizer, path, prefix, suffix)
+    assert b"length" in allowed and b"substring" in allowed or b"sub" in allowed
+    assert b"getTitle" not in allowed and b"size" not in allowed
+
+
+def test_enum_constants_after_case(processor, tokenizer, report, jdtls):
+    path, text = report
+    prefix, suffix = split_at(text, 'return "A";\n            case ', "HISTORY")
+    state = scan(prefix)
+    line = prefix.rsplit("\n", 1)[1]
+    assert EnumCaseMonitor().trigger(state, line) is not None
+    names = EnumCaseMonitor().allowed_names(jdtls, Document(path, prefix, suffix), "")
+    assert names is not None and {"HISTORY", "POETRY", "SCIENCE"} <= names
+    assert "FICTION" not in names  # already a label of this switch: Java forbids it twice
+    allowed = allowed_tokens(processor, tokenizer, path, prefix, suffix)
+    assert b"H" in allowed or b"HIST" in allowed or b"HISTORY" in allowed
+    assert not any(t.startswith((b"MON", b"RED", b"1", b"\"")) for t in allowed)
+
+
+def test_case_over_a_non_enum_switch_is_free(jdtls, javashop):
+    path = javashop / SHOP / "Numbers.java"
+    source = "package org.example.shop;\nclass Numbers {\n  int f(int n) {\n    switch (n) {\n      case 1: return 2;\n      case "
+    names = EnumCaseMonitor().allowed_names(jdtls, Document(str(path), source, "3: return 4;\n    }\n    return 0;\n  }\n}\n"), "")
+    assert names is None
+
+
+def test_new_offers_only_instantiable_classes(processor, tokenizer, report, jdtls):
+    path, text = report
+    prefix, suffix = split_at(text, "return new ", 'Magazine("m-1", "Monthly", 1, 10)')
+    names = NewMonitor().allowed_names(jdtls, Document(path, prefix, suffix), "")
+    assert names is not None and {"Magazine", "Book", "Report", "ArrayList", "StringBuilder"} <= names
+    assert not {"Item", "Priced", "Genre"} & names  # abstract, interface and enum of the project
+    allowed = allowed_tokens(processor, tokenizer, path, prefix, suffix)
+    assert any(b"Magazine".startswith(t) for t in allowed if t)
+    assert b"Item" not in allowed and b"Pri" not in allowed
+
+
+def test_call_arity_follows_the_overloads(processor, tokenizer, report):
+    path, text = report
+    prefix, _ = split_at(text, "        return catalogue.", "size();")
+    prefix += "restock("
+    suffix = ");\n    }\n}\n"
+    one = allowed_tokens(processor, tokenizer, path, prefix + '"sku"', suffix)
+    assert b"," in one and b")" not in one and b");" not in one  # no overload takes one argument
+    two = allowed_tokens(processor, tokenizer, path, prefix + '"sku", 3', suffix)
+    assert b")" in two and b"," in two  # (String, int) ends here; (Item, int, boolean) goes on
+    three = allowed_tokens(processor, tokenizer, path, prefix + "item, 3, true", suffix)
+    assert b")" in three and b"," not in three
+
+
+def test_java_signature_merges_overloads_and_varargs():
+    format_overloads = [
+        {"label": "format(String a, Object... b) : String", "parameters": [{"label": "String a"}, {"label": "Object... b"}]},
+        {"label": "format(Locale l, String a, Object... b) : String",
+         "parameters": [{"label": "Locale l"}, {"label": "String a"}, {"label": "Object... b"}]},
+    ]  # fmt: skip
+    sig = java_signature(format_overloads)
+    assert not sig.takes(0) and sig.takes(1) and sig.takes(2) and sig.takes(7)
+    sized = java_signature([{"label": "size() : int", "parameters": []}])
+    assert sized.takes(0) and not sized.takes(1)
+    assert java_signature([]) is None
