@@ -13,33 +13,24 @@ from __future__ import annotations
 import os
 import pathlib
 from collections import Counter
-from dataclasses import dataclass, field
 
 from .prompts import Prompt
-
-
-@dataclass(frozen=True)
-class JavaRepo:
-    """A Java repository the user holds: its root, source folders and jars (none for DotPrompts)."""
-
-    root: pathlib.Path
-    source_roots: list[pathlib.Path] = field(default_factory=list)
-    classpath: list[str] = field(default_factory=list)
 
 
 class RepoMissing(Exception):
     """The repository a prompt names is not in the folder given."""
 
 
-def repo_build(prompt: Prompt, repos: pathlib.Path) -> JavaRepo:
+def repo_build(prompt: Prompt, repos: pathlib.Path):
     """The DotPrompts repository `prompt.package` (`owner/name`) under `repos`, with its source folders."""
     from ..lsp.jdtls import default_source_paths
+    from .java_debian import JavaProjectBuild, JavaSpec
 
     root = repos / prompt.package
     if not root.is_dir():
         raise RepoMissing(f"repository {prompt.package} is not in {repos}")
     roots = [root / p for p in default_source_paths(str(root))]
-    return JavaRepo(root=root, source_roots=roots)
+    return JavaProjectBuild(JavaSpec(prompt.package, prompt.version), root, roots, [])
 
 
 def java_session(build):
@@ -63,19 +54,9 @@ def compile_problems(build, file: str, texts: list[str]) -> list[Counter]:
 
 def new_problems(original: Counter, candidate: Counter) -> list[tuple[str, str]] | None:
     """Errors `candidate` has beyond `original`, as (kind, message); None when one is a syntax error."""
-    extra = candidate - original
-    found = sorted((_kind(key), _message(key)) for key in extra.elements())
-    if any("syntax" in message.lower() or "syntax" in kind.lower() for kind, message in found):
-        return None
-    return found
+    from .java_compile import new_errors
 
-
-def _kind(key) -> str:
-    return str(key[0]) if isinstance(key, tuple) and len(key) > 1 else "error"
-
-
-def _message(key) -> str:
-    return str(key[-1]) if isinstance(key, tuple) else str(key)
+    return new_errors(original, candidate)
 
 
 def repos_folder(path: str | os.PathLike | None) -> pathlib.Path | None:
