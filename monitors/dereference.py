@@ -57,7 +57,7 @@ class DereferenceMonitor(Monitor):
         """Members the server lists at the dot, or None when it has none to offer."""
         text = document.prefix + generated
         items = session.completions(document.path, text + document.suffix, len(text))
-        if not items:
+        if not items or getattr(items, "is_incomplete", False):  # a partial list would forbid real members
             return None
         names = member_names(items)
         return names or None

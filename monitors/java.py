@@ -62,6 +62,8 @@ class EnumCaseMonitor(Monitor):
         """The enum constants the server offers here, or None when it offers none."""
         text = document.prefix + generated
         items = session.completions(document.path, text + document.suffix, len(text)) or []
+        if getattr(items, "is_incomplete", False):
+            return None
         names = {item_name(item) for item in items if item.kind == _ENUM_MEMBER}
         names.discard("")
         return frozenset(names) or None
@@ -104,7 +106,7 @@ class NewMonitor(Monitor):
         names: set[str] = set()
         for letter in _SWEEP:
             items = session.completions(document.path, text + letter + document.suffix, len(text) + 1)
-            if items is None:
+            if items is None or getattr(items, "is_incomplete", False):
                 return None
             names.update(item_name(item) for item in items if item.kind in (_CONSTRUCTOR, _CLASS))
         return frozenset(n for n in names if _IDENTIFIER.match(n))
