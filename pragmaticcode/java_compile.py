@@ -311,6 +311,7 @@ def settle(build, jar_folder: pathlib.Path = pathlib.Path("/usr/share/java"), ro
         if level is not None:
             return replace(build, source_level=level), notes
         missing = sorted({m.group(1) for c in errors.values() for (_, msg) in c for m in [_MISSING_IMPORT.match(msg)] if m})
+        _install_providers(missing)
         extra = [jar for jar in _jars_providing(missing, jar_folder) if jar not in build.classpath]
         if extra:
             notes["added_jars"] += [str(j) for j in extra]
@@ -331,6 +332,27 @@ def settle(build, jar_folder: pathlib.Path = pathlib.Path("/usr/share/java"), ro
     path, first = next(iter(sorted(errors.items())))
     (_kind, message), _count = first.most_common(1)[0]
     raise ProjectDoesNotCompile(f"{total} ECJ errors in {len(errors)} files, e.g. {path}: {message}")
+
+
+# Debian packages holding imports that Debian builds get without naming them in
+# Build-Depends; installed when a project misses them, so a fresh machine finds
+# the same jars as the one the dataset was built on.
+KNOWN_PROVIDERS = {
+    "javax.annotation": "libjsr305-java",  # @Nullable, @WillClose (jsoup)
+    "org.apache.tools": "ant",  # Ant tasks shipped beside a library (jflex, jline3)
+    "com.sun.jna": "libjna-java",
+}
+
+
+def _install_providers(missing: list[str]) -> None:
+    from .java_debian import install_packages
+
+    wanted = sorted({pkg for name in missing for prefix, pkg in KNOWN_PROVIDERS.items() if (name + ".").startswith(prefix + ".")})
+    if wanted and os.geteuid() == 0:
+        try:
+            install_packages(wanted)
+        except FetchError:
+            pass  # the jar search below then finds what is there
 
 
 def _files_under(build, roots: set) -> int:

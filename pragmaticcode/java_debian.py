@@ -30,7 +30,7 @@ import pathlib
 import re
 import shutil
 import subprocess
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 
 from ..errors import InputError
 from .fetch import FetchError
@@ -213,6 +213,8 @@ def fetch_java(
 
     found_roots = [r.relative_to(root).as_posix() for r in roots]
     build, notes = settle(build)  # raises ProjectDoesNotCompile (a FetchError)
+    owners = [p for p in _owners(notes["added_jars"]) if p not in build.debian_packages]
+    build = replace(build, debian_packages=[*build.debian_packages, *owners])  # reinstalled on a new machine
     build.write_metadata({"compiles": True, "found_source_roots": found_roots, **notes})
     return build
 
@@ -363,6 +365,18 @@ def find_source_roots(root: pathlib.Path) -> list[pathlib.Path]:
             base = pathlib.Path(root, *rel_parts[: len(rel_parts) - len(parts)])
             counts[base] = counts.get(base, 0) + 1
     return sorted(counts)
+
+
+def _owners(paths: list[str]) -> list[str]:
+    """The Debian packages that installed these files (`dpkg -S`), in order, once each."""
+    found: list[str] = []
+    for path in paths:
+        done = subprocess.run(["dpkg", "-S", path], capture_output=True, text=True)
+        for line in done.stdout.splitlines():
+            package = line.split(":", 1)[0].split(",")[0].strip()
+            if package and package not in found:
+                found.append(package)
+    return found
 
 
 def _strip_comments(text: str) -> str:

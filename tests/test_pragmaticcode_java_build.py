@@ -262,3 +262,38 @@ def test_real_debian_fetch_and_compile(tmp_path):
     text = (build.root / rel).read_text(encoding="utf-8")
     (errors,) = compile_errors(build, rel, [text])
     assert errors == Counter()
+
+
+def test_settle_adds_a_missing_jar_and_drops_a_side_module(tmp_path):
+    import zipfile
+
+    from mgd.pragmaticcode.java_compile import ProjectDoesNotCompile, run_ecj, settle
+
+    _ecj_or_skip()
+    # a jar with org.dep.Thing, compiled with ECJ itself
+    dep = tmp_path / "dep-src" / "org" / "dep"
+    dep.mkdir(parents=True)
+    (dep / "Thing.java").write_text("package org.dep;\npublic class Thing { public int size() { return 1; } }\n")
+    classes = tmp_path / "classes"
+    run_ecj([["-17", "-nowarn", "-d", str(classes), str(dep / "Thing.java")]])
+    jars = tmp_path / "jars"
+    jars.mkdir()
+    with zipfile.ZipFile(jars / "dep.jar", "w") as handle:
+        handle.write(classes / "org/dep/Thing.class", "org/dep/Thing.class")
+    root = tmp_path / "project"
+    core, side = root / "core/src/main/java", root / "side/src/main/java"
+    for i in range(5):
+        (core / "app").mkdir(parents=True, exist_ok=True)
+        (core / "app" / f"A{i}.java").write_text(
+            f"package app;\nimport org.dep.Thing;\npublic class A{i} {{ int f() {{ return new Thing().size(); }} }}\n"
+        )
+    (side / "extra").mkdir(parents=True)
+    (side / "extra" / "Win.java").write_text("package extra;\nimport com.nowhere.Native;\npublic class Win { Native n; }\n")
+    build = JavaProjectBuild(JavaSpec("tiny", "1.0-1"), root, [core, side], [], "17")
+    settled, notes = settle(build, jar_folder=jars)
+    assert settled.classpath == [jars / "dep.jar"] and settled.source_roots == [core]
+    assert notes == {"added_jars": [str(jars / "dep.jar")], "dropped_roots": ["side/src/main/java"]}
+    # the core itself broken: no way out
+    (core / "app" / "A0.java").write_text("package app;\npublic class A0 { int f() { return missing(); } }\n")
+    with pytest.raises(ProjectDoesNotCompile, match="A0.java"):
+        settle(build, jar_folder=jars)
