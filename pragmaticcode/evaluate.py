@@ -113,7 +113,7 @@ class _Packages:
         if found is None:
             try:
                 found = self._fetch(prompt)
-            except (FetchError, RepoMissing) as err:
+            except (FetchError, RepoMissing, CheckerUnavailable) as err:  # the last: a Java project's compile check
                 found = str(err)
             self.builds[key] = found
         if isinstance(found, str):

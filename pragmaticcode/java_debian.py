@@ -24,6 +24,8 @@ apt-get) for installing the dependencies.
 
 from __future__ import annotations
 
+import contextlib
+import fcntl
 import json
 import os
 import pathlib
@@ -183,7 +185,25 @@ def fetch_java(
             raise TypeError("fetch_java(source, version, work): the version is missing")
         spec, where = JavaSpec(spec, str(where[0])), where[1:]
     work = pathlib.Path(where[0]) if where and where[0] is not None else default_java_work()
-    home = work.resolve() / spec.slug
+    work.mkdir(parents=True, exist_ok=True)
+    # Evaluation shards share the work folder: one fetches while the others wait,
+    # instead of deleting a tree another is compiling.
+    with _exclusive(work / f"{spec.slug}.lock"):
+        return _fetch_locked(spec, work.resolve() / spec.slug, timeout, check)
+
+
+@contextlib.contextmanager
+def _exclusive(path: pathlib.Path):
+    """Hold an exclusive advisory lock on `path` (created if missing) for the block."""
+    with open(path, "a") as handle:
+        fcntl.flock(handle, fcntl.LOCK_EX)
+        try:
+            yield
+        finally:
+            fcntl.flock(handle, fcntl.LOCK_UN)
+
+
+def _fetch_locked(spec: JavaSpec, home: pathlib.Path, timeout: float, check: bool) -> JavaProjectBuild:
     ready = home / READY
     if ready.is_file():
         build = _load_ready(spec, home, ready, timeout)
@@ -293,11 +313,11 @@ def install_packages(packages: list[str], timeout: float = 900.0) -> list[str]:
         if os.geteuid() != 0:
             raise FetchError(f"apt-get install needs root: {', '.join(missing)} not installed")
         try:
-            _apt(["apt-get", "install", "-y", "-q", "--no-install-recommends", *missing], None, "install " + " ".join(missing), timeout)
+            _apt(["apt-get", "install", "-y", "-q", "-o", "DPkg::Lock::Timeout=600", "--no-install-recommends", *missing], None, "install " + " ".join(missing), timeout)
         except FetchError:
             for package in missing:  # one unknown name must not block the rest
                 try:
-                    _apt(["apt-get", "install", "-y", "-q", "--no-install-recommends", package], None, f"install {package}", timeout)
+                    _apt(["apt-get", "install", "-y", "-q", "-o", "DPkg::Lock::Timeout=600", "--no-install-recommends", package], None, f"install {package}", timeout)
                 except FetchError:
                     pass
     return [p for p in packages if _installed(p)]

@@ -128,7 +128,7 @@ class LspClient:
         uri = path.as_uri()
         if text is None:
             text = path.read_text(encoding="utf-8")
-        self.notify("textDocument/didOpen", {"textDocument": {"uri": uri, "languageId": "python", "version": version, "text": text}})
+        self.notify("textDocument/didOpen", {"textDocument": {"uri": uri, "languageId": "java" if path.suffix == ".java" else "python", "version": version, "text": text}})
         return uri
 
     def replace_text(self, uri: str, text: str, version: int) -> None:

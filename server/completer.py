@@ -161,7 +161,10 @@ class Completer:
         if loaded is None:
             return Result([], guided=False, seconds=0.0)
         settings = job.settings
-        session = self.sessions.get(job.root) if settings.guided else None
+        from ..monitors import language_of
+
+        language = language_of(job.document.path) or "python"
+        session = self.sessions.get(job.root, language) if settings.guided else None
         if job.cancel_event.is_set():  # waiting for a first analysis server may take a while
             raise Cancelled(job.reason)
         from ..completion import complete_document
@@ -191,7 +194,9 @@ class Completer:
             model=loaded.model,
             tokenizer=loaded.tokenizer,
             guided=session is not None,
-            processor=self._processor(loaded, session, settings.monitors) if session is not None else None,
+            processor=self._processor(loaded, session, settings.java_monitors if language == "java" else settings.monitors)
+            if session is not None
+            else None,
             max_new_tokens=settings.max_new_tokens + len(loaded.tokenizer(job.typed, add_special_tokens=False)["input_ids"]),
             stop_at_newline=not multiline,
             stopping_criteria=criteria,
@@ -222,7 +227,7 @@ class Completer:
             if len(self._processors) > 16:
                 self._processors.clear()
             processor = self._processors[key] = MGDLogitsProcessor(
-                loaded.tokenizer, session, monitors_by_name(monitors)
+                loaded.tokenizer, session, monitors_by_name(monitors, getattr(session, "language", "python"))
             )
         return processor
 

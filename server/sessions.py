@@ -1,4 +1,4 @@
-"""One analysis server (jedi through `LanguageServerSession`) per workspace folder.
+"""One analysis server per workspace folder and language (jedi for Python, JDT.LS for Java).
 
 A session restarts its server once by itself; after that it reports
 `available == False` for good. The pool then starts a fresh session in the
@@ -31,41 +31,42 @@ class _Entry:
 
 
 class SessionPool:
-    """Analysis servers keyed by workspace folder, started off the request path."""
+    """Analysis servers keyed by workspace folder and language, started off the request path."""
 
     def __init__(self, factory=LanguageServerSession, start_wait: float = 40.0) -> None:
         self._factory = factory
         self._start_wait = start_wait
         self._lock = threading.Lock()
-        self._entries: dict[pathlib.Path, _Entry] = {}
+        self._entries: dict[tuple[pathlib.Path, str], _Entry] = {}
         self._starter = concurrent.futures.ThreadPoolExecutor(max_workers=2, thread_name_prefix="mgd-jedi-start")
         self._closed = False
 
-    def ensure(self, root: pathlib.Path) -> None:
+    def ensure(self, root: pathlib.Path, language: str = "python") -> None:
         """Start the folder's server in the background unless it is running or starting."""
         with self._lock:
-            entry = self._entries.setdefault(root, _Entry())
-            self._start_locked(root, entry)
+            entry = self._entries.setdefault((root, language), _Entry())
+            self._start_locked((root, language), entry)
 
-    def get(self, root: pathlib.Path) -> LanguageServerSession | None:
+    def get(self, root: pathlib.Path, language: str = "python") -> LanguageServerSession | None:
         """The folder's working session, or None (serve unguided) while a replacement starts or after a failed start.
 
         Only the very first start is waited for: a request made just after
         the editor connected should still be guided.
         """
+        key = (root, language)
         with self._lock:
-            entry = self._entries.setdefault(root, _Entry())
+            entry = self._entries.setdefault(key, _Entry())
             session = entry.session
             if session is not None and not session.available:
                 log.warning("analysis server for %s is unavailable; starting a fresh one", root)
                 entry.history.append(session.pid or -1)
                 entry.session, entry.replacements = None, entry.replacements + 1
                 self._starter.submit(_close_quietly, session)
-                self._start_locked(root, entry)
+                self._start_locked(key, entry)
                 return None
             if session is not None:
                 return session
-            self._start_locked(root, entry)
+            self._start_locked(key, entry)
             first_start = entry.replacements == 0 and entry.failed_at is None
             starting = entry.starting
         if first_start and starting is not None:
@@ -76,11 +77,12 @@ class SessionPool:
         return None
 
     def discard(self, root: pathlib.Path) -> None:
-        """Stop the folder's server (the folder left the workspace)."""
+        """Stop the folder's servers (the folder left the workspace)."""
         with self._lock:
-            entry = self._entries.pop(root, None)
-        if entry is not None and entry.session is not None:
-            self._starter.submit(_close_quietly, entry.session)
+            entries = [self._entries.pop(key) for key in list(self._entries) if key[0] == root]
+        for entry in entries:
+            if entry.session is not None:
+                self._starter.submit(_close_quietly, entry.session)
 
     def status(self) -> list[dict]:
         """What each folder's analysis server is doing (for `mgd/status`)."""
@@ -88,6 +90,7 @@ class SessionPool:
             return [
                 {
                     "root": str(root),
+                    "language": language,
                     "available": bool(entry.session is not None and entry.session.available),
                     "starting": entry.starting is not None,
                     "pid": entry.session.pid if entry.session is not None else None,
@@ -95,7 +98,7 @@ class SessionPool:
                     "replacements": entry.replacements,
                     "replacedPids": list(entry.history),
                 }
-                for root, entry in self._entries.items()
+                for (root, language), entry in self._entries.items()
             ]
 
     def close(self) -> None:
@@ -113,15 +116,16 @@ class SessionPool:
 
     # -- internals ---------------------------------------------------------
 
-    def _start_locked(self, root: pathlib.Path, entry: _Entry) -> None:
+    def _start_locked(self, key: tuple[pathlib.Path, str], entry: _Entry) -> None:
         if self._closed or entry.session is not None or entry.starting is not None:
             return
         if entry.failed_at is not None and time.monotonic() - entry.failed_at < RETRY_SECONDS:
             return
-        entry.starting = self._starter.submit(self._start, root, entry)
+        entry.starting = self._starter.submit(self._start, key, entry)
 
-    def _start(self, root: pathlib.Path, entry: _Entry) -> LanguageServerSession:
-        session = self._factory(root)
+    def _start(self, key: tuple[pathlib.Path, str], entry: _Entry) -> LanguageServerSession:
+        root, language = key
+        session = self._factory(root) if language == "python" else self._factory(root, language=language)
         try:
             session.start()
         except ServerUnavailable as err:
@@ -132,7 +136,7 @@ class SessionPool:
             raise
         with self._lock:
             entry.starting = None
-            wanted = not self._closed and self._entries.get(root) is entry  # else closed or folder removed meanwhile
+            wanted = not self._closed and self._entries.get(key) is entry  # else closed or folder removed meanwhile
             if wanted:
                 entry.session, entry.failed_at = session, None
         if not wanted:

@@ -5,7 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass, replace
 from typing import Any
 
-from ..monitors import DEFAULT_MONITORS, monitors_by_name
+from ..monitors import DEFAULT_MONITORS, LANGUAGES, monitors_by_name
 
 SECTION = "mgd"  # clients nest their settings under this key (`{"mgd": {...}}`); bare options work too
 
@@ -18,7 +18,8 @@ class Settings:
     max_new_tokens: int = 32
     temperature: float = 0.0  # 0: greedy (and beam search for completion items)
     guided: bool = True
-    monitors: str = DEFAULT_MONITORS
+    monitors: str = DEFAULT_MONITORS  # for Python files
+    java_monitors: str = LANGUAGES["java"].default_monitors  # for Java files
     multiline: bool = False  # inline completions may go on past the end of the line
     max_lines: int = 8  # cap on a multi-line inline completion
     completion_items: int = 3  # sequences decoded for `textDocument/completion`
@@ -54,13 +55,16 @@ def _model(value: Any) -> str | None:
     return value
 
 
-def _monitors(value: Any) -> str:
-    if isinstance(value, (list, tuple)):
-        value = ",".join(str(v) for v in value)
-    if not isinstance(value, str):
-        raise TypeError("must be a list of monitor names or a comma-separated string")
-    monitors_by_name(value)  # raises ValueError naming an unknown monitor
-    return ",".join(part.strip() for part in value.split(",") if part.strip())
+def _monitors_of(language: str):
+    def check(value: Any) -> str:
+        if isinstance(value, (list, tuple)):
+            value = ",".join(str(v) for v in value)
+        if not isinstance(value, str):
+            raise TypeError("must be a list of monitor names or a comma-separated string")
+        monitors_by_name(value, language)  # raises ValueError naming an unknown monitor
+        return ",".join(part.strip() for part in value.split(",") if part.strip())
+
+    return check
 
 
 _FIELDS = {
@@ -68,7 +72,8 @@ _FIELDS = {
     "maxNewTokens": ("max_new_tokens", _int_in(1, 512)),
     "temperature": ("temperature", _temperature),
     "guided": ("guided", _flag),
-    "monitors": ("monitors", _monitors),
+    "monitors": ("monitors", _monitors_of("python")),
+    "javaMonitors": ("java_monitors", _monitors_of("java")),
     "multiline": ("multiline", _flag),
     "maxLines": ("max_lines", _int_in(1, 64)),
     "completionItems": ("completion_items", _int_in(1, 8)),
