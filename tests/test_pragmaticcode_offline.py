@@ -243,3 +243,20 @@ def test_unknown_package_is_reported_and_skipped(tmp_path):
     _fails(result, 1, "skipped mgd-no-such-package-xyzzy==0.0.1", "could not download")
     report = json.loads((tmp_path / "d" / "build-report.json").read_text())
     assert report["prompts"] == 0 and "mgd-no-such-package-xyzzy==0.0.1" in report["skipped"]
+
+
+def test_dotprompts_csv_input_is_checked_before_anything_runs(tmp_path):
+    dataset = tmp_path / "dataset.csv"
+    dataset.write_text("repo,classFileName,methodStartIdx,methodStopIdx,dot_idx\nowner/name,src/A.java,10,40,20\n")
+    out = str(tmp_path / "r.jsonl")
+    _fails(_cli("pragmaticcode", "eval", "--dataset", str(dataset), "--out", out), 2, "DotPrompts", "--repos")
+    _fails(_cli("pragmaticcode", "eval", "--dataset", "java", "--repos", str(tmp_path), "--out", out), 2, "--repos goes with")
+    _fails(_cli("pragmaticcode", "eval", "--dataset", str(dataset), "--repos", str(tmp_path / "nowhere"), "--out", out), 2, "is not a folder")
+    result = _cli("pragmaticcode", "eval", "--dataset", str(dataset), "--repos", str(tmp_path), "--out", out)
+    _fails(result, 2, "no prompt of", "1 rows missing repositories")
+    assert not (tmp_path / "r.jsonl").exists()
+
+
+def test_java_monitor_names_are_checked_against_java(tmp_path):
+    result = _cli("pragmaticcode", "eval", "--dataset", "java", "--monitors", "deref,imports", "--limit", "1", "--out", str(tmp_path / "r.jsonl"))
+    _fails(result, 2, "--monitors", "unknown monitor imports", "deref, args, enums, new")
