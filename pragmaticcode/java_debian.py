@@ -145,17 +145,9 @@ def parse_java_package_list(text: str, source: str = "<packages>") -> list[JavaS
 
 def read_java_package_list(path: str | os.PathLike) -> list[JavaSpec]:
     """Read a Java package-list file; raise InputError if it is missing, malformed or empty."""
-    try:
-        with open(path, encoding="utf-8") as handle:
-            text = handle.read()
-    except FileNotFoundError:
-        raise InputError(f"package list {path} does not exist") from None
-    except (IsADirectoryError, UnicodeDecodeError) as err:
-        raise InputError(f"package list {path} is not a text file ({err})") from None
-    specs = parse_java_package_list(text, str(path))
-    if not specs:
-        raise InputError(f"package list {path} names no packages")
-    return specs
+    from .packages import read_package_list
+
+    return read_package_list(path, parse_java_package_list)
 
 
 def default_java_work() -> pathlib.Path:

@@ -25,7 +25,6 @@ jar of the classpath (`dependency`); the JDK and the same file do not count.
 from __future__ import annotations
 
 import bisect
-import hashlib
 import pathlib
 import random
 import re
@@ -33,9 +32,8 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 from urllib.parse import unquote
 
-from .javalex import identifiers
 from .prompts import Prompt
-from .select_prompts import Limits
+from .select_prompts import Limits, make_prompt
 
 _METHODS = ("method_declaration", "constructor_declaration", "compact_constructor_declaration")
 _TYPES = ("class_declaration", "interface_declaration", "enum_declaration", "record_declaration", "annotation_type_declaration")
@@ -267,25 +265,9 @@ def select(build, session, limits: Limits = Limits(), progress=None, pool=None, 
             same_or_jdk += 1
             continue
         per_function[key] = per_function.get(key, 0) + 1
-        chosen.append(make_prompt(build, path, text, cand, where))
+        chosen.append(make_prompt(build, path, text, cand, where, language="java"))
     if stats is not None:
         stats.update(queries=queries, failed_queries=failed, same_file_or_jdk=same_or_jdk)
     return chosen
 
 
-def make_prompt(build, path: pathlib.Path, text: str, cand: Candidate, where: tuple[str, str]) -> Prompt:
-    """The prompt record for a chosen candidate."""
-    relative = path.relative_to(build.root).as_posix()
-    return Prompt(
-        id=f"{build.spec}:{relative}:{cand.dot}",
-        package=build.spec.source,
-        version=build.spec.version,
-        file=relative,
-        file_sha256=hashlib.sha256(path.read_bytes()).hexdigest(),
-        function={"name": cand.function, "start": cand.start, "end": cand.end, "indent": cand.indent},
-        dot_offset=cand.dot,
-        next_identifier=cand.name,
-        ground_truth_identifiers=identifiers(text[cand.dot + 1 : cand.end]),
-        definition={"kind": where[0], "file": where[1]},
-        language="java",
-    )

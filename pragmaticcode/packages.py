@@ -51,8 +51,8 @@ def parse_package_list(text: str, source: str = "<packages>") -> list[PackageSpe
     return specs
 
 
-def read_package_list(path: str | os.PathLike) -> list[PackageSpec]:
-    """Read a package-list file; raise InputError if it is missing or malformed."""
+def read_package_list(path: str | os.PathLike, parse=None) -> list:
+    """Read a package-list file with `parse` (default: PyPI `name==version` lines); InputError if missing, malformed or empty."""
     try:
         with open(path, encoding="utf-8") as handle:
             text = handle.read()
@@ -60,7 +60,7 @@ def read_package_list(path: str | os.PathLike) -> list[PackageSpec]:
         raise InputError(f"package list {path} does not exist") from None
     except (IsADirectoryError, UnicodeDecodeError) as err:
         raise InputError(f"package list {path} is not a text file ({err})") from None
-    specs = parse_package_list(text, str(path))
+    specs = (parse or parse_package_list)(text, str(path))
     if not specs:
         raise InputError(f"package list {path} names no packages")
     return specs

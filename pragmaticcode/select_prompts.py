@@ -17,7 +17,7 @@ from typing import Iterator
 
 from .fetch import PackageBuild
 from .prompts import Prompt
-from .pylex import identifiers
+from . import javalex, pylex
 
 @dataclass(frozen=True)
 class Candidate:
@@ -158,11 +158,12 @@ def select(build: PackageBuild, session, limits: Limits = Limits(), progress=Non
         if where is None:
             continue
         per_function[key] = per_function.get(key, 0) + 1
-        chosen.append(_prompt(build, path, text, cand, where))
+        chosen.append(make_prompt(build, path, text, cand, where))
     return chosen
 
 
-def _prompt(build: PackageBuild, path: pathlib.Path, text: str, cand: Candidate, where: tuple[str, str]) -> Prompt:
+def make_prompt(build, path: pathlib.Path, text: str, cand, where: tuple[str, str], language: str = "python") -> Prompt:
+    """The prompt record for a chosen candidate dot (of either language's selection)."""
     relative = path.relative_to(build.root).as_posix()
     truth = text[cand.dot + 1 : cand.end]
     return Prompt(
@@ -174,6 +175,7 @@ def _prompt(build: PackageBuild, path: pathlib.Path, text: str, cand: Candidate,
         function={"name": cand.function, "start": cand.start, "end": cand.end, "indent": cand.indent},
         dot_offset=cand.dot,
         next_identifier=cand.name,
-        ground_truth_identifiers=identifiers(truth),
+        ground_truth_identifiers=(javalex if language == "java" else pylex).identifiers(truth),
         definition={"kind": where[0], "file": where[1]},
+        language=language,
     )
