@@ -9,6 +9,8 @@ type-checker configuration that ties the two together.
 
 from __future__ import annotations
 
+import contextlib
+import fcntl
 import json
 import os
 import pathlib
@@ -74,10 +76,30 @@ class PackageBuild:
         return sorted(files)
 
 
+@contextlib.contextmanager
+def exclusive(path: pathlib.Path):
+    """Hold an exclusive advisory lock on `path` (created if missing) for the block.
+
+    Evaluation shards share the work folder: one fetches a package while the
+    others wait, instead of deleting a tree another one is reading.
+    """
+    with open(path, "a") as handle:
+        fcntl.flock(handle, fcntl.LOCK_EX)
+        try:
+            yield
+        finally:
+            fcntl.flock(handle, fcntl.LOCK_UN)
+
+
 def fetch(spec: PackageSpec, work: str | os.PathLike, timeout: float = 900.0) -> PackageBuild:
     """Download, unpack and install `spec` under `work` (reused if already there); raise FetchError."""
     work = pathlib.Path(work).resolve()
-    home = work / spec.slug
+    work.mkdir(parents=True, exist_ok=True)
+    with exclusive(work / f"{spec.slug}.lock"):
+        return _fetch_locked(spec, work / spec.slug, timeout)
+
+
+def _fetch_locked(spec: PackageSpec, home: pathlib.Path, timeout: float) -> PackageBuild:
     ready = home / READY
     if ready.is_file():
         build = _load_ready(spec, home, ready)

@@ -24,8 +24,6 @@ apt-get) for installing the dependencies.
 
 from __future__ import annotations
 
-import contextlib
-import fcntl
 import json
 import os
 import pathlib
@@ -35,7 +33,7 @@ import subprocess
 from dataclasses import dataclass, field, replace
 
 from ..errors import InputError
-from .fetch import FetchError
+from .fetch import FetchError, exclusive
 
 READY = "mgd-java.json"
 JAVA_SHARE = pathlib.Path("/usr/share/java")
@@ -180,19 +178,8 @@ def fetch_java(
     work.mkdir(parents=True, exist_ok=True)
     # Evaluation shards share the work folder: one fetches while the others wait,
     # instead of deleting a tree another is compiling.
-    with _exclusive(work / f"{spec.slug}.lock"):
+    with exclusive(work / f"{spec.slug}.lock"):
         return _fetch_locked(spec, work.resolve() / spec.slug, timeout, check)
-
-
-@contextlib.contextmanager
-def _exclusive(path: pathlib.Path):
-    """Hold an exclusive advisory lock on `path` (created if missing) for the block."""
-    with open(path, "a") as handle:
-        fcntl.flock(handle, fcntl.LOCK_EX)
-        try:
-            yield
-        finally:
-            fcntl.flock(handle, fcntl.LOCK_UN)
 
 
 def _fetch_locked(spec: JavaSpec, home: pathlib.Path, timeout: float, check: bool) -> JavaProjectBuild:
