@@ -14,6 +14,7 @@ from tqdm import tqdm
 from ..lsp.session import LanguageServerSession, ServerUnavailable
 from .fetch import FetchError, fetch
 from .packages import read_package_list
+from .prompts import Prompt
 from .select_prompts import Limits, select
 
 PROMPTS = "prompts.jsonl"
@@ -30,19 +31,61 @@ class BuildReport:
     seconds: float = 0.0
 
 
+class DatasetWriter:
+    """Writes a dataset folder as packages are done: the package list, `prompts.jsonl` (via a
+    partial file, so an interrupted build leaves no half dataset) and `build-report.json`."""
+
+    def __init__(self, packages: str | os.PathLike, out: str | os.PathLike) -> None:
+        self.out = pathlib.Path(out)
+        self.out.mkdir(parents=True, exist_ok=True)
+        if pathlib.Path(packages).resolve() != (self.out / PACKAGES).resolve():
+            shutil.copyfile(packages, self.out / PACKAGES)
+        self.report = BuildReport()
+        self._started = time.perf_counter()
+        self._partial = self.out / (PROMPTS + ".partial")
+        self._handle = open(self._partial, "w", encoding="utf-8")
+
+    def add(self, spec, prompts: list[Prompt], empty_reason: str) -> bool:
+        """Write a package's prompts; with none, record it as skipped for `empty_reason`. True if written."""
+        if not prompts:
+            self.skip(spec, empty_reason, "no prompt found")
+            return False
+        for prompt in prompts:
+            self._handle.write(prompt.to_json() + "\n")
+        self._handle.flush()
+        self.report.prompts[str(spec)] = len(prompts)
+        return True
+
+    def skip(self, spec, reason: str, said: str | None = None) -> None:
+        """Record a skipped package and say so."""
+        self.report.skipped[str(spec)] = reason
+        tqdm.write(f"mgd: skipped {spec}: {said or reason}")
+
+    def finish(self, limits: Limits, head: dict | None = None, extra: dict | None = None) -> BuildReport:
+        """Put `prompts.jsonl` in place and write the report (`head` first, `extra` before the limits)."""
+        self._handle.close()
+        os.replace(self._partial, self.out / PROMPTS)
+        self.report.seconds = round(time.perf_counter() - self._started, 1)
+        summary = {
+            **(head or {}),
+            "prompts": sum(self.report.prompts.values()),
+            "per_package": self.report.prompts,
+            "skipped": self.report.skipped,
+            **(extra or {}),
+            "limits": limits.__dict__,
+            "seconds": self.report.seconds,
+        }
+        (self.out / REPORT).write_text(json.dumps(summary, indent=1) + "\n", encoding="utf-8")
+        return self.report
+
+
 def build_dataset(
     packages: str | os.PathLike, out: str | os.PathLike, work: str | os.PathLike, limits: Limits = Limits()
 ) -> BuildReport:
     """Fetch every listed package into `work`, choose its prompts, and write the dataset into `out`."""
     specs = read_package_list(packages)
-    out = pathlib.Path(out)
-    out.mkdir(parents=True, exist_ok=True)
-    if pathlib.Path(packages).resolve() != (out / PACKAGES).resolve():
-        shutil.copyfile(packages, out / PACKAGES)
-    report = BuildReport()
-    started = time.perf_counter()
-    partial = out / (PROMPTS + ".partial")
-    with open(partial, "w", encoding="utf-8") as handle, tqdm(specs, desc="packages", unit="pkg") as bar:
+    writer = DatasetWriter(packages, out)
+    with tqdm(specs, desc="packages", unit="pkg") as bar:
         for spec in bar:
             bar.set_postfix_str(str(spec))
             try:
@@ -51,25 +94,7 @@ def build_dataset(
                     with tqdm(total=limits.max_queries, desc=f"  {spec.name}", unit="dot", leave=False) as dots:
                         prompts = select(build, session, limits, progress=dots)
             except (FetchError, ServerUnavailable) as err:
-                report.skipped[str(spec)] = str(err)
-                tqdm.write(f"mgd: skipped {spec}: {err}")
+                writer.skip(spec, str(err))
                 continue
-            if not prompts:
-                report.skipped[str(spec)] = "no dot whose name is defined in another file"
-                tqdm.write(f"mgd: skipped {spec}: no prompt found")
-                continue
-            for prompt in prompts:
-                handle.write(prompt.to_json() + "\n")
-            handle.flush()
-            report.prompts[str(spec)] = len(prompts)
-    os.replace(partial, out / PROMPTS)
-    report.seconds = round(time.perf_counter() - started, 1)
-    summary = {
-        "prompts": sum(report.prompts.values()),
-        "per_package": report.prompts,
-        "skipped": report.skipped,
-        "limits": limits.__dict__,
-        "seconds": report.seconds,
-    }
-    (out / REPORT).write_text(json.dumps(summary, indent=1) + "\n", encoding="utf-8")
-    return report
+            writer.add(spec, prompts, "no dot whose name is defined in another file")
+    return writer.finish(limits)

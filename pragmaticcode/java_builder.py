@@ -9,15 +9,13 @@ prompts (`java_select.select`). Writes `prompts.jsonl`, `packages.txt` and
 
 from __future__ import annotations
 
-import json
 import os
 import pathlib
-import shutil
 import time
 
 from tqdm import tqdm
 
-from .builder import PACKAGES, PROMPTS, REPORT, BuildReport
+from .builder import BuildReport, DatasetWriter
 from .fetch import FetchError
 from .java_debian import JavaSpec, fetch_java, metadata, read_java_package_list
 from .select_prompts import Limits
@@ -31,20 +29,14 @@ def build_java_dataset(
     `work` None means `java_debian.default_java_work()`. Returns the report;
     `build-report.json` in `out` holds it with per-package details.
     """
-    from ..lsp.session import LanguageServerSession, ServerUnavailable
+    from ..lsp.session import ServerUnavailable
     from .java_compile import CheckerUnavailable
     from .java_select import candidates_of, select
 
     specs = read_java_package_list(packages)
-    out = pathlib.Path(out)
-    out.mkdir(parents=True, exist_ok=True)
-    if pathlib.Path(packages).resolve() != (out / PACKAGES).resolve():
-        shutil.copyfile(packages, out / PACKAGES)
-    report = BuildReport()
+    writer = DatasetWriter(packages, out)
     details: dict[str, dict] = {}
-    started = time.perf_counter()
-    partial = out / (PROMPTS + ".partial")
-    with open(partial, "w", encoding="utf-8") as handle, tqdm(specs, desc="packages", unit="pkg") as bar:
+    with tqdm(specs, desc="packages", unit="pkg") as bar:
         for spec in bar:
             bar.set_postfix_str(str(spec))
             detail: dict = {"status": "skipped"}
@@ -56,43 +48,23 @@ def build_java_dataset(
                 detail["fetch_and_compile_seconds"] = round(time.perf_counter() - began, 1)
                 pool = candidates_of(build, limits)
                 detail["candidates"] = len(pool)
-                session = LanguageServerSession(
-                    build.root, language="java", source_paths=[str(p) for p in build.source_roots],
-                    classpath=[str(p) for p in build.classpath],
-                )  # fmt: skip
-                with session, tqdm(total=limits.max_queries, desc=f"  {spec.source}", unit="dot", leave=False) as dots:
+                dots = tqdm(total=limits.max_queries, desc=f"  {spec.source}", unit="dot", leave=False)
+                with build.language_server() as session, dots:
                     stats: dict = {}
                     prompts = select(build, session, limits, progress=dots, pool=pool, stats=stats)
                 detail.update(stats)
             except (FetchError, ServerUnavailable, CheckerUnavailable) as err:
-                report.skipped[str(spec)] = detail["reason"] = str(err)
-                tqdm.write(f"mgd: skipped {spec}: {err}")
+                writer.skip(spec, str(err))
+                detail["reason"] = str(err)
                 continue
             finally:
                 detail["seconds"] = round(time.perf_counter() - began, 1)
-            if not prompts:
-                report.skipped[str(spec)] = detail["reason"] = "no dot whose name is defined in another file or a jar"
-                tqdm.write(f"mgd: skipped {spec}: no prompt found")
+            if not writer.add(spec, prompts, "no dot whose name is defined in another file or a jar"):
+                detail["reason"] = writer.report.skipped[str(spec)]
                 continue
-            for prompt in prompts:
-                handle.write(prompt.to_json() + "\n")
-            handle.flush()
-            report.prompts[str(spec)] = len(prompts)
             kinds = [p.definition["kind"] for p in prompts]
             detail.update(status="ok", prompts=len(prompts), project=kinds.count("project"), dependency=kinds.count("dependency"))
-    os.replace(partial, out / PROMPTS)
-    report.seconds = round(time.perf_counter() - started, 1)
-    summary = {
-        "language": "java",
-        "prompts": sum(report.prompts.values()),
-        "per_package": report.prompts,
-        "skipped": report.skipped,
-        "packages": details,
-        "limits": limits.__dict__,
-        "seconds": report.seconds,
-    }
-    (out / REPORT).write_text(json.dumps(summary, indent=1) + "\n", encoding="utf-8")
-    return report
+    return writer.finish(limits, head={"language": "java"}, extra={"packages": details})
 
 
 def _project_detail(build, record: dict) -> dict:

@@ -99,6 +99,15 @@ class JavaProjectBuild:
                     files.add(path)
         return sorted(files)
 
+    def language_server(self, **options):
+        """A JDT.LS session (not started; `with` starts it) on this project's source folders and jars."""
+        from ..lsp.session import LanguageServerSession
+
+        return LanguageServerSession(
+            self.root, language="java", source_paths=[str(p) for p in self.source_roots],
+            classpath=[str(p) for p in self.classpath], **options,
+        )  # fmt: skip
+
     def source_root_of(self, path: pathlib.Path) -> pathlib.Path | None:
         """The (deepest) source root holding `path`, or None."""
         found = [r for r in self.source_roots if path.is_relative_to(r)]

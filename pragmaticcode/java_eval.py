@@ -35,12 +35,7 @@ def repo_build(prompt: Prompt, repos: pathlib.Path):
 
 def java_session(build):
     """A JDT.LS session for a project (started; raises ServerUnavailable)."""
-    from ..lsp.session import LanguageServerSession
-
-    session = LanguageServerSession(
-        build.root, language="java", source_paths=[str(p) for p in build.source_roots],
-        classpath=[str(p) for p in build.classpath], request_timeout=10.0,
-    )  # fmt: skip
+    session = build.language_server(request_timeout=10.0)
     session.start()
     return session
 
