@@ -11,7 +11,7 @@ try:
 except PackageNotFoundError:  # running from a source tree without install
     __version__ = "0.0.0"
 
-from .errors import InputError, MGDError
+from mgd.errors import InputError, MGDError
 
 __all__ = ["Completion", "InputError", "MGDError", "generate", "__version__"]
 

@@ -8,8 +8,8 @@ import logging
 import os
 import sys
 
-from . import __version__
-from .errors import InputError, MGDError
+from mgd import __version__
+from mgd.errors import InputError, MGDError
 
 EXIT_OK, EXIT_ERROR, EXIT_USAGE = 0, 1, 2
 
@@ -64,7 +64,7 @@ def build_parser() -> argparse.ArgumentParser:
     serve.add_argument("--max-new-tokens", type=int, default=32, help="tokens per completion at most (default 32)")
     serve.add_argument("-v", "--verbose", action="store_true", default=argparse.SUPPRESS, help="log to stderr")
 
-    from .pragmaticcode.cli import add_parser as add_pragmaticcode
+    from mgd.pragmaticcode.cli import add_parser as add_pragmaticcode
 
     add_pragmaticcode(sub, _Parser)
     return parser
@@ -95,7 +95,7 @@ def main(argv: list[str] | None = None) -> int:
         if args.command == "serve":
             return _serve(args)
         if args.command == "pragmaticcode":
-            from .pragmaticcode.cli import run
+            from mgd.pragmaticcode.cli import run
 
             return run(args)
         return _demo(args)
@@ -108,8 +108,8 @@ def main(argv: list[str] | None = None) -> int:
 
 
 def _monitors(spec: str | None, language: str = "python"):
-    from .monitors import language as language_named
-    from .monitors import monitors_by_name
+    from mgd.monitors import language as language_named
+    from mgd.monitors import monitors_by_name
 
     try:
         return monitors_by_name(spec if spec is not None else language_named(language).default_monitors, language)
@@ -123,9 +123,9 @@ def _check_model_path(path: str | None) -> None:
 
 
 def _complete(args) -> int:
-    from .completion import generate, resolve_cursor
+    from mgd.completion import generate, resolve_cursor
 
-    from .monitors import language_of
+    from mgd.monitors import language_of
 
     cursor = resolve_cursor(args.repo, args.file, args.line, args.column)  # bad input fails before the model loads
     monitors = _monitors(args.monitors, language_of(str(cursor.path)) or "python")
@@ -149,8 +149,8 @@ def _complete(args) -> int:
 
 
 def _serve(args) -> int:
-    from .server.main import parse_address, serve
-    from .server.settings import Settings
+    from mgd.server.main import parse_address, serve
+    from mgd.server.settings import Settings
 
     address = None
     if args.tcp is not None:
@@ -174,7 +174,7 @@ def _completion_record(completion) -> dict:
 
 
 def _demo(args) -> int:
-    from .demo import EXAMPLE_FILE, run_demo
+    from mgd.demo import EXAMPLE_FILE, run_demo
 
     _check_model_path(args.model)
     result = run_demo(model=args.model, max_new_tokens=args.max_new_tokens)

@@ -12,8 +12,8 @@ from dataclasses import dataclass
 import torch
 from transformers import LogitsProcessorList, StoppingCriteria, StoppingCriteriaList
 
-from .errors import InputError, MGDError
-from .models import load_model
+from mgd.errors import InputError, MGDError
+from mgd.models import load_model
 
 log = logging.getLogger("mgd")
 
@@ -42,8 +42,8 @@ class Cursor:
 
 def resolve_cursor(repo: str | os.PathLike, file: str | os.PathLike, line: int, column: int) -> Cursor:
     """Check a repository, file and 1-based position; raise MGDError naming what is wrong."""
-    from .lsp.positions import line_column_to_offset
-    from .monitors import language_of
+    from mgd.lsp.positions import line_column_to_offset
+    from mgd.monitors import language_of
 
     root = pathlib.Path(repo)
     if not root.exists():
@@ -107,10 +107,10 @@ def generate(
     for `repo` and stopped afterwards.
     Extra keyword arguments go to `model.generate` (greedy by default).
     """
-    from .lsp.session import LanguageServerSession, ServerUnavailable
-    from .monitors.base import Document
+    from mgd.lsp.session import LanguageServerSession, ServerUnavailable
+    from mgd.monitors.base import Document
 
-    from .monitors import language_of
+    from mgd.monitors import language_of
 
     cursor = resolve_cursor(repo, file, line, column)
     language = language_of(str(cursor.path))
@@ -144,7 +144,7 @@ def generate(
 
 def _monitor_list(monitors, language: str = "python"):
     if isinstance(monitors, str):
-        from .monitors import monitors_by_name
+        from mgd.monitors import monitors_by_name
 
         try:
             return monitors_by_name(monitors, language)
@@ -176,8 +176,8 @@ def complete_document(
     are added to the newline stop (a caller's cancel flag, a line cap), and
     `logits_processors` run after guidance.
     """
-    from .decoding.processor import MGDLogitsProcessor
-    from .decoding.token_index import token_index_for
+    from mgd.decoding.processor import MGDLogitsProcessor
+    from mgd.decoding.token_index import token_index_for
 
     monitors = _monitor_list(monitors, getattr(session, "language", None) or "python")
     if guided and session is None and processor is None:

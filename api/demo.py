@@ -6,7 +6,7 @@ import pathlib
 import re
 from dataclasses import dataclass
 
-from .completion import Completion, generate, resolve_cursor
+from mgd.completion import Completion, generate, resolve_cursor
 
 EXAMPLE_REPO = pathlib.Path(__file__).resolve().parent.parent / "examples" / "bookshop"
 EXAMPLE_FILE = "bookshop/report.py"
@@ -18,7 +18,7 @@ def example_repo() -> pathlib.Path:
     """The bookshop example, from the source tree or the installed package."""
     if EXAMPLE_REPO.is_dir():
         return EXAMPLE_REPO
-    from . import examples  # installed layout: mgd.examples
+    from mgd import examples  # installed layout: mgd.examples
 
     return pathlib.Path(examples.__file__).parent / "bookshop"
 
@@ -55,14 +55,14 @@ class DemoResult:
 
 def run_demo(model=None, tokenizer=None, max_new_tokens: int = 24, session=None) -> DemoResult:
     """Complete the example's dereference twice, without and with guidance."""
-    from .lsp.session import LanguageServerSession
-    from .monitors.dereference import member_names
+    from mgd.lsp.session import LanguageServerSession
+    from mgd.monitors.dereference import member_names
 
     repo = example_repo()
     line, column = example_position(repo)
     cursor = resolve_cursor(repo, EXAMPLE_FILE, line, column)
     if model is None or isinstance(model, (str, pathlib.Path)):
-        from .models import load_model
+        from mgd.models import load_model
 
         model, tokenizer = load_model(model)
     own = session is None

@@ -18,7 +18,7 @@ import shutil
 import sys
 import tempfile
 
-from .errors import MGDError
+from mgd.errors import MGDError
 
 log = logging.getLogger("mgd")
 

@@ -274,7 +274,7 @@ def time_naive_and_check(index: TokenIndex, steps: list[NameTrie]) -> list[float
         fast = index.allowed_mask(node)
         seconds, slow = timed(lambda: index.scan_allowed(node))
         naive.append(seconds)
-        if not torch.equal(fast, slow):
+        if not np.array_equal(fast, slow):
             mismatches.append((number, int((fast != slow).sum())))
     if mismatches:
         raise AssertionError(
@@ -385,7 +385,7 @@ def render(result: dict) -> str:
         f"{mask['indexed_1_thread_p99_ms']:9.4f} ms   (diagnostic: no thread-pool wake-up)",
         f"  naive    scan_allowed             {mask['naive_median_ms']:10.3f} ms {mask['naive_p99_ms']:9.3f} ms",
         f"  naive / indexed (medians)  {mask['naive_over_indexed']:.0f}x",
-        f"  indexed mask == naive mask (torch.equal) on {mask['steps_checked_equal']} of {mask['steps']} steps",
+        f"  indexed mask == naive mask (np.array_equal) on {mask['steps_checked_equal']} of {mask['steps']} steps",
         "",
         f"2. Generation: greedy, max_new_tokens={cfg['max_new_tokens']}, stop_at_newline=False, "
         f"{gen['prompts']} prompts (after warm-up)",

@@ -39,8 +39,8 @@ import torch
 from outlines import Generator
 from outlines.processors.base_logits_processor import OutlinesLogitsProcessor
 
-from ..monitors.base import Document
-from .processor import MGDLogitsProcessor
+from mgd.monitors.base import Document
+from mgd.decoding.processor import MGDLogitsProcessor
 
 log = logging.getLogger("mgd")
 

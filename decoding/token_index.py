@@ -5,6 +5,9 @@ leading identifier bytes): `full` tokens are nothing but that prefix, `tail`
 tokens continue past it with other text (`name(`, `get)`). Finding the tokens
 that may follow a typed prefix then walks the trie of allowed names against
 this trie, touching only the nodes both share, never the whole vocabulary.
+
+Engine-free: masks and id lists are numpy arrays (an engine adapter wraps
+them, e.g. `torch.from_numpy`, which shares the memory).
 """
 
 from __future__ import annotations
@@ -13,9 +16,8 @@ import threading
 from dataclasses import dataclass, field
 
 import numpy as np
-import torch
 
-from .token_text import token_bytes_table
+from mgd.decoding.token_text import token_bytes_table
 
 # Identifier bytes: ASCII letters, digits, `_`, and every byte of a multi-byte
 # UTF-8 character (non-ASCII letters may continue a Python identifier).
@@ -62,7 +64,7 @@ class NameTrie:
         self.terminal = False
         self.open = False  # (root only) the code may go on without writing a name
         self.lead = False  # (root only) a space must come first (`import` + ` Book`)
-        self.mask: torch.Tensor | None = None  # cached allowed-token mask, shape (vocab,)
+        self.mask: np.ndarray | None = None  # cached allowed-token mask (bool), shape (vocab,)
 
     @classmethod
     def build(cls, names, open_start: bool = False, lead_space: bool = False) -> "NameTrie":
@@ -112,8 +114,8 @@ class TokenIndex:
                 _file(self.space_root, tid, data[1:])
         # Tokens that could carry a `.` and the start of a member name in one
         # piece; in free text they are checked against the server before use.
-        self.dot_merged = torch.tensor(
-            [t for t, d in enumerate(self.token_bytes) if d and opens_member_name(d)], dtype=torch.long
+        self.dot_merged = np.array(
+            [t for t, d in enumerate(self.token_bytes) if d and opens_member_name(d)], dtype=np.int64
         )
         # Masks are built in numpy: torch sends ops on tensors this size to its
         # thread pool, which stalls for milliseconds when the other core is busy.
@@ -128,8 +130,8 @@ class TokenIndex:
         self._space_alone = np.zeros(self.vocab_size, dtype=bool)
         self._space_alone[self.space_root.full] = True  # a lone space: the name comes next
 
-    def allowed_mask(self, names: NameTrie) -> torch.Tensor:
-        """Mask (vocab,) of tokens that extend the typed prefix at `names` toward an allowed name.
+    def allowed_mask(self, names: NameTrie) -> np.ndarray:
+        """Bool mask (vocab,) of tokens that extend the typed prefix at `names` toward an allowed name.
 
         `names` is the node of the allowed-name trie reached by the part of the
         name already written. A token is allowed when its identifier prefix
@@ -168,12 +170,12 @@ class TokenIndex:
             allowed = np.zeros(self.vocab_size, dtype=bool)
         if ids:
             allowed[ids] = True
-        names.mask = torch.from_numpy(allowed)
+        names.mask = allowed
         return names.mask
 
-    def scan_allowed(self, names: NameTrie) -> torch.Tensor:
+    def scan_allowed(self, names: NameTrie) -> np.ndarray:
         """The same mask as `allowed_mask`, by testing every token against the rule (the naive baseline)."""
-        mask = torch.zeros(self.vocab_size, dtype=torch.bool)
+        mask = np.zeros(self.vocab_size, dtype=bool)
         for tid, data in enumerate(self.token_bytes):
             if data is None:
                 mask[tid] = tid in self.end_ids and names.terminal

@@ -83,6 +83,11 @@ def token_bytes_table(tokenizer) -> list[bytes | None]:
     return _context_decoded_table(tokenizer, specials)
 
 
+def text_of(table: list[bytes | None], ids) -> str:
+    """The text that token ids `ids` decode to, read off `table` (special tokens add nothing)."""
+    return b"".join(table[int(t)] or b"" for t in ids).decode("utf-8", errors="replace")
+
+
 def _context_decoded_table(tokenizer, specials: set[int]) -> list[bytes | None]:
     # Decode each token after an anchor token and keep what it added, so
     # tokenizers that drop a leading space at the start of text still agree.

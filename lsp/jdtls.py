@@ -46,8 +46,8 @@ from xml.sax.saxutils import escape, quoteattr
 from multilspy.language_server import LanguageServer
 from multilspy.lsp_protocol_handler.server import ProcessLaunchInfo
 
-from .errors import ServerUnavailable
-from .process_guard import guarded
+from mgd.lsp.errors import ServerUnavailable
+from mgd.lsp.process_guard import guarded
 
 log = logging.getLogger("mgd")
 
@@ -154,6 +154,28 @@ def ini_vmargs(home: str) -> list[str]:
     return [a for a in args[args.index("-vmargs") + 1 :] if a]
 
 
+# A member's detail: `Owner.name(params) : Type` or `Owner.name : Type`.
+_MEMBER_DETAIL = re.compile(r"^(?P<owner>[\w$.]+)\.[\w$]+\s*(?:\(|:)")
+
+
+def guessed_receiver(details) -> bool:
+    """True if member completions came from types JDT.LS guessed by name, not from the receiver's resolved type.
+
+    For a receiver whose type resolves, JDT.LS names each member's declaring
+    type by its simple name (`Object.equals(Object) : boolean`, `List.add(E)`).
+    When the type does not resolve (a missing jar, an unimported class) it
+    searches the index for types of that simple name and names their members'
+    owners in full (`java.net.http.HttpRequest.Builder.GET() : Builder`,
+    `java.lang.Object.hashCode() : int`), pooled from every match. A
+    package-qualified owner (a lower-case first segment) marks such a guess.
+    """
+    for detail in details:
+        match = _MEMBER_DETAIL.match(detail or "")
+        if match and "." in match.group("owner") and match.group("owner")[:1].islower():
+            return True
+    return False
+
+
 def default_source_paths(root: str) -> list[str]:
     """`src/main/java` (with `src/test/java` if present), else `src`, else the root itself."""
     if os.path.isdir(os.path.join(root, "src", "main", "java")):
@@ -183,11 +205,63 @@ def shared_index_location() -> str | None:
     return location
 
 
+# -- the project's Java level -------------------------------------------------
+
+JVM_FOLDERS = ("/usr/lib/jvm",)  # where Debian (and most distributions) install JDKs
+
+
+def execution_environment(level: str) -> str:
+    """Eclipse's name for a Java level: `17` -> `JavaSE-17`, `1.8` -> `JavaSE-1.8`."""
+    return f"JavaSE-{level}"
+
+
+def _major(version: str) -> int | None:
+    """The feature release of a Java level or version: `17`, `17.0.15` -> 17; `1.8`, `1.8.0_292` -> 8."""
+    parts = version.split(".")
+    text = parts[1] if parts[0] == "1" and len(parts) > 1 else parts[0]
+    return int(text) if text.isdigit() else None
+
+
+def find_jdk(level: str, folders: Sequence[str] = JVM_FOLDERS) -> str | None:
+    """An installed JDK (a folder with `release` and `jmods` or `lib/modules`) of exactly Java `level`, or None."""
+    wanted = _major(level)
+    for folder in folders:
+        for home in sorted(glob.glob(os.path.join(folder, "*"))):
+            if os.path.islink(home):
+                continue  # Debian's `java-1.17.0-openjdk-amd64` links to the real folder
+            try:
+                release = pathlib.Path(home, "release").read_text(encoding="utf-8", errors="replace")
+            except OSError:
+                continue
+            match = re.search(r'^JAVA_VERSION="([^"]+)"', release, re.MULTILINE)
+            if match and _major(match.group(1)) == wanted:
+                return home
+    return None
+
+
+def compiler_preferences(level: str) -> str:
+    """`.settings/org.eclipse.jdt.core.prefs` for a project compiled at Java `level`, against that release's API."""
+    lines = [
+        "eclipse.preferences.version=1",
+        f"org.eclipse.jdt.core.compiler.compliance={level}",
+        f"org.eclipse.jdt.core.compiler.source={level}",
+        f"org.eclipse.jdt.core.compiler.codegen.targetPlatform={level}",
+        # `--release`: a newer JDK's library is seen as it was at `level` (no `List.getLast()` at 17)
+        "org.eclipse.jdt.core.compiler.release=enabled",
+    ]
+    return "\n".join(lines) + "\n"
+
+
 # -- settings ---------------------------------------------------------------
 
 
 def jdtls_settings(
-    source_paths: Sequence[str], classpath: Sequence[str], *, autobuild: bool, shared_index: str | None = None
+    source_paths: Sequence[str],
+    classpath: Sequence[str],
+    *,
+    autobuild: bool,
+    shared_index: str | None = None,
+    runtimes: Sequence[dict] = (),
 ) -> dict:
     """The `java.*` settings for a decoder: every completion, no build tools, no network, little else."""
     return {
@@ -228,6 +302,7 @@ def jdtls_settings(
             "configuration": {
                 "updateBuildConfiguration": "automatic",
                 "checkProjectSettingsExclusions": False,
+                "runtimes": list(runtimes),  # a JDK of the project's own level, when one is installed
             },
             "autobuild": {"enabled": autobuild},
             "maxConcurrentBuilds": 1,
@@ -290,8 +365,10 @@ def _pid_alive(pid: int) -> bool:
 # -- the project -------------------------------------------------------------
 
 
-def write_eclipse_project(directory: str, name: str, source_folders: Sequence[str], jars: Sequence[str]) -> None:
-    """An Eclipse Java project in `directory` whose source folders link to `source_folders` (absolute)."""
+def write_eclipse_project(
+    directory: str, name: str, source_folders: Sequence[str], jars: Sequence[str], level: str | None = None
+) -> None:
+    """An Eclipse Java project in `directory` whose source folders link to `source_folders` (absolute), at Java `level`."""
     links = "".join(
         f"<link><name>src{i}</name><type>2</type><location>{escape(folder)}</location></link>"
         for i, folder in enumerate(source_folders)
@@ -304,7 +381,13 @@ def write_eclipse_project(directory: str, name: str, source_folders: Sequence[st
         f"<linkedResources>{links}</linkedResources></projectDescription>\n"
     )
     entries = [f'<classpathentry kind="src" path="src{i}"/>' for i in range(len(source_folders))]
-    entries.append('<classpathentry kind="con" path="org.eclipse.jdt.launching.JRE_CONTAINER"/>')
+    container = "org.eclipse.jdt.launching.JRE_CONTAINER"
+    if level:
+        container += "/org.eclipse.jdt.internal.debug.ui.launcher.StandardVMType/" + execution_environment(level)
+        settings = pathlib.Path(directory, ".settings")
+        settings.mkdir(exist_ok=True)
+        (settings / "org.eclipse.jdt.core.prefs").write_text(compiler_preferences(level))
+    entries.append(f'<classpathentry kind="con" path={quoteattr(container)}/>')
     entries += [f'<classpathentry kind="lib" path={quoteattr(jar)}/>' for jar in jars]
     entries.append('<classpathentry kind="output" path="bin"/>')
     pathlib.Path(directory, ".classpath").write_text(
@@ -335,6 +418,7 @@ class JdtlsServer(LanguageServer):
         classpath: Sequence[str] = (),
         autobuild: bool = False,
         heap: str = "1G",
+        level: str | None = None,
     ) -> None:
         root = str(pathlib.Path(repository_root_path).resolve())
         self.home = home
@@ -347,8 +431,13 @@ class JdtlsServer(LanguageServer):
         self.source_paths = [_relative_to(root, f) for f in self.source_folders]
         self.classpath = [str(pathlib.Path(root, p).resolve()) for p in classpath]
         self.shared_index = shared_index_location()
+        # The project's level: its compliance settings, and that JDK's library where one is installed
+        # (else the running JDK's, limited to the level by `--release`).
+        self.level = level
+        self.level_jdk = find_jdk(level) if level else None
+        runtimes = [{"name": execution_environment(level), "path": self.level_jdk, "default": True}] if self.level_jdk else []
         self.settings = jdtls_settings(
-            self.source_paths, self.classpath, autobuild=autobuild, shared_index=self.shared_index
+            self.source_paths, self.classpath, autobuild=autobuild, shared_index=self.shared_index, runtimes=runtimes
         )
         jar = launcher_jar(home)
         sweep_stale_scratch()
@@ -365,6 +454,7 @@ class JdtlsServer(LanguageServer):
             "mgd-" + (os.path.basename(root) or "root"),
             self.source_folders,
             self.classpath,
+            level,
         )
         command = [
             java,
@@ -604,8 +694,9 @@ def make_server(
     source_paths=(),
     classpath=(),
     autobuild: bool = False,
+    level: str | None = None,
 ):
-    """A `JdtlsServer` for `root` (see `locate` for `java` and `home`)."""
+    """A `JdtlsServer` for `root` at Java `level` (None: the running JDK's; see `locate` for `java` and `home`)."""
     from multilspy.multilspy_config import Language, MultilspyConfig
     from multilspy.multilspy_logger import MultilspyLogger
 
@@ -613,7 +704,7 @@ def make_server(
     mlogger = MultilspyLogger()
     mlogger.logger.setLevel(logging.WARNING)
     return JdtlsServer(config, mlogger, root, java=java, home=home, source_paths=source_paths,
-                       classpath=classpath, autobuild=autobuild)  # fmt: skip
+                       classpath=classpath, autobuild=autobuild, level=level)  # fmt: skip
 
 
 if __name__ == "__main__":  # pragma: no cover - shows what a Java session would run

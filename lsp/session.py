@@ -22,9 +22,9 @@ import time
 from collections.abc import Sequence
 from dataclasses import dataclass
 
-from .errors import ServerUnavailable
-from .positions import offset_to_position, single_edit
-from .process_guard import guarded
+from mgd.lsp.errors import ServerUnavailable
+from mgd.lsp.positions import offset_to_position, single_edit
+from mgd.lsp.process_guard import guarded
 
 __all__ = [
     "SUPPORTED_LANGUAGES",
@@ -59,6 +59,7 @@ class CompletionItem:
     kind: int | None
     insert_text: str
     filter_text: str = ""
+    detail: str = ""  # JDT.LS: the declaring type and signature, `Shelf.totalUnits() : int`
 
 
 class CompletionList(list):
@@ -70,6 +71,9 @@ class CompletionList(list):
     """
 
     is_incomplete: bool = False
+    # The server could not resolve the receiver and offered members of types it
+    # guessed by name (JDT.LS pools every JDK type called `Builder`): no constraint.
+    receiver_guessed: bool = False
 
 
 @dataclass(frozen=True)
@@ -121,7 +125,11 @@ class LanguageServerSession:
     Java only: `source_paths` are source folders (absolute or relative to
     `root`; default `src/main/java` [+ `src/test/java`], else `src`, else the
     root), `classpath` are jars given to JDT.LS as
-    `java.project.referencedLibraries`. JDT.LS writes its workspace, project
+    `java.project.referencedLibraries`, and `java_level` the project's Java
+    level (`17`, `1.8`): JDT.LS then compiles at that level and proposes only
+    that release's library (the JDK of that level from /usr/lib/jvm when one
+    is installed, else the running JDK's seen through `--release`); None
+    leaves JDT.LS at the running JDK's own level. JDT.LS writes its workspace, project
     metadata and build output to a temporary directory removed on close,
     never into `root`. `start()` returns once JDT.LS reports ServiceReady and
     (waiting at most 30 s more) has indexed the JDK, jars and sources, so
@@ -144,6 +152,7 @@ class LanguageServerSession:
         extra_paths: Sequence[str | os.PathLike] = (),
         source_paths: Sequence[str | os.PathLike] = (),
         classpath: Sequence[str | os.PathLike] = (),
+        java_level: str | None = None,
     ) -> None:
         self.root = str(pathlib.Path(root).resolve())
         if not os.path.isdir(self.root):
@@ -160,6 +169,7 @@ class LanguageServerSession:
         # Java: source folders and jars for JDT.LS; the java and JDT.LS install are found by start().
         self.source_paths = [str(p) for p in source_paths]
         self.classpath = [str(p) for p in classpath]
+        self.java_level = java_level  # the project's level (`17`, `1.8`): only its API is proposed
         self._java: tuple[str, str] | None = None
         # Another Python's site-packages (a project's venv) and source folders
         # such as `src/` for jedi to resolve imports from.
@@ -188,7 +198,7 @@ class LanguageServerSession:
     def start(self) -> None:
         """Start the server; raise ServerUnavailable if it does not come up in time."""
         if self.language == "java":
-            from .jdtls import locate
+            from mgd.lsp.jdtls import locate
 
             self._java = locate()  # a missing install or a Java older than 21 is reported here
         elif not self.server_binary:
@@ -237,10 +247,15 @@ class LanguageServerSession:
                 kind=item.get("kind"),
                 insert_text=item.get("insertText") or (item.get("textEdit") or {}).get("newText") or item.get("label", ""),
                 filter_text=self._filter_text(item.get("filterText") or ""),
+                detail=item.get("detail") or "",
             )
             for item in items
         )
         answer.is_incomplete = bool(isinstance(result, dict) and result.get("isIncomplete"))
+        if self.language == "java":
+            from mgd.lsp.jdtls import guessed_receiver
+
+            answer.receiver_guessed = guessed_receiver(item.detail for item in answer)
         return answer
 
     def _filter_text(self, text: str) -> str:
@@ -329,10 +344,12 @@ class LanguageServerSession:
 
     def _make_server(self):
         if self.language == "java":
-            from .jdtls import make_server
+            from mgd.lsp.jdtls import make_server
 
             java, home = self._java or (None, None)
-            server = make_server(self.root, java, home, source_paths=self.source_paths, classpath=self.classpath)
+            server = make_server(
+                self.root, java, home, source_paths=self.source_paths, classpath=self.classpath, level=self.java_level
+            )
             server.deadline = time.monotonic() + self.start_timeout  # the index wait fits in the start budget
             return server
         from multilspy.multilspy_config import Language, MultilspyConfig

@@ -1,86 +1,32 @@
 """Monitors: decide when the text just written calls for a language-server fact.
 
-Each language has its scanner (which points of the text are code) and its
-set of monitors; `deref` works for both, the rest are language-specific.
+Shared at this level: the monitor abstraction and the scanner contract
+(`base`), the dereference monitor every language uses (`dereference`), call
+tracking (`calls`), how monitors that fire together are combined (`compose`)
+and the registry of languages (`languages`). Each language's scanner and own
+monitors live in its sub-package (`python/`, `java/`).
 """
 
-from __future__ import annotations
-
-from dataclasses import dataclass
-from typing import Callable
-
-from . import java_lexer, python_lexer
-from .arguments import ArgumentMonitor
-from .base import Document, Monitor, Trigger
-from .classes import ClassMonitor
-from .dereference import DereferenceMonitor
-from .imports import ImportMonitor
-from .java import EnumCaseMonitor, JavaArgumentMonitor, NewMonitor
-
-
-@dataclass(frozen=True)
-class Language:
-    """What guidance needs to know about a programming language."""
-
-    name: str
-    scan: Callable[[str], tuple]  # text from the start of a file -> scanner state
-    suffixes: tuple[str, ...]
-    monitors: dict[str, type]
-    default_monitors: str
-
-
-LANGUAGES: dict[str, Language] = {
-    "python": Language(
-        "python", python_lexer.scan, (".py", ".pyi"),
-        {"deref": DereferenceMonitor, "imports": ImportMonitor, "classes": ClassMonitor, "args": ArgumentMonitor},
-        "deref,imports,classes,args",
-    ),
-    "java": Language(
-        "java", java_lexer.scan, (".java",),
-        {"deref": DereferenceMonitor, "args": JavaArgumentMonitor, "enums": EnumCaseMonitor, "new": NewMonitor},
-        "deref,args,enums,new",
-    ),
-}  # fmt: skip
-MONITORS: dict[str, type] = LANGUAGES["python"].monitors
-DEFAULT_MONITORS = LANGUAGES["python"].default_monitors
-
-
-def language(name: str) -> Language:
-    """The Language called `name`; ValueError naming the supported ones."""
-    try:
-        return LANGUAGES[name]
-    except KeyError:
-        raise ValueError(f"unsupported language {name!r}; choose from {', '.join(LANGUAGES)}") from None
-
-
-def language_of(path: str) -> str | None:
-    """The language of a file, from its suffix (None if no language claims it)."""
-    for lang in LANGUAGES.values():
-        if path.endswith(lang.suffixes):
-            return lang.name
-    return None
-
-
-def monitors_by_name(spec: str, language_name: str = "python") -> list[Monitor]:
-    """Monitors of a language from a comma-separated list of names; ValueError naming any unknown one."""
-    available = language(language_name).monitors
-    names = [part.strip() for part in spec.split(",") if part.strip()]
-    unknown = [n for n in names if n not in available]
-    if unknown or not names:
-        raise ValueError(
-            f"unknown monitor {', '.join(unknown) or '(none given)'}; choose from {', '.join(available)}"
-            + ("" if language_name == "python" else f" ({language_name})")
-        )
-    return [available[n]() for n in dict.fromkeys(names)]
-
-
-def default_monitors(language_name: str = "python") -> list[Monitor]:
-    """The default monitors of a language."""
-    return monitors_by_name(language(language_name).default_monitors, language_name)
-
+from mgd.monitors.base import Document, Monitor, Trigger
+from mgd.monitors.calls import CallMonitor
+from mgd.monitors.dereference import DereferenceMonitor
+from mgd.monitors.java.monitors import EnumCaseMonitor, JavaArgumentMonitor, NewMonitor
+from mgd.monitors.languages import (
+    DEFAULT_MONITORS,
+    LANGUAGES,
+    MONITORS,
+    Language,
+    default_monitors,
+    language,
+    language_of,
+    monitors_by_name,
+)
+from mgd.monitors.python.arguments import ArgumentMonitor
+from mgd.monitors.python.classes import ClassMonitor
+from mgd.monitors.python.imports import ImportMonitor
 
 __all__ = [
-    "DEFAULT_MONITORS", "LANGUAGES", "MONITORS", "ArgumentMonitor", "ClassMonitor", "DereferenceMonitor", "Document",
-    "EnumCaseMonitor", "ImportMonitor", "JavaArgumentMonitor", "Language", "Monitor", "NewMonitor", "Trigger",
+    "DEFAULT_MONITORS", "LANGUAGES", "MONITORS", "ArgumentMonitor", "CallMonitor", "ClassMonitor", "DereferenceMonitor",
+    "Document", "EnumCaseMonitor", "ImportMonitor", "JavaArgumentMonitor", "Language", "Monitor", "NewMonitor", "Trigger",
     "default_monitors", "language", "language_of", "monitors_by_name",
 ]  # fmt: skip

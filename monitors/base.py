@@ -11,8 +11,37 @@ from __future__ import annotations
 
 from abc import ABC, abstractmethod
 from dataclasses import dataclass
+from typing import Protocol
 
-from .python_lexer import LexState
+# The scanner contract: every language's scanner state has these fields, with
+# CODE (its mode for code) equal to 0 and `prev` taking the PREV_* values below.
+CODE = 0
+# What the last code character was, as far as a following `.` is concerned.
+PREV_OTHER, PREV_NAME, PREV_NUMBER, PREV_CLOSE, PREV_DEREF_DOT = range(5)
+
+
+class ScanState(Protocol):
+    """Where a language's incremental scanner stands after some text (immutable, hashable)."""
+
+    mode: int  # CODE, or a language-specific mode for strings and comments
+    prev: int  # PREV_*
+    word: str  # the identifier being read while it may still be a keyword, else "#"
+    hard_keywords: frozenset[str]  # words that are never receivers or callees
+
+    @property
+    def at_dereference(self) -> bool: ...  # the text ends with a member-access dot in code
+
+    @property
+    def in_code(self) -> bool: ...  # the next character would be read as code
+
+    def step(self, ch: str) -> "ScanState": ...  # the state after one more character
+
+    def advance(self, text: str) -> "ScanState": ...  # the state after more text
+
+
+def is_ident_char(ch: str) -> bool:
+    """True for characters that may continue a Python identifier (and, but for `$`, a Java one)."""
+    return ch == "_" or ch.isalnum()
 
 
 @dataclass(frozen=True)
@@ -54,7 +83,7 @@ class Monitor(ABC):
     open_start: bool = False
 
     @abstractmethod
-    def trigger(self, state: LexState, line: str) -> Trigger | None:
+    def trigger(self, state: ScanState, line: str) -> Trigger | None:
         """Where the text (scanned into `state`, its current line reading `line`) opens a constrained name, or None."""
 
     @abstractmethod

@@ -5,14 +5,16 @@ bracket or a string literal (not inside strings or comments, not in a number
 such as `1.5`). Query: `textDocument/completion` at that point, with nothing
 typed after the dot, so the server lists every member. Allowed: the member
 names, without keywords, snippets and anything that is not an identifier. It
-gives up (no constraint) when the server fails, times out or knows nothing.
+gives up (no constraint) when the server fails, times out or knows nothing,
+when its list is incomplete, and when it could not resolve the receiver and
+listed members of types it guessed by name.
 """
 
 from __future__ import annotations
 
 import re
 
-from .base import Document, Monitor, Trigger
+from mgd.monitors.base import Document, Monitor, Trigger
 
 # LSP CompletionItemKind values that never name a member.
 _KEYWORD, _SNIPPET = 14, 15
@@ -58,6 +60,8 @@ class DereferenceMonitor(Monitor):
         text = document.prefix + generated
         items = session.completions(document.path, text + document.suffix, len(text))
         if not items or getattr(items, "is_incomplete", False):  # a partial list would forbid real members
+            return None
+        if getattr(items, "receiver_guessed", False):  # members of same-named types, not of the receiver's
             return None
         names = member_names(items)
         return names or None

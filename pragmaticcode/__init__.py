@@ -1,8 +1,12 @@
-"""PragmaticCode-Py: prompts at dereferences in real PyPI packages, the MGD paper's metrics, guided vs unguided.
+"""PragmaticCode: prompts at dereferences in real projects, the MGD paper's metrics, guided vs unguided.
 
-`packages` reads package lists, `fetch` installs each package's source and
-dependencies, `select_prompts` chooses prompts with the language server,
-`builder` writes a dataset; `generation`, `typecheck`, `metrics` and
-`evaluate` score samples into a results file that `report` turns into the
-paper's table and a chart. `cli` wires them to `mgd pragmaticcode`.
+Shared by every language, at this level: the prompt record (`prompts`), the
+metrics and score@k (`metrics`, over `lexers`), results files (`results`),
+the report (`report`), the evaluate loop (`evaluate`, with `generation`),
+dataset building (`dataset`, `packages`), the errors and locks of fetching
+(`errors`, `locks`), the registry of evaluation languages (`languages`) and
+the CLI (`cli`). Each language has the same modules for the same jobs in its
+sub-package, `python/` (PyPI packages, basedpyright) and `java/` (Debian
+source packages, ECJ; plus `dotprompts`, the paper's own Java prompts):
+`fetch`, `select`, `build`, `lexer`, `check`.
 """

@@ -7,7 +7,7 @@ import json
 import pathlib
 import sys
 
-from ..errors import InputError
+from mgd.errors import InputError
 
 DEFAULT_DATASET = pathlib.Path(__file__).parent / "data"
 SHIPPED = {"python": DEFAULT_DATASET, "java": DEFAULT_DATASET / "java"}
@@ -77,24 +77,25 @@ def run(args: argparse.Namespace) -> int:
 
 
 def _work(args) -> pathlib.Path:
-    from .evaluate import default_work
+    from mgd.pragmaticcode.evaluate import default_work
 
-    return pathlib.Path(args.work) if args.work else default_work()
+    # resolved once, here: a relative path must not be read against another folder later
+    return pathlib.Path(args.work).resolve() if args.work else default_work()
 
 
 def _build(args) -> int:
-    from .select_prompts import Limits
+    from mgd.pragmaticcode.dataset import Limits
 
     for name in ("per_package", "per_function", "max_lines"):
         if getattr(args, name) < 1:
             raise InputError(f"--{name.replace('_', '-')} must be at least 1")
     limits = Limits(per_package=args.per_package, per_function=args.per_function, max_truth_lines=args.max_lines)
     if args.language == "java":
-        from .java_builder import build_java_dataset
+        from mgd.pragmaticcode.java.build import build_java_dataset
 
         report = build_java_dataset(args.packages, args.out, _work(args), limits)
     else:
-        from .builder import build_dataset
+        from mgd.pragmaticcode.python.build import build_dataset
 
         report = build_dataset(args.packages, args.out, _work(args), limits)
     total = sum(report.prompts.values())
@@ -116,15 +117,14 @@ def dataset_prompts_path(dataset: str | None) -> pathlib.Path:
 
 def load_prompts(dataset: str | None, repos: str | None) -> list:
     """The prompts of a dataset: a prompts file, or a DotPrompts CSV read against the repositories in `repos`."""
-    from .prompts import Prompt, read_prompts
+    from mgd.pragmaticcode.prompts import Prompt, read_prompts
 
     path = dataset_prompts_path(dataset)
     if path.suffix != ".csv":
         if repos is not None:
             raise InputError("--repos goes with a DotPrompts dataset.csv, not with a prompts file")
         return read_prompts(path)
-    from .dotprompts import dotprompts_summary, read_dotprompts
-    from .java_eval import repos_folder
+    from mgd.pragmaticcode.java.dotprompts import dotprompts_summary, read_dotprompts, repos_folder
 
     if repos is None:
         raise InputError(f"{path} is a DotPrompts CSV: pass --repos, the folder holding its repositories")
@@ -136,7 +136,8 @@ def load_prompts(dataset: str | None, repos: str | None) -> list:
 
 
 def _eval(args) -> int:
-    from .evaluate import EvalConfig, evaluate, parse_shard, shard_prompts
+    from mgd.pragmaticcode.evaluate import EvalConfig, evaluate, parse_shard, shard_prompts
+    from mgd.pragmaticcode.java.dotprompts import repos_folder
 
     index, count = parse_shard(args.shard)
     if args.limit is not None and args.limit < 1:
@@ -153,17 +154,24 @@ def _eval(args) -> int:
     if args.model is not None and not pathlib.Path(args.model).is_dir():
         raise InputError(f"--model {args.model} is not a directory")
     prompts = shard_prompts(load_prompts(args.dataset, args.repos), index, count)[: args.limit]
-    summary = evaluate(prompts, args.out, config, _work(args), resume=args.resume, shard=args.shard, repos=args.repos)
+    repos = repos_folder(args.repos)
+    summary = evaluate(prompts, args.out, config, _work(args), resume=args.resume, shard=args.shard, repos=repos)
     print(
         f"{summary['written']} records written to {args.out}; {summary['already_done']} prompts were already done"
         + (f"; {len(summary['skipped'])} skipped" if summary["skipped"] else ""),
         file=sys.stderr,
     )
-    return 1 if summary["skipped"] else 0
+    if summary["unchecked"]:
+        print(
+            f"mgd: {summary['unchecked']} of {summary['written']} samples have no CR: the compile or type check "
+            f"could not run ({summary['checker_error']})",
+            file=sys.stderr,
+        )
+    return 1 if summary["skipped"] or summary["unchecked"] else 0
 
 
 def _report(args) -> int:
-    from .report import chart, merge, summarise, table
+    from mgd.pragmaticcode.report import chart, merge, summarise, table, warnings
 
     records = merge(args.results)
     if args.dataset:
@@ -175,6 +183,8 @@ def _report(args) -> int:
     path = pathlib.Path(args.chart) if args.chart else pathlib.Path(args.results[0]).with_suffix(".png")
     languages = sorted({r.get("language", "python") for r in records})
     chart(summary, path, title="PragmaticCode-" + "/".join({"python": "Py", "java": "Java"}[x] for x in languages))
+    for warning in warnings(summary):
+        print(f"mgd: {warning}", file=sys.stderr)
     if args.json:
         print(json.dumps(summary, indent=1))
     else:

@@ -14,18 +14,15 @@ from dataclasses import dataclass
 import torch
 from tqdm import tqdm
 
-from ..errors import InputError
-from ..monitors.base import Document
-from .fetch import FetchError, PackageBuild, fetch
-from .generation import complete_function, end_finder
-from .java_eval import RepoMissing, compile_problems, java_session, new_problems, repo_build
-from .metrics import identifier_sequence_match, next_identifier_match, prefix_match
-from .packages import PackageSpec
-from .prompts import Prompt
-from .javalex import identifiers as java_identifiers
-from .pylex import identifiers
-from .results import ResultWriter, read_results, sample_key
-from .typecheck import CheckerUnavailable, Diagnostic, new_errors, type_errors
+from mgd.errors import InputError
+from mgd.monitors.base import Document
+from mgd.pragmaticcode.errors import CheckerUnavailable, FetchError
+from mgd.pragmaticcode.generation import complete_function, end_finder
+from mgd.pragmaticcode.languages import eval_language
+from mgd.pragmaticcode.lexers import identifiers
+from mgd.pragmaticcode.metrics import identifier_sequence_match, next_identifier_match, prefix_match
+from mgd.pragmaticcode.prompts import Prompt
+from mgd.pragmaticcode.results import ResultWriter, read_results, sample_key
 
 log = logging.getLogger("mgd")
 
@@ -61,7 +58,7 @@ class EvalConfig:
 
     def monitors_for(self, language: str) -> str:
         """The monitors guided mode runs for prompts of `language`."""
-        from ..monitors import language as language_named
+        from mgd.monitors import language as language_named
 
         return self.monitors or language_named(language).default_monitors
 
@@ -102,34 +99,25 @@ class _Packages:
 
     def __init__(self, work: pathlib.Path, repos: pathlib.Path | None = None) -> None:
         self.work, self.repos = work, repos
-        self.builds: dict[str, PackageBuild | str] = {}
+        self.builds: dict[str, object] = {}
         self.texts: dict[tuple[str, str], str] = {}
         self.session = None
         self.session_for: str | None = None
 
-    def build(self, prompt: Prompt) -> PackageBuild:
+    def build(self, prompt: Prompt):
         key = f"{prompt.package}=={prompt.version}"
         found = self.builds.get(key)
         if found is None:
             try:
-                found = self._fetch(prompt)
-            except (FetchError, RepoMissing, CheckerUnavailable) as err:  # the last: a Java project's compile check
+                found = eval_language(prompt.language).fetch(prompt, self.work, self.repos)
+            except (FetchError, CheckerUnavailable) as err:  # the last: a Java project's compile check
                 found = str(err)
             self.builds[key] = found
         if isinstance(found, str):
             raise FetchError(found)
         return found
 
-    def _fetch(self, prompt: Prompt):
-        if prompt.language == "java":
-            if self.repos is not None:
-                return repo_build(prompt, self.repos)
-            from .java_debian import fetch_java
-
-            return fetch_java(prompt.package, prompt.version, self.work)
-        return fetch(PackageSpec(prompt.package, prompt.version), self.work)
-
-    def text(self, prompt: Prompt, build: PackageBuild) -> str:
+    def text(self, prompt: Prompt, build) -> str:
         key = (prompt.package, prompt.file)
         if key not in self.texts:
             path = build.root / prompt.file
@@ -139,20 +127,15 @@ class _Packages:
             self.texts[key] = data.decode("utf-8")
         return self.texts[key]
 
-    def language_server(self, prompt: Prompt, build: PackageBuild):
-        from ..lsp.session import LanguageServerSession, ServerUnavailable
+    def language_server(self, prompt: Prompt, build):
+        from mgd.lsp.session import ServerUnavailable
 
         key = f"{prompt.package}=={prompt.version}"
         if self.session_for != key:
             self.close()
             try:
-                if prompt.language == "java":
-                    self.session = java_session(build)
-                else:
-                    self.session = LanguageServerSession(
-                        build.root, environment=build.python, extra_paths=[build.source_root]
-                    )
-                    self.session.start()
+                self.session = eval_language(prompt.language).language_server(build)
+                self.session.start()
             except ServerUnavailable as err:
                 log.warning("%s: language server unavailable (%s); guided samples run unguided", key, err)
                 self.session = None
@@ -175,9 +158,9 @@ def evaluate(
     repos: str | os.PathLike | None = None,
 ) -> dict:
     """Run every pending (prompt, mode) of the list, appending one record per sample to `out`."""
-    from ..decoding.token_index import token_index_for
-    from ..models import load_model
-    from ..monitors import monitors_by_name
+    from mgd.decoding.token_index import token_index_for
+    from mgd.models import load_model
+    from mgd.monitors import monitors_by_name
 
     config.check()
     out = pathlib.Path(out)
@@ -201,39 +184,41 @@ def evaluate(
         return [m for m in config.modes if any((prompt.id, m, s) not in done for s in range(config.samples))]
 
     todo = [p for p in prompts if pending_modes(p)]
-    summary = {"prompts": len(prompts), "already_done": len(prompts) - len(todo), "written": 0, "skipped": {}}
+    summary = {
+        "prompts": len(prompts), "already_done": len(prompts) - len(todo), "written": 0, "skipped": {},
+        "unchecked": 0, "checker_error": None,  # samples whose compile or type check could not run, and why
+    }  # fmt: skip
     if not todo:
         return summary
     model, tokenizer = load_model(config.model)
     index = token_index_for(tokenizer)
-    packages = _Packages(pathlib.Path(work), pathlib.Path(repos) if repos is not None else None)
-    originals: dict[tuple[str, str], list[Diagnostic] | Counter] = {}
+    packages = _Packages(pathlib.Path(work).resolve(), pathlib.Path(repos).resolve() if repos is not None else None)
+    originals: dict[tuple[str, str], object] = {}  # each file's problems before generation
     writer = ResultWriter(out)
     checker = ThreadPoolExecutor(1, thread_name_prefix="mgd-check")
     failures: list[BaseException] = []
     bar = tqdm(total=len(prompts), initial=summary["already_done"], desc="prompts", unit="prompt")
 
-    def check_and_write(prompt: Prompt, build: PackageBuild, text: str, runs: list[tuple[str, dict]]) -> None:
+    def check_and_write(prompt: Prompt, build, text: str, runs: list[tuple[str, dict]]) -> None:
         try:
             key = (prompt.package, prompt.file)
             start, end = prompt.dot_offset + 1, prompt.function["end"]
             variants = [text[:start] + run["text"] + text[end:] for _, run in runs]
             ask_original = key not in originals
-            java = prompt.language == "java"
-            check, empty = (compile_problems, Counter()) if java else (type_errors, [])
+            lang = eval_language(prompt.language)
             try:
-                found = check(build, prompt.file, ([text] if ask_original else []) + variants)
+                found = lang.problems(build, prompt.file, ([text] if ask_original else []) + variants)
                 checker_error = None
             except CheckerUnavailable as err:
                 found, checker_error = [None] * (len(variants) + ask_original), str(err)
             if ask_original:
-                originals[key] = found.pop(0) or empty
+                originals[key] = found.pop(0) or lang.no_problems()
             for (mode, run), errors in zip(runs, found):
                 extra = None
                 if checker_error is None:
-                    extra = new_problems(originals[key], errors) if java else new_errors(originals[key], errors)
+                    extra = lang.new_problems(originals[key], errors)
                 generated, truth = run["text"], prompt.ground_truth(text)
-                first = (java_identifiers if java else identifiers)(generated)
+                first = identifiers(generated, prompt.language)
                 record = {
                     "prompt_id": prompt.id,
                     "package": prompt.package,
@@ -256,11 +241,18 @@ def evaluate(
                     "syntax_error": checker_error is None and extra is None,
                     "new_errors": [f"{rule}: {msg}" for rule, msg in (extra or [])][:5],
                     "checker_error": checker_error,
+                    "truth_masked": run["truth_masked"],
+                    # problems the unchanged file has (unresolved dependencies, most often): CR there
+                    # counts only what the generation adds
+                    "original_errors": None if checker_error else _count(originals[key]),
                     "constrained_steps": run["constrained_steps"],
                     "server_queries": run["server_queries"],
                 }
                 writer.write(record)
                 summary["written"] += 1  # only this one checker thread writes it
+                if checker_error:
+                    summary["unchecked"] += 1
+                    summary["checker_error"] = summary["checker_error"] or checker_error
             bar.update(1)
         except BaseException as err:  # noqa: BLE001 - surfaced by the main thread
             failures.append(err)
@@ -272,7 +264,7 @@ def evaluate(
             try:
                 build = packages.build(prompt)
                 text = packages.text(prompt, build)
-            except (FetchError, RepoMissing, UnicodeDecodeError) as err:
+            except (FetchError, UnicodeDecodeError) as err:
                 summary["skipped"][prompt.id] = str(err)
                 tqdm.write(f"mgd: skipped {prompt.id}: {err}")
                 bar.update(1)
@@ -281,6 +273,7 @@ def evaluate(
             runs: list[tuple[str, dict]] = []
             for mode in pending_modes(prompt):
                 session = packages.language_server(prompt, build) if mode == "guided" else None
+                masked = truth_masked(prompt, document, session, monitors[prompt.language]) if session else None
                 torch.manual_seed(_seed(prompt.id, mode))
                 started = time.perf_counter()
                 ends = end_finder(
@@ -294,7 +287,7 @@ def evaluate(
                 seconds = round((time.perf_counter() - started) / config.samples, 3)
                 for number, run in enumerate(samples):
                     if (prompt.id, mode, number) not in done:
-                        runs.append((mode, {**run, "sample": number, "seconds": seconds}))
+                        runs.append((mode, {**run, "sample": number, "seconds": seconds, "truth_masked": masked}))
             checker.submit(check_and_write, prompt, build, text, runs)
         checker.shutdown(wait=True)
         if failures:
@@ -305,6 +298,34 @@ def evaluate(
         writer.close()
         bar.close()
     return summary
+
+
+def _count(problems) -> int:
+    """How many problems a checker's answer holds (a list of diagnostics or a Counter of (kind, message))."""
+    return sum(problems.values()) if isinstance(problems, Counter) else len(problems)
+
+
+def truth_masked(prompt: Prompt, document: Document, session, monitors: list) -> bool | None:
+    """Whether guidance at the prompt's own dot would mask the name the original code writes there.
+
+    The same monitors and query as the decoder's first step (the prompt ends
+    at the dot); None when they leave that step free, so nothing was masked.
+    A True is a soundness bug unless the original itself does not compile.
+    """
+    from mgd.monitors import language as language_named
+    from mgd.monitors.calls import CallMonitor
+    from mgd.monitors.compose import allowed_together, fired_together
+
+    name_monitors = [m for m in monitors if not isinstance(m, CallMonitor)]
+    state = language_named(prompt.language).scan(document.prefix)
+    fired = fired_together(name_monitors, state, document.prefix.rsplit("\n", 1)[-1])
+    if fired is None:
+        return None
+    trigger, chosen = fired
+    allowed, _open = allowed_together(chosen, session, document, trigger.at)
+    if allowed is None:
+        return None
+    return prompt.next_identifier not in allowed
 
 
 def _check_same_config(records: list[dict], config: EvalConfig, out: pathlib.Path, language: str) -> None:
@@ -320,7 +341,7 @@ def _check_same_config(records: list[dict], config: EvalConfig, out: pathlib.Pat
 
 def default_work() -> pathlib.Path:
     """Where fetched packages are kept by default ($MGD_CACHE_DIR/pragmaticcode or ~/.cache/mgd/pragmaticcode)."""
-    from ..models import cache_root
+    from mgd.models import cache_root
 
     return cache_root() / "pragmaticcode"
 

@@ -7,11 +7,11 @@ from typing import Callable
 import torch
 from transformers import StoppingCriteria
 
-from ..completion import complete_document
-from ..decoding.token_index import TokenIndex
-from ..monitors.base import Document
-from ..monitors.java_lexer import CODE as _JAVA_CODE
-from ..monitors.java_lexer import JavaLexState
+from mgd.completion import complete_document
+from mgd.decoding.token_index import TokenIndex
+from mgd.monitors.base import Document
+from mgd.monitors.java.lexer import CODE as _JAVA_CODE
+from mgd.monitors.java.lexer import JavaLexState
 
 
 def function_end(text: str, indent: int) -> int | None:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import json
 
-from ..errors import InputError
+from mgd.errors import InputError
 
 
 def parse_object(line: str, where: str, required: dict[str, type | tuple[type, ...]]) -> dict:

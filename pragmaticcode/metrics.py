@@ -1,7 +1,7 @@
 """The MGD paper's per-sample metrics and the score@k aggregate.
 
 NIM, ISM and PM compare the generated rest of a function with the original
-over the language's lexical tokens (`pylex` for Python, `javalex` for Java); score@k turns n per-sample values of
+over the language's lexical tokens (`mgd.pragmaticcode.lexers`); score@k turns n per-sample values of
 one prompt into the expected best of k samples drawn without replacement.
 """
 
@@ -10,15 +10,8 @@ from __future__ import annotations
 from collections.abc import Sequence
 from math import comb
 
-from . import javalex, pylex
-
-
-def _identifiers(text: str, language: str) -> list[str]:
-    return javalex.identifiers(text) if language == "java" else pylex.identifiers(text)
-
-
-def _tokens(text: str, language: str) -> list[str]:
-    return javalex.tokens(text) if language == "java" else [t.text for t in pylex.tokens(text)]
+from mgd.pragmaticcode.lexers import identifiers as _identifiers
+from mgd.pragmaticcode.lexers import tokens as _tokens
 
 
 def common_prefix(a: Sequence, b: Sequence) -> int:

@@ -25,12 +25,14 @@ Schema (every offset counts Python `str` characters of the file decoded as UTF-8
 
 from __future__ import annotations
 
+import hashlib
 import json
 import os
+import pathlib
 from dataclasses import asdict, dataclass
 
-from ..errors import InputError
-from .jsonl import parse_object
+from mgd.errors import InputError
+from mgd.pragmaticcode.jsonl import parse_object
 
 REQUIRED = {
     "id": str, "package": str, "version": str, "file": str, "file_sha256": str, "function": dict,
@@ -102,3 +104,24 @@ def read_prompts(path: str | os.PathLike) -> list[Prompt]:
             seen.add(prompt.id)
             prompts.append(prompt)
     return prompts
+
+
+def make_prompt(build, path: pathlib.Path, text: str, cand, where: tuple[str, str], language: str = "python") -> Prompt:
+    """The prompt record for a chosen candidate dot (of either language's selection)."""
+    from mgd.pragmaticcode.lexers import identifiers  # the lexers' packages import this module
+
+    relative = path.relative_to(build.root).as_posix()
+    truth = text[cand.dot + 1 : cand.end]
+    return Prompt(
+        id=f"{build.spec}:{relative}:{cand.dot}",
+        package=build.spec.name,
+        version=build.spec.version,
+        file=relative,
+        file_sha256=hashlib.sha256(path.read_bytes()).hexdigest(),
+        function={"name": cand.function, "start": cand.start, "end": cand.end, "indent": cand.indent},
+        dot_offset=cand.dot,
+        next_identifier=cand.name,
+        ground_truth_identifiers=identifiers(truth, language),
+        definition={"kind": where[0], "file": where[1]},
+        language=language,
+    )

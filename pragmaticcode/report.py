@@ -5,9 +5,9 @@ from __future__ import annotations
 import pathlib
 from collections import Counter, defaultdict
 
-from ..errors import InputError
-from .metrics import score_at_k
-from .results import read_results, sample_key
+from mgd.errors import InputError
+from mgd.pragmaticcode.metrics import score_at_k
+from mgd.pragmaticcode.results import read_results, sample_key
 
 METRICS = ("cr", "nim", "ism", "pm")
 LABELS = {"cr": "CR", "nim": "NIM", "ism": "ISM", "pm": "PM"}
@@ -47,6 +47,10 @@ def summarise(records: list[dict]) -> dict:
         flat = [r for samples in prompts for r in samples]
         entry["stops"] = dict(sorted(Counter(r["stop"] for r in flat).items()))
         entry["syntax_errors"] = sum(1 for r in flat if r.get("syntax_error"))
+        entry["unchecked"] = sum(1 for r in flat if r.get("cr") is None)  # the compile or type check could not run
+        # guidance at the prompt's dot left out the original's next name (a bug where the original compiles)
+        entry["truth_masked"] = sum(1 for r in flat if r.get("truth_masked"))
+        entry["original_errors"] = sum(1 for samples in prompts if (samples[0].get("original_errors") or 0) > 0)
         entry["mean_seconds"] = round(sum(r.get("seconds", 0) for r in flat) / len(flat), 3)
         kinds = sorted({s[0].get("definition_kind") for s in prompts} - {None})
         entry["by_definition"] = {}
@@ -68,6 +72,25 @@ def _scores(prompts: list[list[dict]], k: int, n: int) -> dict:
                 values.append(score_at_k(observed, k))
         scores[metric] = round(100 * sum(values) / len(values), 2) if values else None
     return scores
+
+
+def warnings(summary: dict) -> list[str]:
+    """What a reader of the table must know: samples with no CR (their check could not run), masked ground truths."""
+    said = []
+    unchecked = {mode: entry.get("unchecked", 0) for mode, entry in summary.items()}
+    if any(unchecked.values()):
+        counts = ", ".join(f"{unchecked[m]} of {summary[m]['prompts'] * summary[m]['samples_per_prompt']} {m}" for m in summary)
+        said.append(f"warning: {counts} samples have no CR (the compile or type check could not run); CR is over the rest")
+    first = next(iter(summary.values()))
+    if first.get("original_errors"):
+        said.append(
+            f"warning: the original file of {first['original_errors']} of {first['prompts']} prompts has errors of its "
+            "own (unresolved dependencies?); CR there counts only the errors a sample adds"
+        )
+    for mode, entry in summary.items():
+        if entry.get("truth_masked"):
+            said.append(f"warning: {entry['truth_masked']} {mode} samples had the original's next name masked at the prompt's dot")
+    return said
 
 
 def table(summary: dict) -> str:

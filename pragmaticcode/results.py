@@ -13,8 +13,8 @@ import os
 import pathlib
 import threading
 
-from ..errors import InputError
-from .jsonl import parse_object
+from mgd.errors import InputError
+from mgd.pragmaticcode.jsonl import parse_object
 
 log = logging.getLogger("mgd")
 

@@ -18,9 +18,9 @@ from dataclasses import dataclass, field
 import torch
 from transformers import LogitsProcessor, StoppingCriteria
 
-from ..monitors.base import Document
-from .sessions import SessionPool
-from .settings import Settings
+from mgd.monitors.base import Document
+from mgd.server.sessions import SessionPool
+from mgd.server.settings import Settings
 
 log = logging.getLogger("mgd.server")
 
@@ -101,8 +101,8 @@ class Completer:
         threading.Thread(target=self._load, args=(path,), name="mgd-model-load", daemon=True).start()
 
     def _load(self, path: str | None) -> None:
-        from ..decoding.token_index import token_index_for
-        from ..models import load_model
+        from mgd.decoding.token_index import token_index_for
+        from mgd.models import load_model
 
         started = time.monotonic()
         try:
@@ -161,13 +161,13 @@ class Completer:
         if loaded is None:
             return Result([], guided=False, seconds=0.0)
         settings = job.settings
-        from ..monitors import language_of
+        from mgd.monitors import language_of
 
         language = language_of(job.document.path) or "python"
         session = self.sessions.get(job.root, language) if settings.guided else None
         if job.cancel_event.is_set():  # waiting for a first analysis server may take a while
             raise Cancelled(job.reason)
-        from ..completion import complete_document
+        from mgd.completion import complete_document
 
         count = settings.completion_items if job.kind == ITEMS else 1
         options: dict = {}
@@ -218,8 +218,8 @@ class Completer:
         return Result(texts, guided=session is not None, seconds=time.perf_counter() - started)
 
     def _processor(self, loaded: _Loaded, session, monitors: str):
-        from ..decoding.processor import MGDLogitsProcessor
-        from ..monitors import monitors_by_name
+        from mgd.decoding.processor import MGDLogitsProcessor
+        from mgd.monitors import monitors_by_name
 
         key = (id(session), monitors)
         processor = self._processors.get(key)
@@ -273,7 +273,7 @@ class _TypedText(LogitsProcessor):
     """
 
     def __init__(self, tokenizer, text: str) -> None:
-        from ..decoding.token_index import token_index_for
+        from mgd.decoding.token_index import token_index_for
 
         self.table = token_index_for(tokenizer).token_bytes
         self.text = text.encode("utf-8")
@@ -313,7 +313,7 @@ class _LineCap(StoppingCriteria):
     """Stops a row once it has written `max_lines` line breaks (the caller cuts the text there)."""
 
     def __init__(self, tokenizer, max_lines: int) -> None:
-        from ..decoding.token_index import token_index_for
+        from mgd.decoding.token_index import token_index_for
 
         self.table = token_index_for(tokenizer).token_bytes
         self.max_lines = max_lines

@@ -6,7 +6,7 @@ import logging
 import os
 import sys
 
-from .settings import Settings
+from mgd.server.settings import Settings
 
 log = logging.getLogger("mgd.server")
 
@@ -39,7 +39,7 @@ def serve(tcp: tuple[str, int] | None = None, settings: Settings | None = None) 
         sys.stdout.flush()
         os.dup2(sys.stderr.fileno(), sys.stdout.fileno())
         sys.stdout = sys.stderr
-        from .protocol import build_server
+        from mgd.server.protocol import build_server
 
         server = build_server(settings)
         try:
@@ -48,7 +48,7 @@ def serve(tcp: tuple[str, int] | None = None, settings: Settings | None = None) 
             server.backend.close()
         return _exit_status(server)
 
-    from .protocol import build_server
+    from mgd.server.protocol import build_server
 
     server = build_server(settings)
     host, port = tcp

@@ -31,12 +31,12 @@ from pygls.protocol import LanguageServerProtocol
 from pygls.protocol.language_server import lsp_method
 from pygls.server import LanguageServer
 
-from .. import __version__
-from ..monitors.base import Document
-from .completer import INLINE, ITEMS, Cancelled, Completer, Job
-from .documents import DocumentError, DocumentStore, OpenDocument, WorkspaceFolders
-from .sessions import SessionPool
-from .settings import Settings, update_settings
+from mgd import __version__
+from mgd.monitors.base import Document
+from mgd.server.completer import INLINE, ITEMS, Cancelled, Completer, Job
+from mgd.server.documents import DocumentError, DocumentStore, OpenDocument, WorkspaceFolders
+from mgd.server.sessions import SessionPool
+from mgd.server.settings import Settings, update_settings
 
 log = logging.getLogger("mgd.server")
 

@@ -15,7 +15,7 @@ import threading
 import time
 from dataclasses import dataclass, field
 
-from ..lsp.session import LanguageServerSession, ServerUnavailable
+from mgd.lsp.session import LanguageServerSession, ServerUnavailable
 
 log = logging.getLogger("mgd.server")
 RETRY_SECONDS = 30.0  # after a failed start, wait this long before trying again

@@ -5,7 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass, replace
 from typing import Any
 
-from ..monitors import DEFAULT_MONITORS, LANGUAGES, monitors_by_name
+from mgd.monitors import DEFAULT_MONITORS, LANGUAGES, monitors_by_name
 
 SECTION = "mgd"  # clients nest their settings under this key (`{"mgd": {...}}`); bare options work too
 

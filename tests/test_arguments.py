@@ -6,9 +6,10 @@ import pytest
 import torch
 
 from mgd.decoding.processor import MGDLogitsProcessor
-from mgd.monitors.arguments import ArgumentMonitor, CallTrack, advance_calls, parse_signature
+from mgd.monitors.calls import CallTrack, advance_calls
+from mgd.monitors.python.arguments import ArgumentMonitor, parse_signature
 from mgd.monitors.base import Document
-from mgd.monitors.python_lexer import scan
+from mgd.monitors.python.lexer import scan
 
 RESTOCK = parse_signature("def restock(isbn: str, copies: int) -> None")
 

@@ -10,7 +10,7 @@ import pathlib
 import pytest
 
 from mgd.errors import InputError
-from mgd.pragmaticcode.dotprompts import (
+from mgd.pragmaticcode.java.dotprompts import (
     COLUMNS,
     _declaration,
     _File,
@@ -18,7 +18,7 @@ from mgd.pragmaticcode.dotprompts import (
     read_dotprompts,
     validate_csv,
 )
-from mgd.pragmaticcode.javalex import identifiers
+from mgd.pragmaticcode.java.lexer import identifiers
 from mgd.pragmaticcode.prompts import parse_prompt
 
 # The shared data sit beside the project's checkout; a fresh clone elsewhere (CI) has none.

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import pytest
 
-from mgd.monitors.java_lexer import scan
-from mgd.pragmaticcode.javalex import identifiers, tokens
+from mgd.monitors.java.lexer import scan
+from mgd.pragmaticcode.java.lexer import identifiers, tokens
 
 DEREFERENCES = [
     ("book.", True), ("getBook().", True), ("books[0].", True), ('"abc".', True), ("this.", True),

@@ -14,7 +14,7 @@ from mgd.decoding.token_index import NameTrie, token_index_for
 from mgd.monitors import DEFAULT_MONITORS, ImportMonitor, monitors_by_name
 from mgd.monitors.base import Document, Trigger
 from mgd.monitors.dereference import DereferenceMonitor
-from mgd.monitors.python_lexer import scan
+from mgd.monitors.python.lexer import scan
 
 MODELS_NAMES = {"Book", "Catalogue", "annotations", "dataclass", "field"}
 
@@ -97,7 +97,7 @@ def test_unknown_module_leaves_imports_free(processor, tokenizer):
 def test_open_and_lead_roots_match_the_naive_scan(tokenizer, names, open_start, lead_space):
     index = token_index_for(tokenizer)
     trie = NameTrie.build(names, open_start, lead_space)
-    assert torch.equal(index.allowed_mask(trie), index.scan_allowed(trie))
+    assert torch.equal(torch.from_numpy(index.allowed_mask(trie)), torch.from_numpy(index.scan_allowed(trie)))
 
 
 class _PublicMembers(DereferenceMonitor):
@@ -190,14 +190,14 @@ SALES = (
     ],
 )
 def test_class_trigger(line, expected):
-    from mgd.monitors.classes import ClassMonitor
+    from mgd.monitors.python.classes import ClassMonitor
 
     assert ClassMonitor().trigger(scan(line), line) == expected
 
 
 @pytest.fixture(scope="module")
 def class_processor(tokenizer, session, bookshop):
-    from mgd.monitors.classes import ClassMonitor
+    from mgd.monitors.python.classes import ClassMonitor
 
     proc = MGDLogitsProcessor(tokenizer, session, [ClassMonitor()])
     proc._path = str(bookshop / "bookshop" / "sales_here.py")
@@ -234,7 +234,7 @@ def test_real_model_raises_a_real_class(both_ways, bookshop, session):
 
 
 def _server_names(session, path, text):
-    from mgd.monitors.classes import ClassMonitor
+    from mgd.monitors.python.classes import ClassMonitor
 
     return ClassMonitor().allowed_names(session, Document(str(path), text, "\n"), "") or set()
 

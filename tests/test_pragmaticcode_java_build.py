@@ -11,17 +11,17 @@ from collections import Counter
 import pytest
 from mgd.errors import InputError
 from mgd.lsp.session import Location
-from mgd.pragmaticcode.java_debian import (
+from mgd.pragmaticcode.java.debian import library_dependencies
+from mgd.pragmaticcode.java.project import (
     JavaProjectBuild,
     JavaSpec,
     find_source_roots,
-    library_dependencies,
     parse_java_package_list,
     read_java_package_list,
 )
-from mgd.pragmaticcode.java_select import candidates, definition_kind, select
+from mgd.pragmaticcode.java.select import candidates, definition_kind, select
 from mgd.pragmaticcode.prompts import parse_prompt
-from mgd.pragmaticcode.select_prompts import Limits
+from mgd.pragmaticcode.dataset import Limits
 
 # -- package lists ---------------------------------------------------------------------
 
@@ -188,7 +188,7 @@ def test_definition_kinds(tmp_path):
 
 
 def _ecj_or_skip():
-    from mgd.pragmaticcode.java_compile import CheckerUnavailable, find_ecj, find_java
+    from mgd.pragmaticcode.java.check import CheckerUnavailable, find_ecj, find_java
 
     try:
         return find_ecj(), find_java()
@@ -197,7 +197,7 @@ def _ecj_or_skip():
 
 
 def test_compile_check_counts_only_new_errors(tmp_path):
-    from mgd.pragmaticcode.java_compile import compile_errors, compiles, new_errors
+    from mgd.pragmaticcode.java.check import compile_errors, compiles, new_errors
 
     _ecj_or_skip()
     build = _project(tmp_path)
@@ -221,7 +221,7 @@ def test_compile_check_counts_only_new_errors(tmp_path):
 
 
 def test_project_check_finds_the_level_and_errors(tmp_path):
-    from mgd.pragmaticcode.java_compile import check_project
+    from mgd.pragmaticcode.java.check import check_project
 
     _ecj_or_skip()
     build = _project(tmp_path)
@@ -242,12 +242,13 @@ def _apt_or_skip():
         pytest.skip("apt-get install needs root")
     shown = subprocess.run(["apt-cache", "showsrc", "json-simple"], capture_output=True, text=True)
     if "Version:" not in shown.stdout:
-        pytest.skip("no deb-src entry for this suite (see pragmaticcode/java_debian.py), or apt-get update not run")
+        pytest.skip("no deb-src entry for this suite (see pragmaticcode/java/fetch.py), or apt-get update not run")
 
 
 def test_real_debian_fetch_and_compile(tmp_path):
-    from mgd.pragmaticcode.java_compile import compile_errors
-    from mgd.pragmaticcode.java_debian import fetch_java, metadata
+    from mgd.pragmaticcode.java.check import compile_errors
+    from mgd.pragmaticcode.java.fetch import fetch_java
+    from mgd.pragmaticcode.java.project import metadata
 
     _apt_or_skip()
     _ecj_or_skip()
@@ -267,7 +268,8 @@ def test_real_debian_fetch_and_compile(tmp_path):
 def test_settle_adds_a_missing_jar_and_drops_a_side_module(tmp_path):
     import zipfile
 
-    from mgd.pragmaticcode.java_compile import ProjectDoesNotCompile, run_ecj, settle
+    from mgd.pragmaticcode.java.check import run_ecj
+    from mgd.pragmaticcode.java.fetch import ProjectDoesNotCompile, settle
 
     _ecj_or_skip()
     # a jar with org.dep.Thing, compiled with ECJ itself

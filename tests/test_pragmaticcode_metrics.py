@@ -19,7 +19,7 @@ from mgd.pragmaticcode.metrics import (
     prefix_match,
     score_at_k,
 )
-from mgd.pragmaticcode.pylex import identifiers, tokens
+from mgd.pragmaticcode.python.lexer import identifiers, tokens
 
 TRUTH = 'get_book(isbn, default=None)\n        return book.title\n'
 

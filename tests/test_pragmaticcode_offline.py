@@ -10,12 +10,13 @@ import textwrap
 
 import pytest
 
-from mgd.pragmaticcode.fetch import PackageBuild
+from mgd.pragmaticcode.python.fetch import PackageBuild
 from mgd.pragmaticcode.generation import function_end
-from mgd.pragmaticcode.packages import PackageSpec, parse_package_list
+from mgd.pragmaticcode.python.fetch import PackageSpec, parse_package_list
 from mgd.pragmaticcode.report import merge, summarise, table
-from mgd.pragmaticcode.select_prompts import Limits, candidates, select
-from mgd.pragmaticcode.typecheck import compiles, new_errors, type_errors
+from mgd.pragmaticcode.dataset import Limits
+from mgd.pragmaticcode.python.select import candidates, select
+from mgd.pragmaticcode.python.check import compiles, new_errors, type_errors
 from mgd.errors import InputError
 
 MODELS = '''\

@@ -8,6 +8,8 @@ server and tokenizer are the real ones.
 from __future__ import annotations
 
 import re
+import subprocess
+import sys
 
 import pytest
 import torch
@@ -256,3 +258,13 @@ def test_every_allowed_token_leads_to_a_real_member_and_every_member_is_reachabl
             typed += table[best]
             options = allowed(row)
         assert tokenizer.convert_tokens_to_ids("(") in options and tokenizer.convert_tokens_to_ids(")") in options
+
+
+def test_the_guide_imports_no_engine():
+    # The guidance core must stay usable by other engines: importing it loads neither torch nor transformers.
+    code = (
+        "import sys, mgd.decoding.guide\n"
+        "loaded = [m for m in ('torch', 'transformers') if m in sys.modules]\n"
+        "assert not loaded, loaded\n"
+    )
+    subprocess.run([sys.executable, "-c", code], check=True)

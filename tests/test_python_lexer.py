@@ -2,7 +2,7 @@
 
 import pytest
 
-from mgd.monitors.python_lexer import scan
+from mgd.monitors.python.lexer import scan
 
 
 @pytest.mark.parametrize(

@@ -58,8 +58,8 @@ def test_allowed_tokens_are_exactly_those_the_rule_allows(tokenizer, names, data
     chosen = data.draw(st.sampled_from(sorted(names))).encode()
     typed = chosen[: data.draw(st.integers(0, len(chosen)))]
     node = NameTrie.build(names).follow(typed)
-    mask = index.allowed_mask(node)
-    assert torch.equal(mask, index.scan_allowed(node))
+    mask = torch.from_numpy(index.allowed_mask(node))
+    assert torch.equal(mask, torch.from_numpy(index.scan_allowed(node)))
     for tid in torch.nonzero(mask).flatten().tolist():
         if tid in index.end_ids:
             assert typed in encoded
@@ -79,7 +79,7 @@ def test_every_name_stays_reachable_and_can_be_left(tokenizer, names, data):
     target = data.draw(st.sampled_from(sorted(names))).encode()
     typed = b""
     while typed != target:
-        mask = index.allowed_mask(trie.follow(typed))
+        mask = torch.from_numpy(index.allowed_mask(trie.follow(typed)))
         steps = [
             t
             for t in torch.nonzero(mask).flatten().tolist()
@@ -87,7 +87,7 @@ def test_every_name_stays_reachable_and_can_be_left(tokenizer, names, data):
         ]
         assert steps, f"no allowed token continues {typed!r} toward {target!r}"
         typed += index.token_bytes[data.draw(st.sampled_from(steps))]
-    mask = index.allowed_mask(trie.follow(target))
+    mask = torch.from_numpy(index.allowed_mask(trie.follow(target)))
     assert mask[tokenizer.convert_tokens_to_ids("(")]
     assert mask[tokenizer.eos_token_id]
 
@@ -95,11 +95,11 @@ def test_every_name_stays_reachable_and_can_be_left(tokenizer, names, data):
 def test_name_then_paren_and_merged_forms(tokenizer):
     index = _index(tokenizer)
     trie = NameTrie.build({"append", "_items", "__len__"})
-    root_mask = index.allowed_mask(trie)
+    root_mask = torch.from_numpy(index.allowed_mask(trie))
     allowed = {index.token_bytes[t] for t in torch.nonzero(root_mask).flatten().tolist()}
     assert b"append" in allowed and b"_" in allowed and b"__" in allowed
     assert b"appendix" not in allowed and b"(" not in allowed
-    done = index.allowed_mask(trie.follow(b"append"))
+    done = torch.from_numpy(index.allowed_mask(trie.follow(b"append")))
     done_bytes = {index.token_bytes[t] for t in torch.nonzero(done).flatten().tolist()}
     assert {b"(", b"()", b"):", b")", b"."} & done_bytes >= {b"(", b"."}
     # a token that would finish this name and start another member name is never allowed

@@ -16,9 +16,9 @@ from __future__ import annotations
 
 import re
 
-from .base import Document, Monitor, Trigger
-from .dereference import member_names
-from .python_lexer import LexState
+from mgd.monitors.base import Document, Monitor, Trigger
+from mgd.monitors.dereference import member_names
+from mgd.monitors.python.lexer import LexState
 
 _FROM_IMPORT = re.compile(r"^\s*from\s+(?:\.+[\w.]*|[A-Za-z_][\w.]*)\s+import(?P<rest>.*)$")
 _IMPORT_LIST = re.compile(r"^(?:\s+|\s*\(\s*)(?:[A-Za-z_]\w*(?:\s+as\s+[A-Za-z_]\w*)?\s*,\s*)*$")

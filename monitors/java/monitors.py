@@ -5,13 +5,15 @@
   number of arguments that one of the method's overloads takes.
 - `EnumCaseMonitor` (`enums`): after `case ` in a switch over an enum, only
   that enum's constants.
-- `NewMonitor` (`new`): after `new `, only types JDT.LS can construct there,
-  less the abstract classes, interfaces and enums the project's own sources
-  declare. JDT.LS offers abstract types too (an anonymous class may follow)
-  and says nothing of abstractness in its items, so abstract types of the JDK
-  and of jars stay allowed. JDT.LS proposes types only once a letter is
-  typed, so the monitor sweeps A-Z once per server; names starting with a
-  lower-case letter (qualified `new java.util.X`) are not offered.
+- `NewMonitor` (`new`): after `new `, only types JDT.LS can construct there
+  that the file can name as written (its own package, `java.lang`, its
+  imports; nested types are left open; and the first segment of a qualified
+  name such as `java` in `new java.util.ArrayList<>()`), less the abstract
+  classes, interfaces and enums the project's own sources declare. JDT.LS
+  offers abstract types too (an anonymous class may follow) and says nothing
+  of abstractness in its items, so abstract types of the JDK and of jars stay
+  allowed. JDT.LS proposes types only once a letter is typed, so the monitor
+  sweeps A-Z once per server and filters the sweep per file.
 
 Each gives up (no constraint) when the server fails or offers nothing of the
 kind it needs, as in a switch over an `int`.
@@ -22,9 +24,9 @@ from __future__ import annotations
 import pathlib
 import re
 
-from .arguments import ArgumentMonitor, Signature
-from .base import Document, Monitor, Trigger
-from .dereference import item_name
+from mgd.monitors.base import Document, Monitor, Trigger
+from mgd.monitors.calls import CallMonitor, Signature
+from mgd.monitors.dereference import item_name
 
 # LSP CompletionItemKind values.
 _CONSTRUCTOR, _CLASS, _ENUM_MEMBER = 4, 7, 20
@@ -70,15 +72,17 @@ class EnumCaseMonitor(Monitor):
 
 
 class NewMonitor(Monitor):
-    """After `new `, only classes that can be instantiated (see the module docstring)."""
+    """After `new `, only classes that can be instantiated and that the file can name (see the module docstring)."""
 
     name = "new"
 
     def __init__(self) -> None:
         # What a project's server offers after `new ` hardly depends on the
         # text around it (types are proposed with an automatic import), so one
-        # sweep per server is kept; a restarted server is a new entry.
-        self._offered: dict[tuple[int, int | None], frozenset[str]] = {}
+        # sweep per server is kept; a restarted server is a new entry. Which of
+        # them a file can name depends on its package and imports: that is
+        # worked out per file from the sweep.
+        self._offered: dict[tuple[int, int | None], dict[str, frozenset[str]]] = {}
 
     def trigger(self, state, line: str) -> Trigger | None:
         """Fires right after the keyword `new` in code."""
@@ -88,7 +92,7 @@ class NewMonitor(Monitor):
         return _after_keyword(match, match.group("space")) if match else None
 
     def allowed_names(self, session, document: Document, generated: str) -> frozenset[str] | None:
-        """Types the server can construct here, less the project's abstract classes and interfaces."""
+        """Types the server can construct here that the file can name, less the project's abstract types; and the first segments of qualified names."""
         key = (id(session), getattr(session, "pid", None))
         offered = self._offered.get(key)
         if offered is None:
@@ -96,20 +100,69 @@ class NewMonitor(Monitor):
             if offered is None:
                 return None  # the server failed: ask again next time
             self._offered[key] = offered
-        names = offered - not_instantiable(getattr(session, "root", None))
-        return names or None
+        scope = FileScope.of(document.prefix + generated)
+        names = {name for name, fqns in offered.items() if any(scope.can_name(f) for f in fqns)}
+        names -= not_instantiable(getattr(session, "root", None))
+        if names:
+            # `new java.util.ArrayList<>()` names any type in full: its first segment may start it
+            names |= {f.split(".", 1)[0] for fqns in offered.values() for f in fqns if "." in f}
+        return frozenset(names) or None
 
-    def _sweep(self, session, document: Document, generated: str) -> frozenset[str] | None:
+    def _sweep(self, session, document: Document, generated: str) -> dict[str, frozenset[str]] | None:
         # JDT.LS proposes only the expected type after a bare `new `; with one
-        # letter typed it proposes every type starting with it.
+        # letter typed it proposes every type starting with it. Each item's
+        # detail is the type's qualified name (`java.util.zip.ZipFile`).
         text = document.prefix + generated
-        names: set[str] = set()
+        found: dict[str, set[str]] = {}
         for letter in _SWEEP:
             items = session.completions(document.path, text + letter + document.suffix, len(text) + 1)
             if items is None or getattr(items, "is_incomplete", False):
                 return None
-            names.update(item_name(item) for item in items if item.kind in (_CONSTRUCTOR, _CLASS))
-        return frozenset(n for n in names if _IDENTIFIER.match(n))
+            for item in items:
+                name = item_name(item)
+                if item.kind in (_CONSTRUCTOR, _CLASS) and _IDENTIFIER.match(name):
+                    found.setdefault(name, set()).add(_qualified(item, name))
+        return {name: frozenset(fqns) for name, fqns in found.items()}
+
+
+def _qualified(item, name: str) -> str:
+    """The qualified name of a proposed type (its detail), or the bare name when the detail says nothing else."""
+    detail = (getattr(item, "detail", "") or "").strip()
+    return detail if _QUALIFIED.match(detail) and detail.rsplit(".", 1)[-1] == name else name
+
+
+_QUALIFIED = re.compile(r"^[A-Za-z_$][\w$]*(?:\.[A-Za-z_$][\w$]*)*$")
+_PACKAGE_LINE = re.compile(r"^\s*package\s+([\w.]+)\s*;", re.MULTILINE)
+_IMPORT_LINE = re.compile(r"^\s*import\s+(static\s+)?([\w.]+?)(\.\*)?\s*;", re.MULTILINE)
+
+
+class FileScope:
+    """Which types a Java file can name by their simple name: its own package, `java.lang`, its imports."""
+
+    def __init__(self, package: str, types: frozenset[str], packages: frozenset[str]) -> None:
+        self.package, self.types, self.packages = package, types, packages
+
+    @classmethod
+    def of(cls, text: str) -> "FileScope":
+        """The scope read from a file's `package` and `import` lines (`text`: the file up to the point)."""
+        match = _PACKAGE_LINE.search(text)
+        types, packages = set(), {"java.lang"}
+        for m in _IMPORT_LINE.finditer(text):
+            if m.group(1):
+                continue  # static imports bring members (and nested types, which stay allowed anyway)
+            (packages if m.group(3) else types).add(m.group(2))
+        return cls(match.group(1) if match else "", frozenset(types), frozenset(packages))
+
+    def can_name(self, fqn: str) -> bool:
+        """True unless `fqn` is a top-level type of another package that the file does not import.
+
+        Nested types (`Map.Entry`, the file's own inner classes) and names
+        without a package are given the benefit of the doubt.
+        """
+        container, _, _ = fqn.rpartition(".")
+        if not container or container.rsplit(".", 1)[-1][:1].isupper():
+            return True
+        return container == self.package or container in self.packages or fqn in self.types
 
 
 _DECLARES_ABSTRACT = re.compile(r"\b(?:abstract\s+(?:[a-z]+\s+)*class|interface|enum)\s+([A-Za-z_$][\w$]*)")
@@ -136,13 +189,13 @@ def not_instantiable(root: str | None, limit: int = 20000) -> frozenset[str]:
 
 def _strip_comments(text: str) -> str:
     """`text` with comments, strings and character literals blanked (their words are not declarations)."""
-    from ..pragmaticcode.javalex import spans
+    from mgd.pragmaticcode.java.lexer import spans
 
     kept = [text[t.start : t.end] for t in spans(text) if t.kind not in ("string", "char", "text_block")]
     return " ".join(kept)
 
 
-class JavaArgumentMonitor(ArgumentMonitor):
+class JavaArgumentMonitor(CallMonitor):
     """At `method(`: the call may close only with as many arguments as some overload takes."""
 
     def signature(self, session, document: Document, generated: str) -> Signature | None:

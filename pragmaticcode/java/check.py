@@ -24,7 +24,6 @@ from __future__ import annotations
 import glob
 import os
 import pathlib
-import re
 import shutil
 import subprocess
 import sysconfig
@@ -33,8 +32,7 @@ import time
 import xml.etree.ElementTree as ET
 from collections import Counter
 
-from .fetch import FetchError
-from .typecheck import CheckerUnavailable as PythonCheckerUnavailable
+from mgd.pragmaticcode.errors import CheckerUnavailable as AnyCheckerUnavailable
 
 Problem = tuple[str, str]  # (ECJ problem id, message)
 _DRIVER_VERSION = "2"
@@ -67,7 +65,7 @@ public class MgdEcjDriver {
 """
 
 
-class CheckerUnavailable(PythonCheckerUnavailable):
+class CheckerUnavailable(AnyCheckerUnavailable):
     """ECJ or its Java runtime is missing, or the compiler gave no result (the evaluation catches the base)."""
 
 
@@ -108,7 +106,7 @@ def find_java() -> str:
 
 def _driver_dir(java: str, ecj: str) -> pathlib.Path:
     """The folder holding the compiled driver class, built on first use."""
-    from ..models import cache_root
+    from mgd.models import cache_root
 
     folder = cache_root() / "ecj-driver" / f"v{_DRIVER_VERSION}-{pathlib.Path(ecj).stem}"
     if (folder / "MgdEcjDriver.class").is_file():
@@ -290,102 +288,3 @@ def check_project(build, levels: tuple[str, ...] = ("17", "11", "1.8")) -> tuple
     return None, first or {}, round(time.perf_counter() - started, 1)
 
 
-_MISSING_IMPORT = re.compile(r"^The import ([\w.]+) cannot be resolved$")
-
-
-def settle(build, jar_folder: pathlib.Path = pathlib.Path("/usr/share/java"), rounds: int = 3):
-    """Make a fetched project compile cleanly, as Debian's own build does; return (build, notes) or raise.
-
-    In turn: find the release level it compiles at; add jars of `jar_folder`
-    that hold packages its imports miss (a dependency Debian's build gets
-    through another package); drop source roots whose files still have errors
-    when other roots remain (modules Debian does not build, e.g. OSGi or
-    Windows ones). Raises CheckerUnavailable if ECJ cannot run and
-    ProjectDoesNotCompile when errors remain.
-    """
-    from dataclasses import replace
-
-    notes: dict = {"added_jars": [], "dropped_roots": []}
-    for _ in range(rounds):
-        level, errors, _seconds = check_project(build)
-        if level is not None:
-            return replace(build, source_level=level), notes
-        missing = sorted({m.group(1) for c in errors.values() for (_, msg) in c for m in [_MISSING_IMPORT.match(msg)] if m})
-        _install_providers(missing)
-        extra = [jar for jar in _jars_providing(missing, jar_folder) if jar not in build.classpath]
-        if extra:
-            notes["added_jars"] += [str(j) for j in extra]
-            build = replace(build, classpath=[*build.classpath, *extra])
-            continue
-        bad = {build.source_root_of((build.root / f).resolve()) for f in errors}
-        keep = [r for r in build.source_roots if r not in bad]
-        share = _files_under(build, bad - {None}) / max(1, len(build.java_files()))
-        if bad and keep and None not in bad and share < 0.25:  # side modules only, never the core
-            notes["dropped_roots"] += [r.relative_to(build.root).as_posix() for r in build.source_roots if r in bad]
-            build = replace(build, source_roots=keep)
-            continue
-        break
-    level, errors, _seconds = check_project(build)
-    if level is not None:
-        return replace(build, source_level=level), notes
-    total = sum(sum(c.values()) for c in errors.values())
-    path, first = next(iter(sorted(errors.items())))
-    (_kind, message), _count = first.most_common(1)[0]
-    raise ProjectDoesNotCompile(f"{total} ECJ errors in {len(errors)} files, e.g. {path}: {message}")
-
-
-# Debian packages holding imports that Debian builds get without naming them in
-# Build-Depends; installed when a project misses them, so a fresh machine finds
-# the same jars as the one the dataset was built on.
-KNOWN_PROVIDERS = {
-    "javax.annotation": "libjsr305-java",  # @Nullable, @WillClose (jsoup)
-    "org.apache.tools": "ant",  # Ant tasks shipped beside a library (jflex, jline3)
-    "com.sun.jna": "libjna-java",
-}
-
-
-def _install_providers(missing: list[str]) -> None:
-    from .java_debian import install_packages
-
-    wanted = sorted({pkg for name in missing for prefix, pkg in KNOWN_PROVIDERS.items() if (name + ".").startswith(prefix + ".")})
-    if wanted and os.geteuid() == 0:
-        try:
-            install_packages(wanted)
-        except FetchError:
-            pass  # the jar search below then finds what is there
-
-
-def _files_under(build, roots: set) -> int:
-    return sum(1 for f in build.java_files() if build.source_root_of(f) in roots)
-
-
-class ProjectDoesNotCompile(FetchError):
-    """The project's own sources do not compile cleanly with ECJ."""
-
-
-def _jars_providing(packages: list[str], folder: pathlib.Path) -> list[pathlib.Path]:
-    """Jars directly in `folder` holding one of `packages` (a class's package, or the import's own package)."""
-    import zipfile
-
-    if not packages or not folder.is_dir():
-        return []
-    # ECJ names the first part of an import it cannot resolve (`org.osgi`, or a whole
-    # `javax.annotation.Nullable`): a jar fits when it has that class or classes under it.
-    wanted = {name.replace(".", "/") for name in packages if name.count(".") >= 1}
-    found: dict[pathlib.Path, pathlib.Path] = {}
-    for jar in sorted(folder.glob("*.jar"), key=lambda p: (len(p.name), p.name)):
-        real = jar.resolve()
-        if not wanted:
-            break
-        if real in found or not real.is_file():
-            continue
-        try:
-            with zipfile.ZipFile(real) as handle:
-                names = [n for n in handle.namelist() if n.endswith(".class")]
-        except (zipfile.BadZipFile, OSError):
-            continue
-        hit = {w for w in wanted if any(n == w + ".class" or n.startswith(w + "/") for n in names)}
-        if hit:
-            found[real] = jar
-            wanted -= hit
-    return sorted(found.values())

@@ -18,14 +18,10 @@ import sysconfig
 import uuid
 from collections import Counter
 
-from ..errors import MGDError
-from .fetch import CHECK_PREFIX, PackageBuild
+from mgd.pragmaticcode.errors import CheckerUnavailable
+from mgd.pragmaticcode.python.fetch import CHECK_PREFIX, PackageBuild
 
 Diagnostic = tuple[str, str]  # (rule, message)
-
-
-class CheckerUnavailable(MGDError):
-    """basedpyright is not installed or did not produce a result."""
 
 
 def find_basedpyright() -> str:

@@ -1,4 +1,4 @@
-"""`mgd pragmaticcode build`: package list in, dataset folder out."""
+"""Building a dataset, whatever its language: the selection caps, the dataset folder's writer and its report."""
 
 from __future__ import annotations
 
@@ -11,11 +11,18 @@ from dataclasses import dataclass, field
 
 from tqdm import tqdm
 
-from ..lsp.session import LanguageServerSession, ServerUnavailable
-from .fetch import FetchError, fetch
-from .packages import read_package_list
-from .prompts import Prompt
-from .select_prompts import Limits, select
+from mgd.pragmaticcode.prompts import Prompt
+
+
+@dataclass(frozen=True)
+class Limits:
+    """How many prompts to take, and how much to look."""
+
+    per_package: int = 10
+    per_function: int = 10
+    max_truth_lines: int = 15
+    max_queries: int = 400
+
 
 PROMPTS = "prompts.jsonl"
 PACKAGES = "packages.txt"
@@ -77,24 +84,3 @@ class DatasetWriter:
         }
         (self.out / REPORT).write_text(json.dumps(summary, indent=1) + "\n", encoding="utf-8")
         return self.report
-
-
-def build_dataset(
-    packages: str | os.PathLike, out: str | os.PathLike, work: str | os.PathLike, limits: Limits = Limits()
-) -> BuildReport:
-    """Fetch every listed package into `work`, choose its prompts, and write the dataset into `out`."""
-    specs = read_package_list(packages)
-    writer = DatasetWriter(packages, out)
-    with tqdm(specs, desc="packages", unit="pkg") as bar:
-        for spec in bar:
-            bar.set_postfix_str(str(spec))
-            try:
-                build = fetch(spec, work)
-                with LanguageServerSession(build.root, environment=build.python, extra_paths=[build.source_root]) as session:
-                    with tqdm(total=limits.max_queries, desc=f"  {spec.name}", unit="dot", leave=False) as dots:
-                        prompts = select(build, session, limits, progress=dots)
-            except (FetchError, ServerUnavailable) as err:
-                writer.skip(spec, str(err))
-                continue
-            writer.add(spec, prompts, "no dot whose name is defined in another file")
-    return writer.finish(limits)

@@ -22,8 +22,8 @@ from __future__ import annotations
 
 import re
 
-from .base import Document, Monitor, Trigger
-from .python_lexer import LexState
+from mgd.monitors.base import Document, Monitor, Trigger
+from mgd.monitors.python.lexer import LexState
 
 # LSP CompletionItemKind values of things that are, or lead to, classes.
 _CLASS_KINDS = frozenset({7, 8, 9, 13, 22, 25})  # class, interface, module, enum, struct, type parameter

@@ -1,6 +1,6 @@
 """An incremental scanner that tells whether a point in Java text is code.
 
-The Java twin of `python_lexer`: the same small immutable state, advanced a
+The Java twin of `mgd.monitors.python.lexer`: the same small immutable state, advanced a
 character at a time, with the same fields and properties the monitors and
 the decoder read (`mode`, `prev`, `word`, `at_dereference`, `in_code`).
 Java's lexical rules: `//` and `/* */` comments, string literals and text
@@ -13,12 +13,11 @@ from __future__ import annotations
 
 from typing import NamedTuple
 
-# Modes; CODE is 0 in both scanners, so code reading only `mode == CODE` works for either.
+from mgd.monitors.base import PREV_CLOSE, PREV_DEREF_DOT, PREV_NAME, PREV_NUMBER, PREV_OTHER
+
+# Modes; CODE is base.CODE (0) in every scanner, so code reading only `mode == CODE` works for any.
 CODE, LINE_COMMENT, STRING, TEXT_BLOCK, BLOCK_COMMENT, SLASH, OPENING, CHAR = range(8)
 
-# What the last code character was, as far as a following `.` is concerned
-# (the same values as python_lexer's PREV_*).
-PREV_OTHER, PREV_NAME, PREV_NUMBER, PREV_CLOSE, PREV_DEREF_DOT = range(5)
 
 KEYWORDS = frozenset(
     """abstract assert boolean break byte case catch char class const continue default do double

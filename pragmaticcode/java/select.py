@@ -32,8 +32,8 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 from urllib.parse import unquote
 
-from .prompts import Prompt
-from .select_prompts import Limits, make_prompt
+from mgd.pragmaticcode.dataset import Limits
+from mgd.pragmaticcode.prompts import Prompt, make_prompt
 
 _METHODS = ("method_declaration", "constructor_declaration", "compact_constructor_declaration")
 _TYPES = ("class_declaration", "interface_declaration", "enum_declaration", "record_declaration", "annotation_type_declaration")

@@ -9,15 +9,14 @@ non-local is asked of the language server, as the paper did, with a
 from __future__ import annotations
 
 import ast
-import hashlib
 import pathlib
 import random
 from dataclasses import dataclass
 from typing import Iterator
 
-from .fetch import PackageBuild
-from .prompts import Prompt
-from . import javalex, pylex
+from mgd.pragmaticcode.dataset import Limits
+from mgd.pragmaticcode.prompts import Prompt, make_prompt
+from mgd.pragmaticcode.python.fetch import PackageBuild
 
 @dataclass(frozen=True)
 class Candidate:
@@ -29,16 +28,6 @@ class Candidate:
     indent: int
     dot: int
     name: str
-
-
-@dataclass(frozen=True)
-class Limits:
-    """How many prompts to take, and how much to look."""
-
-    per_package: int = 10
-    per_function: int = 10
-    max_truth_lines: int = 15
-    max_queries: int = 400
 
 
 def _line_starts(text: str) -> list[int]:
@@ -162,20 +151,3 @@ def select(build: PackageBuild, session, limits: Limits = Limits(), progress=Non
     return chosen
 
 
-def make_prompt(build, path: pathlib.Path, text: str, cand, where: tuple[str, str], language: str = "python") -> Prompt:
-    """The prompt record for a chosen candidate dot (of either language's selection)."""
-    relative = path.relative_to(build.root).as_posix()
-    truth = text[cand.dot + 1 : cand.end]
-    return Prompt(
-        id=f"{build.spec}:{relative}:{cand.dot}",
-        package=build.spec.name,
-        version=build.spec.version,
-        file=relative,
-        file_sha256=hashlib.sha256(path.read_bytes()).hexdigest(),
-        function={"name": cand.function, "start": cand.start, "end": cand.end, "indent": cand.indent},
-        dot_offset=cand.dot,
-        next_identifier=cand.name,
-        ground_truth_identifiers=(javalex if language == "java" else pylex).identifiers(truth),
-        definition={"kind": where[0], "file": where[1]},
-        language=language,
-    )

@@ -10,10 +10,9 @@ from __future__ import annotations
 import keyword
 from typing import NamedTuple
 
-CODE, COMMENT, STRING, TRIPLE, OPENING = range(5)
+from mgd.monitors.base import PREV_CLOSE, PREV_DEREF_DOT, PREV_NAME, PREV_NUMBER, PREV_OTHER, is_ident_char
 
-# What the last code character was, as far as a following `.` is concerned.
-PREV_OTHER, PREV_NAME, PREV_NUMBER, PREV_CLOSE, PREV_DEREF_DOT = range(5)
+CODE, COMMENT, STRING, TRIPLE, OPENING = range(5)  # CODE is base.CODE (0)
 
 _CLOSERS = frozenset(")]}")
 
@@ -21,11 +20,6 @@ _CLOSERS = frozenset(")]}")
 HARD_KEYWORDS = frozenset(keyword.kwlist) - {"None", "True", "False"}
 _KEYWORD_PREFIXES = frozenset(k[:i] for k in HARD_KEYWORDS for i in range(1, len(k) + 1))
 _NOT_KEYWORD = "#"  # the current word can no longer become a keyword
-
-
-def is_ident_char(ch: str) -> bool:
-    """True for characters that may continue a Python identifier."""
-    return ch == "_" or ch.isalnum()
 
 
 class LexState(NamedTuple):

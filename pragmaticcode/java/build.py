@@ -1,9 +1,9 @@
 """`mgd pragmaticcode build --language java`: Debian package list in, Java dataset folder out.
 
 For each `SOURCE=DEBIANVERSION` line: fetch the source package and its
-library jars, make sure it compiles cleanly with ECJ (`java_debian.fetch_java`,
+library jars, make sure it compiles cleanly with ECJ (`java.fetch.fetch_java`,
 which skips a project that does not), start JDT.LS on it and choose its
-prompts (`java_select.select`). Writes `prompts.jsonl`, `packages.txt` and
+prompts (`java.select.select`). Writes `prompts.jsonl`, `packages.txt` and
 `build-report.json` (per package: status, counts, source roots, jars, timings).
 """
 
@@ -15,10 +15,10 @@ import time
 
 from tqdm import tqdm
 
-from .builder import BuildReport, DatasetWriter
-from .fetch import FetchError
-from .java_debian import JavaSpec, fetch_java, metadata, read_java_package_list
-from .select_prompts import Limits
+from mgd.pragmaticcode.dataset import BuildReport, DatasetWriter, Limits
+from mgd.pragmaticcode.errors import FetchError
+from mgd.pragmaticcode.java.fetch import fetch_java
+from mgd.pragmaticcode.java.project import JavaSpec, metadata, read_java_package_list
 
 
 def build_java_dataset(
@@ -26,12 +26,12 @@ def build_java_dataset(
 ) -> BuildReport:
     """Fetch every listed Debian package into `work`, choose its prompts, and write the dataset into `out`.
 
-    `work` None means `java_debian.default_java_work()`. Returns the report;
+    `work` None means `java.project.default_java_work()`. Returns the report;
     `build-report.json` in `out` holds it with per-package details.
     """
-    from ..lsp.session import ServerUnavailable
-    from .java_compile import CheckerUnavailable
-    from .java_select import candidates_of, select
+    from mgd.lsp.session import ServerUnavailable
+    from mgd.pragmaticcode.java.check import CheckerUnavailable
+    from mgd.pragmaticcode.java.select import candidates_of, select
 
     specs = read_java_package_list(packages)
     writer = DatasetWriter(packages, out)

@@ -9,11 +9,10 @@ type-checker configuration that ties the two together.
 
 from __future__ import annotations
 
-import contextlib
-import fcntl
 import json
 import os
 import pathlib
+import re
 import shutil
 import subprocess
 import sys
@@ -21,17 +20,63 @@ import tarfile
 import zipfile
 from dataclasses import dataclass
 
-from ..errors import MGDError
-from .packages import PackageSpec
+from mgd.errors import InputError
+from mgd.pragmaticcode.errors import FetchError
+from mgd.pragmaticcode.locks import exclusive
+from mgd.pragmaticcode.packages import read_package_list
+
+_LINE = re.compile(r"^([A-Za-z0-9][A-Za-z0-9._-]*)==([A-Za-z0-9][A-Za-z0-9.+!_-]*)$")
+
+
+@dataclass(frozen=True, order=True)
+class PackageSpec:
+    """One pinned PyPI package."""
+
+    name: str
+    version: str
+
+    def __str__(self) -> str:
+        return f"{self.name}=={self.version}"
+
+    @property
+    def slug(self) -> str:
+        """A directory name for this package and version."""
+        return f"{normalise(self.name)}-{self.version}"
+
+
+def normalise(name: str) -> str:
+    """PEP 503 normal form of a project name."""
+    return re.sub(r"[-_.]+", "-", name).lower()
+
+
+def parse_package_list(text: str, source: str = "<packages>") -> list[PackageSpec]:
+    """Parse `name==version` lines; raise InputError naming the first bad line."""
+    specs: list[PackageSpec] = []
+    seen: set[str] = set()
+    for number, raw in enumerate(text.splitlines(), 1):
+        line = raw.split("#", 1)[0].strip()
+        if not line:
+            continue
+        match = _LINE.match(line)
+        if match is None:
+            raise InputError(f"{source}:{number}: expected name==version, got {line!r}")
+        spec = PackageSpec(match.group(1), match.group(2))
+        if normalise(spec.name) in seen:
+            raise InputError(f"{source}:{number}: {spec.name} is listed twice")
+        seen.add(normalise(spec.name))
+        specs.append(spec)
+    return specs
+
+
+def read_pypi_package_list(path: str | os.PathLike) -> list[PackageSpec]:
+    """Read a PyPI package-list file; raise InputError if it is missing, malformed or empty."""
+    return read_package_list(path, parse_package_list)
+
 
 READY = "mgd-ready.json"
 PYRIGHT_CONFIG = "mgd-pyrightconfig.json"
 CHECK_PREFIX = "_mgd_check_"  # files the type check writes beside a module, briefly
 _SKIP_DIRS = {"tests", "test", "docs", "doc", "examples", "example", "benchmarks", "scripts", ".git", "build", "dist"}
-
-
-class FetchError(MGDError):
-    """A package could not be downloaded, unpacked or installed."""
 
 
 @dataclass(frozen=True)
@@ -75,20 +120,11 @@ class PackageBuild:
                     files.append(path)
         return sorted(files)
 
+    def language_server(self, **options):
+        """A jedi session (not started; `with` starts it) that resolves the package from its source, the rest from its venv."""
+        from mgd.lsp.session import LanguageServerSession
 
-@contextlib.contextmanager
-def exclusive(path: pathlib.Path):
-    """Hold an exclusive advisory lock on `path` (created if missing) for the block.
-
-    Evaluation shards share the work folder: one fetches a package while the
-    others wait, instead of deleting a tree another one is reading.
-    """
-    with open(path, "a") as handle:
-        fcntl.flock(handle, fcntl.LOCK_EX)
-        try:
-            yield
-        finally:
-            fcntl.flock(handle, fcntl.LOCK_UN)
+        return LanguageServerSession(self.root, environment=self.python, extra_paths=[self.source_root], **options)
 
 
 def fetch(spec: PackageSpec, work: str | os.PathLike, timeout: float = 900.0) -> PackageBuild:

@@ -1,19 +1,10 @@
-"""The call-arguments monitor: keep a call to a known function well-formed.
+"""Following a call character by character: what a callee accepts, and whether the call so far keeps to it.
 
-Trigger: `(` right after a name in code (a call; not `def f(`, `class C(`,
-nor a keyword such as `if (`). Query: `textDocument/signatureHelp` just
-after the `(`. It gives up (no constraint) unless the server returns exactly
-one signature: overloads and unknown callees are left free, and so is a call
-once it unpacks `*args` or `**kwargs` into its arguments.
-Allowed, while the call is open: everything except text that
-- closes the call before every required parameter has a value,
-- ends a positional argument past the last positional parameter (unless the
-  callee takes `*args`),
-- writes `name=` for a name the callee does not accept by keyword (unless it
-  takes `**kwargs`), or for a parameter that already has a value.
-The call is followed character by character (nested brackets, strings and
-comments included), so a token that merges several of these (`()`, `'),`)
-is judged as a whole.
+Shared by every language's call monitor. A `CallMonitor` asks the server for
+the callee's `Signature` when a call opens; the decoder then reads each
+character into one `CallTrack` per open call and learns whether a rule broke
+(the rules: `mgd.monitors.python.arguments`). Only the scanner fields that
+every language's scanner has are read (`mode`, `prev`, `word`, `hard_keywords`).
 """
 
 from __future__ import annotations
@@ -22,9 +13,9 @@ import re
 from dataclasses import dataclass
 from typing import NamedTuple
 
-from .base import Document
-from .python_lexer import CODE, HARD_KEYWORDS, PREV_NAME, LexState, is_ident_char
+from mgd.monitors.base import CODE, PREV_NAME, Document, ScanState, is_ident_char
 
+# `def f(` and `class C(` open no call (Python); Java declarations never reach here with this shape.
 _HEADER = re.compile(r"^\s*(?:async\s+)?(?:def|class)\s+\w+\s*$")
 
 
@@ -51,69 +42,6 @@ class Signature:
         return count in self.arities or (self.varargs_from is not None and count >= self.varargs_from)
 
 
-def _split_top_level(text: str) -> list[str]:
-    parts, depth, quote, start = [], 0, "", 0
-    for i, ch in enumerate(text):
-        if quote:
-            quote = "" if ch == quote else quote
-        elif ch in "'\"":
-            quote = ch
-        elif ch in "([{":
-            depth += 1
-        elif ch in ")]}":
-            depth -= 1
-        elif ch == "," and depth == 0:
-            parts.append(text[start:i])
-            start = i + 1
-    parts.append(text[start:])
-    return [p.strip() for p in parts if p.strip()]
-
-
-def parse_signature(label: str) -> Signature | None:
-    """A Signature from a signature label such as `def f(a, /, b=1, *c, d, **e) -> None`."""
-    open_at = label.find("(")
-    if open_at < 0:
-        return None
-    depth, close_at = 0, -1
-    for i in range(open_at, len(label)):
-        if label[i] in "([{":
-            depth += 1
-        elif label[i] in ")]}":
-            depth -= 1
-            if depth == 0:
-                close_at = i
-                break
-    if close_at < 0:
-        return None
-    positional: list[str] = []
-    keyword: set[str] = set()
-    required: set[str] = set()
-    var_positional = var_keyword = keyword_only = False
-    for part in _split_top_level(label[open_at + 1 : close_at]):
-        if part == "/":
-            keyword.difference_update(positional)
-            continue
-        if part == "*":
-            keyword_only = True
-            continue
-        if part.startswith("**"):
-            var_keyword = True
-            continue
-        if part.startswith("*"):
-            var_positional = keyword_only = True
-            continue
-        match = re.match(r"[A-Za-z_]\w*", part)
-        if match is None:
-            return None
-        name = match.group(0)
-        keyword.add(name)
-        if not keyword_only:
-            positional.append(name)
-        if re.search(r"(?<![=!<>])=(?!=)", part) is None:
-            required.add(name)
-    return Signature(tuple(positional), frozenset(keyword), frozenset(required), var_positional, var_keyword)
-
-
 class CallTrack(NamedTuple):
     """How far a call to `sig` has got: nesting, arguments given, the argument being written."""
 
@@ -130,7 +58,7 @@ class CallTrack(NamedTuple):
         """Parameters that have a value."""
         return set(self.sig.positional[: self.given_positional]) | set(self.given_keywords)
 
-    def step(self, lex: LexState, ch: str, following: str = "") -> tuple["CallTrack | None", bool]:
+    def step(self, lex: ScanState, ch: str, following: str = "") -> tuple["CallTrack | None", bool]:
         """Read one character (`lex`: the scanner before it; `following`: the next character if known).
 
         Returns the new track (None once the call closes) and whether a rule broke.
@@ -178,17 +106,17 @@ class CallTrack(NamedTuple):
         return self._replace(given_positional=index + 1, **fresh), bad
 
 
-def opens_call(lex: LexState, line: str) -> bool:
+def opens_call(lex: ScanState, line: str) -> bool:
     """True if a `(` read now (scanner `lex`, current line `line`) opens a call."""
     return (
         lex.mode == CODE
         and lex.prev == PREV_NAME
-        and lex.word not in getattr(lex, "hard_keywords", HARD_KEYWORDS)
+        and lex.word not in lex.hard_keywords
         and _HEADER.match(line) is None
     )
 
 
-def advance_calls(calls: tuple, lex: LexState, ch: str, following: str = "") -> tuple[tuple, bool]:
+def advance_calls(calls: tuple, lex: ScanState, ch: str, following: str = "") -> tuple[tuple, bool]:
     """Read one character into every open call: the calls still open, and whether any rule broke."""
     kept, broke = [], False
     for track in calls:
@@ -199,16 +127,12 @@ def advance_calls(calls: tuple, lex: LexState, ch: str, following: str = "") -> 
     return tuple(kept), broke
 
 
-class ArgumentMonitor:
-    """Asks for the callee's signature when a call opens (see the module docstring)."""
+
+class CallMonitor:
+    """Asks for the callee's signature when a call opens; a language's call monitor says how."""
 
     name = "args"
 
     def signature(self, session, document: Document, generated: str) -> Signature | None:
-        """The one signature the server gives right after `prefix + generated` (ending with `(`), else None."""
-        text = document.prefix + generated
-        answer = session.signature_help(document.path, text + document.suffix, len(text))
-        signatures = (answer or {}).get("signatures") or []
-        if len(signatures) != 1:
-            return None
-        return parse_signature(signatures[0].get("label", ""))
+        """The callee's Signature right after `prefix + generated` (which ends with `(`), or None for no constraint."""
+        raise NotImplementedError

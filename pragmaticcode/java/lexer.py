@@ -1,6 +1,6 @@
 """A Java lexer for the metrics: the tokens and identifiers of a piece of Java.
 
-The counterpart of `pylex` for Java. Fragments are the normal input (the
+The counterpart of `mgd.pragmaticcode.python.lexer` for Java. Fragments are the normal input (the
 rest of a method, cut anywhere), so an unterminated literal or comment runs
 to the end of the text instead of failing. Operators are read by longest
 match, so `==`, `->` and `::` are one token each.
@@ -11,7 +11,7 @@ from __future__ import annotations
 import re
 from typing import NamedTuple
 
-from ..monitors.java_lexer import KEYWORDS
+from mgd.monitors.java.lexer import KEYWORDS
 
 _TOKEN = re.compile(
     r"""

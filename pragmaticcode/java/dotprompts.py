@@ -40,7 +40,7 @@ the identifier before the parameter list that precedes the body's `{` (skipping 
 clause), or `?` (then the start is the `{` line's first non-blank character).
 
 Identifiers (`ground_truth_identifiers`, `next_identifier`) come from the metrics' Java
-lexer, `mgd.pragmaticcode.javalex`: it skips whitespace, `//` and `/* */` comments, string literals, text blocks, char
+lexer, `mgd.pragmaticcode.java.lexer`: it skips whitespace, `//` and `/* */` comments, string literals, text blocks, char
 literals and numbers, and drops Java's keywords and the literals `true`, `false`, `null`
 (unlike the paper's pygments-based list it also drops `class`). `next_identifier` is the identifier right after the dot
 (whitespace and comments skipped); when a keyword or `<` follows instead (`Outer.this.x`,
@@ -66,9 +66,11 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import NamedTuple
 
-from ..errors import InputError
-from ..monitors.java_lexer import KEYWORDS
-from .javalex import Token, identifiers, spans
+from mgd.errors import InputError
+from mgd.monitors.java.lexer import KEYWORDS
+from mgd.pragmaticcode.errors import FetchError
+from mgd.pragmaticcode.java.lexer import Token, identifiers, spans
+from mgd.pragmaticcode.prompts import Prompt
 
 COLUMNS = ("repo", "classFileName", "methodStartIdx", "methodStopIdx", "dot_idx")
 OFFSET_COLUMNS = ("methodStartIdx", "methodStopIdx", "dot_idx")
@@ -431,3 +433,30 @@ def dotprompts_summary(load: DotPromptsLoad) -> str:
         f"{missing} rows missing repositories or files ({len(load.missing)} repositories), "
         f"{len(load.bad)} bad rows"
     )
+
+
+class RepoMissing(FetchError):
+    """The repository a prompt names is not in the folder given."""
+
+
+def repo_build(prompt: Prompt, repos: pathlib.Path):
+    """The DotPrompts repository `prompt.package` (`owner/name`) under `repos`, with its source folders."""
+    from mgd.lsp.jdtls import default_source_paths
+    from mgd.pragmaticcode.java.project import JavaProjectBuild, JavaSpec
+
+    root = repos / prompt.package
+    if not root.is_dir():
+        raise RepoMissing(f"repository {prompt.package} is not in {repos}")
+    roots = [root / p for p in default_source_paths(str(root))]
+    return JavaProjectBuild(JavaSpec(prompt.package, prompt.version), root, roots, [])
+
+
+def repos_folder(path: str | os.PathLike | None) -> pathlib.Path | None:
+    """The `--repos` folder, checked to exist."""
+    if path is None:
+        return None
+    folder = pathlib.Path(path)
+    if not folder.is_dir():
+        raise InputError(f"--repos {path} is not a folder")
+    folder = folder.resolve()  # source folders under it are handed to JDT.LS and ECJ, which run elsewhere
+    return folder

@@ -1,0 +1,112 @@
+"""What the language server allows at a point of a row's text, asked once per distinct text.
+
+Rows that agree on their text (beams, return sequences) share one query.
+Name answers and call signatures are kept for one generation, keyed by
+prompt and generated text; the name tries built from the answers outlive it,
+since the same member lists come back and the masks cached on their nodes
+are worth keeping. Every query is counted and timed in the `StepStats`.
+"""
+
+from __future__ import annotations
+
+import time
+from typing import Callable
+
+from mgd.decoding.call_rules import unclosed_calls, walk_calls
+from mgd.decoding.prompts import Prompts
+from mgd.decoding.stats import StepStats
+from mgd.decoding.token_index import NameTrie
+from mgd.monitors.base import Document, Monitor, ScanState, Trigger
+from mgd.monitors.calls import CallMonitor, Signature
+from mgd.monitors.compose import allowed_together
+
+_MAX_TRIES = 512  # distinct member lists whose tries (and masks) are kept
+
+
+class Answers:
+    """The server's answers for the rows of one generation: allowed names and callee signatures."""
+
+    def __init__(
+        self,
+        session,
+        prompts: Prompts,
+        stats: StepStats,
+        call_monitor: CallMonitor | None,
+        scan: Callable[[str], ScanState],
+    ) -> None:
+        self.session = session
+        self.stats = stats
+        self._prompts = prompts
+        self._call_monitor = call_monitor
+        self._scan = scan
+        self._tries: dict[tuple[frozenset, bool, bool], NameTrie] = {}
+        self.reset()
+
+    def reset(self) -> None:
+        """Forget the answers of the current generation (the tries stay)."""
+        self._names: dict[tuple[int, str, tuple[str, ...], Trigger], NameTrie | None] = {}
+        self._signatures: dict[tuple[int, str], Signature | None] = {}
+        self._open_in_prompt: dict[int, tuple] = {}
+
+    def names_after(
+        self, prompt: int, generated: str, monitors: tuple[Monitor, ...], trigger: Trigger
+    ) -> NameTrie | None:
+        """What `monitors` allow together at `trigger` after `generated`, as a trie; None for no constraint."""
+        generated += trigger.at
+        key = (prompt, generated, tuple(m.name for m in monitors), trigger)
+        if key in self._names:
+            return self._names[key]
+        document = self._prompts.document(prompt)
+        started = time.perf_counter()
+        # all query the same text: the server gets one edit
+        answer, open_start = allowed_together(monitors, self.session, document, generated)
+        self.stats.queries += 1
+        self.stats.query_seconds.append(time.perf_counter() - started)
+        trie = None
+        if answer:
+            shape = (answer, open_start, trigger.lead_space)
+            trie = self._tries.get(shape)
+            if trie is None:
+                if len(self._tries) >= _MAX_TRIES:
+                    self._tries.clear()
+                trie = self._tries[shape] = NameTrie.build(answer, open_start, trigger.lead_space)
+        self._names[key] = trie
+        return trie
+
+    def known_names(self, prompt: int, generated: str, monitor_names: tuple[str, ...], trigger: Trigger) -> NameTrie | None:
+        """The answer `names_after` gave for monitors named `monitor_names`, if it was asked; never a query."""
+        return self._names.get((prompt, generated + trigger.at, monitor_names, trigger))
+
+    def signature_after(self, prompt: int, generated: str) -> Signature | None:
+        """The callee's signature for a call whose `(` ends `generated` (cached per text)."""
+        key = (prompt, generated)
+        if key not in self._signatures:
+            self._signatures[key] = self._query_signature(self._prompts.document(prompt), generated)
+        return self._signatures[key]
+
+    def known_signature(self, prompt: int, generated: str) -> Signature | None:
+        """The signature `signature_after` gave for `generated`, if it was asked; never a query."""
+        return self._signatures.get((prompt, generated))
+
+    def prompt_calls(self, prompt: int) -> tuple:
+        """Calls left open by the prompt itself (completion often starts inside one), as tracks."""
+        if prompt not in self._open_in_prompt:
+            document = self._prompts.document(prompt)
+            text = document.prefix
+            opens = set(unclosed_calls(text, self._scan("")))
+
+            def signature_at(i: int):
+                if i not in opens:
+                    return None
+                shifted = Document(document.path, text[: i + 1], text[i + 1 :] + document.suffix)
+                return self._query_signature(shifted, "")
+
+            self._open_in_prompt[prompt] = walk_calls((), self._scan(""), "", text, signature_at)[0]
+        return self._open_in_prompt[prompt]
+
+    def _query_signature(self, document: Document, generated: str) -> Signature | None:
+        started = time.perf_counter()
+        sig = self._call_monitor.signature(self.session, document, generated)
+        self.stats.queries += 1
+        self.stats.query_seconds.append(time.perf_counter() - started)
+        return sig

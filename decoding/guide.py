@@ -1,0 +1,191 @@
+"""`Guide`: monitor-guided decoding, one row and one step at a time, free of any inference engine.
+
+Each step, for every row (batch * beams * return sequences):
+1. find the row's state from its own tokens, not its row index (beam search
+   reorders rows): states are keyed by the row's prompt and generated ids, and
+   a new state is derived from its parent's by reading one token;
+2. if the text now ends at a trigger, ask the monitors for the allowed names
+   (one query per distinct text, shared by rows that agree);
+3. while a name is being written, keep only tokens that extend it toward an
+   allowed name (`TokenIndex.allowed_mask`); in free text, let a token that
+   carries a dot and a name start (`._x`, `.__`) through only if the server
+   allows that name; inside a call, ban tokens that break its rules.
+
+The guide sees numpy only. In: a row's ids (prompt and generated, an int
+array) and its scores (a float array; only their max and single entries are
+read, so a row numpy cannot view in place may be passed as the engine has
+it). Out: None (leave the row alone), a list of banned token ids, or a bool
+mask of allowed ids over the index's vocabulary, which the engine fits to
+its own score width (the mask is cached and shared: never write to it).
+`mgd.decoding.processor` adapts the guide to transformers.
+
+A vLLM logits-processor adapter would need, per request: its token ids
+(prompt and output so far, as one numpy int array; rows are told apart by
+a prompt part of one common width, so one guide per request, or per group
+of requests with the same prompt, with `begin_step` called on each step's
+ids); the request's logits row as a numpy view (`tensor.numpy()`, zero-copy
+for a CPU float tensor; a host copy otherwise); and applying the advice to
+that row in place (-inf at the banned ids, or wherever the mask is False).
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from dataclasses import replace
+from typing import Sequence
+
+import numpy as np
+
+from mgd.decoding.answers import Answers
+from mgd.decoding.call_rules import CallRules
+from mgd.decoding.merges import MergeRules
+from mgd.decoding.prompts import Prompts
+from mgd.decoding.row_state import RowState, TokenReader, start_state
+from mgd.decoding.stats import StepStats
+from mgd.decoding.token_index import TokenIndex, token_index_for
+from mgd.decoding.token_text import text_of
+from mgd.monitors import default_monitors, language as language_named
+from mgd.monitors.base import Document, Monitor
+from mgd.monitors.calls import CallMonitor, CallTrack
+from mgd.monitors.compose import fired_together
+
+log = logging.getLogger("mgd")
+
+Advice = list[int] | np.ndarray | None  # banned ids / bool mask of allowed ids / no change
+
+
+class Guide:
+    """Says, for each row and step, which tokens would name something the language server says does not exist.
+
+    Arguments as for `MGDLogitsProcessor` (`tokenizer` is only read to build
+    the token index when `index` is not given).
+    """
+
+    def __init__(
+        self,
+        tokenizer,
+        session,
+        monitors: Sequence[Monitor] | None = None,
+        *,
+        merge_margin: float = 3.0,
+        index: TokenIndex | None = None,
+        language: str | None = None,
+    ) -> None:
+        # The session's language (jedi: python, JDT.LS: java) picks the scanner and default monitors.
+        self.language = language or getattr(session, "language", None) or "python"
+        self._scan = language_named(self.language).scan
+        chosen = list(monitors) if monitors is not None else default_monitors(self.language)
+        # The call monitor follows whole calls rather than one name: kept apart.
+        self.call_monitor = next((m for m in chosen if isinstance(m, CallMonitor)), None)
+        self.monitors = [m for m in chosen if not isinstance(m, CallMonitor)]
+        self.merge_margin = merge_margin
+        self.index = index or token_index_for(tokenizer)
+        self._prompts = Prompts()
+        self.answers = Answers(session, self._prompts, StepStats(), self.call_monitor, self._scan)
+        self._merges = MergeRules(self.index, self.answers, self.monitors, self._scan)
+        self._calls = CallRules(self.index.token_bytes, self.answers) if self.call_monitor is not None else None
+        self._reader = TokenReader(self.index.token_bytes, self._merges, self._calls)
+        self.reset()
+
+    def add_prompt(self, prompt_ids: Sequence[int] | None, document: Document) -> None:
+        """Declare that a prompt (its token ids) stands for the text before `document`'s insertion point."""
+        self._prompts.add(tuple(prompt_ids or ()), document, start_state(self._scan(document.prefix), document.prefix))
+        self.reset()
+
+    def clear_prompts(self) -> None:
+        """Forget every registered prompt (before registering the next batch's)."""
+        self._prompts.clear()
+        self.reset()
+
+    def reset(self) -> None:
+        """Forget per-sequence state, so the next step starts a new generation."""
+        self._prompts.reset()
+        self._forget_generation()
+
+    @property
+    def session(self):
+        """The language-server session asked."""
+        return self.answers.session
+
+    @session.setter
+    def session(self, session) -> None:
+        self.answers.session = session
+
+    @property
+    def stats(self) -> StepStats:
+        """What guidance has cost so far."""
+        return self.answers.stats
+
+    @stats.setter
+    def stats(self, stats: StepStats) -> None:
+        self.answers.stats = stats
+
+    def begin_step(self, ids: np.ndarray) -> None:
+        """Start a decoding step over rows `ids` (rows, length), before `advise` is asked about each row."""
+        if self._prompts.step(ids):  # a new generation (the row matches are reset already)
+            self._forget_generation()
+        self._parents, self._states = self._states, {}
+
+    def advise(self, row_ids: np.ndarray, row_scores: np.ndarray) -> Advice:
+        """For one row of this step: None (no change), a list of banned ids, or a bool mask of allowed ids."""
+        try:
+            return self._advise(row_ids, row_scores)
+        except Exception as err:  # noqa: BLE001 - guidance must never stop generation
+            if not self._warned_error:
+                self._warned_error = True
+                log.warning("mgd: guidance failed (%s: %s); the row goes on unguided", type(err).__name__, err)
+            return None
+
+    def _advise(self, row_ids: np.ndarray, row_scores: np.ndarray) -> Advice:
+        prompt = self._prompts.prompt_of(row_ids)
+        if prompt is None:
+            return None
+        gen = row_ids[self._prompts.width :]
+        key = (prompt, gen.tobytes())
+        state = self._states.get(key) or self._state_for(prompt, gen)
+        if not state.asked:
+            fired = fired_together(self.monitors, state.lex, state.line)
+            if fired:
+                trigger, monitors = fired
+                trie = self.answers.names_after(prompt, text_of(self.index.token_bytes, gen), monitors, trigger)
+                state = replace(state, names=trie, asked=True)
+        if state.call_pending:
+            sig = self.answers.signature_after(prompt, text_of(self.index.token_bytes, gen))
+            state = replace(state, calls=state.calls + ((CallTrack(sig),) if sig else ()), call_pending=False)
+        self._states[key] = state
+        stats = self.answers.stats
+        stats.steps += 1
+        if state.names is None:
+            keep = self._merges.banned(prompt, gen, state.lex, row_scores, self.merge_margin) or None
+        else:
+            started = time.perf_counter()
+            keep = self.index.allowed_mask(state.names)
+            stats.constrained_steps += 1
+            stats.mask_seconds.append(time.perf_counter() - started)
+        if self._calls is None:
+            return keep
+        bans = self._calls.bans(prompt, gen, state, row_scores, self.merge_margin)
+        if not bans:
+            return keep
+        if keep is None or isinstance(keep, list):
+            return (keep or []) + bans
+        keep = keep.copy()  # the mask is cached on the trie node, shared by every row there
+        keep[bans] = False
+        return keep
+
+    def _forget_generation(self) -> None:
+        self.answers.reset()
+        self._parents: dict[tuple[int, bytes], RowState] = {}  # the previous step's states
+        self._states: dict[tuple[int, bytes], RowState] = {}  # this step's
+        self._warned_error = False
+
+    def _state_for(self, prompt: int, gen: np.ndarray) -> RowState:
+        parent = self._parents.get((prompt, gen[:-1].tobytes())) if len(gen) else None
+        if parent is not None:
+            return self._reader.read(prompt, gen[:-1], parent, int(gen[-1]))
+        # No parent (first step, or a caller that skipped steps): replay the row.
+        state = self._prompts.start(prompt)
+        if self._calls is not None:
+            state = replace(state, calls=self.answers.prompt_calls(prompt))
+        return self._reader.replay(prompt, gen, state)

@@ -1,0 +1,102 @@
+"""Tokens that write a member-access dot and the start of a name at once (`._`, `.__`, `().__`, `.get`).
+
+In free text such a token would start a member name the server was never
+asked about, since the dot's monitors fire only once the dot is written. So
+before it may be chosen the name it starts is checked against what the
+dot's monitors allow there, and once chosen the rest of the name is held to
+that answer. A check costs a server query: only tokens within `merge_margin`
+of the row's best score are checked, the rest are banned unasked (the split
+spelling, `.` then the name, stays open).
+"""
+
+from __future__ import annotations
+
+from typing import Callable, Sequence
+
+import numpy as np
+
+from mgd.decoding.answers import Answers
+from mgd.decoding.token_index import NameTrie, TokenIndex, opens_member_name
+from mgd.decoding.token_text import text_of
+from mgd.monitors.base import Monitor, ScanState, Trigger, is_ident_char
+
+AT_DOT = Trigger()  # the trigger of monitors that fire at a member-access dot
+
+
+def member_start(lex: ScanState, text: str) -> tuple[str, str, str] | None:
+    """Split `text`, read from scanner state `lex`, at its first member-access dot followed by a name: (head, name, rest)."""
+    for j, ch in enumerate(text):
+        lex = lex.step(ch)
+        if lex.at_dereference and j + 1 < len(text) and is_ident_char(text[j + 1]):
+            tail = text[j + 1 :]
+            k = 0
+            while k < len(tail) and is_ident_char(tail[k]):
+                k += 1
+            return text[: j + 1], tail[:k], tail[k:]
+    return None
+
+
+class MergeRules:
+    """Which dot-merged tokens a row may write in free text, and the name a chosen one has started."""
+
+    def __init__(
+        self, index: TokenIndex, answers: Answers, monitors: Sequence[Monitor], scan: Callable[[str], ScanState]
+    ) -> None:
+        self._index = index
+        self._answers = answers
+        # Only monitors that fire at a member-access dot judge these tokens.
+        self.monitors = tuple(
+            sorted((m for m in monitors if m.trigger(scan("x."), "x.") == AT_DOT), key=lambda m: m.name)
+        )
+        self._key = tuple(m.name for m in self.monitors)
+        self.dot_merged = set(index.dot_merged.tolist())
+        # Outlives one generation: the same scanner states come back.
+        self._openers: dict[ScanState, list[tuple[int, str, str, str]]] = {}
+
+    def openers(self, lex: ScanState) -> list[tuple[int, str, str, str]]:
+        """Dot-merged tokens that, read from `lex`, would open a member name: (id, head, name, rest)."""
+        openers = self._openers.get(lex)
+        if openers is None:
+            openers = []
+            table = self._index.token_bytes
+            for tid in self._index.dot_merged.tolist():
+                opened = member_start(lex, table[tid].decode("utf-8", errors="replace"))
+                if opened is not None:
+                    openers.append((tid, *opened))
+            self._openers[lex] = openers
+        return openers
+
+    def banned(self, prompt: int, gen: np.ndarray, lex: ScanState, scores: np.ndarray, margin: float) -> list[int]:
+        """Dot-merged tokens that would open a member name the server does not allow, after generated ids `gen`."""
+        openers = self.openers(lex) if self.monitors else None
+        if not openers:
+            return []
+        threshold = float(scores.max()) - margin
+        banned = []
+        generated = None
+        for tid, head, name_part, rest in openers:
+            value = float(scores[tid])
+            if value == float("-inf"):
+                continue
+            if value < threshold:  # too unlikely to be worth a server query; the split spelling stays open
+                banned.append(tid)
+                continue
+            if generated is None:
+                generated = text_of(self._index.token_bytes, gen)
+            trie = self._answers.names_after(prompt, generated + head, self.monitors, AT_DOT)
+            if trie is None:
+                continue
+            node = trie.follow(name_part.encode("utf-8"))
+            if node is None or (rest and (not node.terminal or opens_member_name(rest.encode("utf-8")))):
+                banned.append(tid)
+        return banned
+
+    def names_opened(self, prompt: int, before: np.ndarray, lex: ScanState, text: str) -> NameTrie | None:
+        """Where the name stands once dot-merged `text` follows ids `before` (scanner `lex`); None if it opens none."""
+        opened = member_start(lex, text)
+        if opened is None:
+            return None
+        head, name_part, rest = opened
+        # The answer that let this token through (asked in `banned`), never a new query.
+        trie = self._answers.known_names(prompt, text_of(self._index.token_bytes, before) + head, self._key, AT_DOT)
+        return trie.follow(name_part.encode("utf-8")) if trie is not None and not rest else None

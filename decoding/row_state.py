@@ -1,0 +1,98 @@
+"""One row's guidance state, and how reading one more token changes it.
+
+A row's state is what its text so far means for guidance: where the
+language's scanner stands, the current line (monitors look at it), the name
+being written (a node of the allowed names' trie; None in free text),
+whether the trigger at the end has been answered, and the calls still open.
+States are immutable: a row's state is derived from its parent sequence's
+by reading one token, so beam search may reorder rows freely.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, replace
+from typing import TYPE_CHECKING
+
+import numpy as np
+
+from mgd.decoding.token_index import NameTrie, ident_prefix_len, space_then_name
+from mgd.monitors.base import ScanState
+
+if TYPE_CHECKING:
+    from mgd.decoding.call_rules import CallRules
+    from mgd.decoding.merges import MergeRules
+
+LINE_KEEP = 256  # characters of the current line that monitors may look at
+
+
+@dataclass(frozen=True)
+class RowState:
+    lex: ScanState
+    line: str = ""  # the current line so far (its last LINE_KEEP characters)
+    names: NameTrie | None = None  # where the name being written stands; None: free text
+    asked: bool = False  # the trigger at the end of this text has been answered
+    calls: tuple = ()  # open calls with a known signature, outermost first (CallTrack)
+    call_pending: bool = False  # the text ends with a call's `(`: ask for its signature
+
+
+def next_line(line: str, text: str) -> str:
+    """The current line once `text` follows a text whose current line is `line` (its last LINE_KEEP characters)."""
+    if "\n" in text:
+        return text.rsplit("\n", 1)[1][-LINE_KEEP:]
+    return (line + text)[-LINE_KEEP:]
+
+
+def start_state(lex: ScanState, prefix: str) -> RowState:
+    """The state of a row whose text is `prefix`, which the scanner read into `lex`."""
+    return RowState(lex=lex, line=next_line("", prefix))
+
+
+class TokenReader:
+    """Reads a row's next token into its state: the name being written, dot-merged tokens, open calls."""
+
+    def __init__(self, token_bytes: list[bytes | None], merges: MergeRules, calls: CallRules | None) -> None:
+        self._table = token_bytes
+        self._merges = merges
+        self._calls = calls  # None: no call monitor, calls are not followed
+
+    def replay(self, prompt: int, gen: np.ndarray, state: RowState) -> RowState:
+        """The state after every token of `gen`, read from `state` (a row with no known parent)."""
+        for i in range(len(gen)):
+            state = self.read(prompt, gen[:i], state, int(gen[i]))
+        return state
+
+    def read(self, prompt: int, before: np.ndarray, state: RowState, token: int) -> RowState:
+        """The state after `token` follows generated ids `before`, whose state is `state`."""
+        # ids past the table (padded embeddings) carry no text
+        data = self._table[token] if token < len(self._table) else None
+        text = data.decode("utf-8", errors="replace") if data else ""
+        after = self._read_names(prompt, before, state, token, data, text)
+        if self._calls is None or (not state.calls and "(" not in text):
+            return after
+        calls, pending = self._calls.after_text(prompt, before, state, text)
+        return replace(after, calls=calls, call_pending=pending)
+
+    def _read_names(
+        self, prompt: int, before: np.ndarray, state: RowState, token: int, data: bytes | None, text: str
+    ) -> RowState:
+        if not data:
+            return RowState(lex=state.lex, line=state.line)
+        lex, line = state.lex.advance(text), next_line(state.line, text)
+        if state.names is not None:
+            names = state.names
+            # at an open or lead root a name may come after one space in the same token
+            body = data[1:] if (names.lead or names.open) and space_then_name(data) else data
+            k = ident_prefix_len(body)
+            node = names.follow(body[:k])
+            if k == len(body) and k > 0 and node is not None:
+                return RowState(lex=lex, line=line, names=node, asked=True)
+            # the name ended (or, after a lone leading space, has yet to start:
+            # the monitor fires again on the text as it now stands)
+            return RowState(lex=lex, line=line)
+        if token in self._merges.dot_merged:
+            # A dot and a name start in one token: continue the constraint
+            # set up by the server's answer that let this token through.
+            node = self._merges.names_opened(prompt, before, state.lex, text)
+            if node is not None:
+                return RowState(lex=lex, line=line, names=node, asked=True)
+        return RowState(lex=lex, line=line)

@@ -1,0 +1,21 @@
+"""What guidance cost: steps seen, steps constrained, server queries and their time.
+
+One `StepStats` lives as long as the processor (or guide) that fills it, so
+its counts add up over every generation it served; callers that want one
+generation's share read the counts before and after.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+
+@dataclass
+class StepStats:
+    """What guidance cost during the generations a processor served."""
+
+    steps: int = 0
+    constrained_steps: int = 0
+    queries: int = 0
+    query_seconds: list[float] = field(default_factory=list)
+    mask_seconds: list[float] = field(default_factory=list)

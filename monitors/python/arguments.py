@@ -1,0 +1,102 @@
+"""The call-arguments monitor: keep a call to a known function well-formed.
+
+Trigger: `(` right after a name in code (a call; not `def f(`, `class C(`,
+nor a keyword such as `if (`). Query: `textDocument/signatureHelp` just
+after the `(`. It gives up (no constraint) unless the server returns exactly
+one signature: overloads and unknown callees are left free, and so is a call
+once it unpacks `*args` or `**kwargs` into its arguments.
+Allowed, while the call is open: everything except text that
+- closes the call before every required parameter has a value,
+- ends a positional argument past the last positional parameter (unless the
+  callee takes `*args`),
+- writes `name=` for a name the callee does not accept by keyword (unless it
+  takes `**kwargs`), or for a parameter that already has a value.
+The call is followed character by character (nested brackets, strings and
+comments included), so a token that merges several of these (`()`, `'),`)
+is judged as a whole.
+"""
+
+from __future__ import annotations
+
+import re
+
+from mgd.monitors.base import Document
+from mgd.monitors.calls import CallMonitor, Signature
+
+
+def _split_top_level(text: str) -> list[str]:
+    parts, depth, quote, start = [], 0, "", 0
+    for i, ch in enumerate(text):
+        if quote:
+            quote = "" if ch == quote else quote
+        elif ch in "'\"":
+            quote = ch
+        elif ch in "([{":
+            depth += 1
+        elif ch in ")]}":
+            depth -= 1
+        elif ch == "," and depth == 0:
+            parts.append(text[start:i])
+            start = i + 1
+    parts.append(text[start:])
+    return [p.strip() for p in parts if p.strip()]
+
+
+def parse_signature(label: str) -> Signature | None:
+    """A Signature from a signature label such as `def f(a, /, b=1, *c, d, **e) -> None`."""
+    open_at = label.find("(")
+    if open_at < 0:
+        return None
+    depth, close_at = 0, -1
+    for i in range(open_at, len(label)):
+        if label[i] in "([{":
+            depth += 1
+        elif label[i] in ")]}":
+            depth -= 1
+            if depth == 0:
+                close_at = i
+                break
+    if close_at < 0:
+        return None
+    positional: list[str] = []
+    keyword: set[str] = set()
+    required: set[str] = set()
+    var_positional = var_keyword = keyword_only = False
+    for part in _split_top_level(label[open_at + 1 : close_at]):
+        if part == "/":
+            keyword.difference_update(positional)
+            continue
+        if part == "*":
+            keyword_only = True
+            continue
+        if part.startswith("**"):
+            var_keyword = True
+            continue
+        if part.startswith("*"):
+            var_positional = keyword_only = True
+            continue
+        match = re.match(r"[A-Za-z_]\w*", part)
+        if match is None:
+            return None
+        name = match.group(0)
+        keyword.add(name)
+        if not keyword_only:
+            positional.append(name)
+        if re.search(r"(?<![=!<>])=(?!=)", part) is None:
+            required.add(name)
+    return Signature(tuple(positional), frozenset(keyword), frozenset(required), var_positional, var_keyword)
+
+
+class ArgumentMonitor(CallMonitor):
+    """Asks for the callee's signature when a call opens (see the module docstring)."""
+
+    name = "args"
+
+    def signature(self, session, document: Document, generated: str) -> Signature | None:
+        """The one signature the server gives right after `prefix + generated` (ending with `(`), else None."""
+        text = document.prefix + generated
+        answer = session.signature_help(document.path, text + document.suffix, len(text))
+        signatures = (answer or {}).get("signatures") or []
+        if len(signatures) != 1:
+            return None
+        return parse_signature(signatures[0].get("label", ""))

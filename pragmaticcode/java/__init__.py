@@ -1,0 +1,1 @@
+"""PragmaticCode-Java: Debian source packages with their jars (`project`, `debian`, `fetch`), prompts chosen with tree-sitter and JDT.LS (`select`), the dataset build (`build`), a Java lexer for the metrics (`lexer`), CR with ECJ (`check`), and the paper's own DotPrompts rows (`dotprompts`)."""

@@ -1,0 +1,1 @@
+"""PragmaticCode-Py: PyPI packages as source with their own venvs (`fetch`), prompts chosen with jedi (`select`), the dataset build (`build`), a tolerant Python lexer for the metrics (`lexer`), CR with basedpyright (`check`)."""
