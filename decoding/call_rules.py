@@ -4,7 +4,9 @@ When a call opens (`name(`) the callee's signature is asked for, and from
 then on every character is read into one `CallTrack` per open call
 (`mgd.monitors.calls`). A token is banned when reading it would break a rule
 of an open call; only tokens holding `)`, `,` or `=` can, so only those are
-checked, once per (open calls, scanner state). A token that opens a call and
+checked, once per (open calls, scanner state), but where the innermost call
+can take no further argument: there every token that writes something other
+than `)` is banned. A token that opens a call and
 goes on (`()`, `('`) is judged with the callee's signature, asked for only
 when the token is likely enough to be chosen.
 """
@@ -86,6 +88,14 @@ class CallRules:
         # with more text (`()`, `('`) are judged with the callee's signature.
         self._risky = [t for t, d in enumerate(token_bytes) if d and any(c in d for c in b"),=")]
         self._paren_open = [t for t, d in enumerate(token_bytes) if d and len(d) > 1 and d[:1] == b"("]
+        # Where a call can take no further argument, every token that writes anything but
+        # space before its first `)` would start one (those with `)`, `,`, `=` are judged above);
+        # a line break there is legal but ends a one-line completion with the call still open.
+        risky = set(self._risky)
+        self._starts_argument = [
+            t for t, d in enumerate(token_bytes)
+            if d and t not in risky and ((d.strip() and d.strip()[:1] != b")") or b"\n" in d)
+        ]
         # Outlives one generation: the same calls and scanner states come back.
         self._cache: dict[tuple, list[int]] = {}
 
@@ -103,6 +113,8 @@ class CallRules:
                     t for t in self._risky if breaks(state.calls, state.lex, table[t].decode("utf-8", "replace"))
                 ]
             bans.extend(cached)
+            if state.calls[-1].closed_to_arguments() and state.lex.in_code:
+                bans.extend(self._starts_argument)
         if state.names is None and opens_call(state.lex, state.line):
             threshold = float(scores.max()) - margin
             generated = None

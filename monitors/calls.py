@@ -34,6 +34,8 @@ class Signature:
     varargs_from: int | None = None
     # Python accepts `f(a, b,)`; Java does not: there a comma after the last parameter breaks the call.
     trailing_comma: bool = True
+    # Python passes arguments by keyword (`f(name=1)`); Java has no keyword arguments.
+    keyword_arguments: bool = True
 
     def takes(self, count: int) -> bool:
         """True if a call may close with `count` positional arguments."""
@@ -58,6 +60,14 @@ class CallTrack(NamedTuple):
         """Parameters that have a value."""
         return set(self.sig.positional[: self.given_positional]) | set(self.given_keywords)
 
+    def closed_to_arguments(self) -> bool:
+        """True where no further argument could still fit the signature: only the closing `)` (or space) may come."""
+        if self.depth != 1 or self.content or self.given_positional < len(self.sig.positional) or self.sig.var_positional:
+            return False
+        if not self.sig.keyword_arguments:
+            return True
+        return not self.sig.var_keyword and self.sig.keyword <= self.filled()
+
     def step(self, lex: ScanState, ch: str, following: str = "") -> tuple["CallTrack | None", bool]:
         """Read one character (`lex`: the scanner before it; `following`: the next character if known).
 
@@ -70,6 +80,10 @@ class CallTrack(NamedTuple):
             return self._replace(depth=depth, content=True, ident=None), False
         if ch.isspace():
             return (self._replace(ident_done=True) if self.ident is not None else self), False
+        if ch != ")" and self.closed_to_arguments():
+            # an argument started here could never close within the signature (`f()` with no
+            # parameters, a second value for `f(x)`): the model would write on to the token cap
+            return self._replace(content=True, ident=None), True
         if is_ident_char(ch):
             if not self.content:
                 return self._replace(content=True, ident=None if ch.isdigit() else ch, ident_done=False), False

@@ -44,9 +44,9 @@ def _read(text: str, sig=RESTOCK):
         ("*args)", False),  # unpacking: counts unknown, no judgement
         (")", True),  # closed before isbn and copies
         ("'x')", True),  # copies missing
-        ("'x', 3, 4", False),  # not yet ended ...
-        ("'x', 3, 4,", True),  # ... a third positional ends here
-        ("'x', 3, 4)", True),
+        ("'x', 3, 4", True),  # no third argument can fit: it may not even start
+        ("'x', 3, )", False),  # Python's trailing comma
+        ("'x', 3,\n)", False),
         ("colour=1", True),  # no such keyword
         ("'x', isbn=", True),  # isbn has a value already
         ("'x', 3 == 3", False),
@@ -55,6 +55,27 @@ def _read(text: str, sig=RESTOCK):
 )
 def test_rules(text, broken):
     assert _read(text)[0] == broken
+
+
+NO_PARAMETERS = parse_signature("def describe_loudly() -> str")
+KEYWORD_ONLY = parse_signature("def shout(*, volume: int) -> None")
+
+
+@pytest.mark.parametrize(
+    "sig,text,broken",
+    [
+        (NO_PARAMETERS, ")", False),
+        (NO_PARAMETERS, "  )", False),
+        (NO_PARAMETERS, "p", True),  # `describe_loudly(penguin_name_to_str(...` could never close
+        (NO_PARAMETERS, "1", True),
+        (NO_PARAMETERS, "'", True),
+        (KEYWORD_ONLY, "volume=3)", False),
+        (KEYWORD_ONLY, "v", False),  # may become `volume=`
+        (KEYWORD_ONLY, "volume=3, v", True),  # nothing left to name
+    ],
+)
+def test_no_argument_starts_where_none_could_fit(sig, text, broken):
+    assert _read(text, sig)[0] == broken
 
 
 def test_call_closes_and_leaves_no_track():
@@ -89,6 +110,20 @@ def test_prompt_inside_a_call_with_the_real_server(tokenizer, session, path):
     assert b"=" in _masked(tokenizer, session, path, HEAD + "(colour")
     assert b"=" not in _masked(tokenizer, session, path, HEAD + "(copies")
     assert b"=" in _masked(tokenizer, session, path, HEAD + "('x', isbn")
+
+
+PENGUINS = (
+    "def compute_ticket_price(age: int) -> int:\n    return age\n\n\n"
+    "class Penguin:\n    def describe_loudly(self) -> str:\n        return 'squawk'\n\n\n"
+    "def f(pingu: Penguin):\n    "
+)
+
+
+@pytest.mark.parametrize("call", ["pingu.describe_loudly(", "compute_ticket_price(7, "])
+def test_a_call_that_takes_no_more_arguments_may_only_close(tokenizer, session, path, call):
+    banned = _masked(tokenizer, session, path, PENGUINS + call)
+    assert b")" not in banned and b" )" not in banned and b" " not in banned
+    assert {b"1", b"p", b"pen", b"'", b"(", b"\n"} <= banned  # a line break would end the completion unclosed
 
 
 def test_paren_token_that_opens_and_closes_is_judged(tokenizer, session, path):
@@ -130,3 +165,10 @@ def test_real_model_does_not_close_a_call_early(both_ways):
     assert broke, unguided.text
     assert not _read(guided.text)[0], guided.text
     assert guided.server_queries >= 1
+
+
+def test_real_model_closes_a_call_that_takes_nothing(both_ways):
+    source = PENGUINS.replace("def f(pingu: Penguin):\n    ", "def shout(pingu: Penguin) -> str:\n    return pingu.describe_loudly(")
+    unguided, guided = both_ways("penguins.py", source, "deref,args", max_new_tokens=16)
+    assert not _read(guided.text, NO_PARAMETERS)[0], guided.text
+    assert guided.text.lstrip().startswith(")"), (unguided.text, guided.text)

@@ -136,6 +136,14 @@ def test_call_arity_follows_the_overloads(processor, tokenizer, report):
     assert b")" in three and b"," not in three
 
 
+def test_a_call_that_takes_no_argument_may_only_close(processor, tokenizer, report):
+    path, text = report
+    prefix, suffix = split_at(text, 'book == null ? "unknown" : book.getTitle(', ");")
+    allowed = allowed_tokens(processor, tokenizer, path, prefix, suffix)
+    assert b")" in allowed and b");" in allowed
+    assert not {b"1", b"10", b"b", b"book", b'"', b"("} & allowed  # `getTitle(10))` could never compile
+
+
 def test_java_signature_merges_overloads_and_varargs():
     format_overloads = [
         {"label": "format(String a, Object... b) : String", "parameters": [{"label": "String a"}, {"label": "Object... b"}]},

@@ -229,4 +229,5 @@ def java_signature(signatures: list[dict]) -> Signature | None:
         arities=frozenset(counts),
         varargs_from=varargs_from,
         trailing_comma=False,
+        keyword_arguments=False,
     )

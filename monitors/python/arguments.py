@@ -10,7 +10,10 @@ Allowed, while the call is open: everything except text that
 - ends a positional argument past the last positional parameter (unless the
   callee takes `*args`),
 - writes `name=` for a name the callee does not accept by keyword (unless it
-  takes `**kwargs`), or for a parameter that already has a value.
+  takes `**kwargs`), or for a parameter that already has a value,
+- starts an argument where none could still fit: every positional parameter
+  has a value and no parameter is left to name by keyword (`f()` with no
+  parameters, `f(7, ` for `f(x)`); only `)` (and space) may come there.
 The call is followed character by character (nested brackets, strings and
 comments included), so a token that merges several of these (`()`, `'),`)
 is judged as a whole.
