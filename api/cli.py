@@ -35,7 +35,7 @@ def build_parser() -> argparse.ArgumentParser:
 
     complete = sub.add_parser("complete", help="complete the code at a cursor", epilog=_EPILOG)
     complete.add_argument("--repo", required=True, help="repository root (the language server's workspace)")
-    complete.add_argument("--file", required=True, help="Python file, relative to --repo or absolute inside it")
+    complete.add_argument("--file", required=True, help="Python or Java file, relative to --repo or absolute inside it")
     complete.add_argument("--line", required=True, type=int, help="1-based line of the cursor")
     complete.add_argument("--column", required=True, type=int, help="1-based column of the cursor")
     complete.add_argument("--unguided", action="store_true", help="decode without the language server")
@@ -47,9 +47,11 @@ def build_parser() -> argparse.ArgumentParser:
         "Java: deref, args, enums, new (default: all of the file's language)",
     )
     _model_options(complete, default_tokens=32)
+    complete.add_argument("-v", "--verbose", action="store_true", default=argparse.SUPPRESS, help="log what guidance does")
 
     demo = sub.add_parser("demo", help="unguided vs guided on the shipped example", epilog=_EPILOG)
     _model_options(demo, default_tokens=24)
+    demo.add_argument("-v", "--verbose", action="store_true", default=argparse.SUPPRESS, help="log what guidance does")
 
     serve = sub.add_parser(
         "serve",
@@ -108,11 +110,11 @@ def main(argv: list[str] | None = None) -> int:
 
 
 def _monitors(spec: str | None, language: str = "python"):
+    from mgd.monitor_choice import monitors_named
     from mgd.monitors import language as language_named
-    from mgd.monitors import monitors_by_name
 
     try:
-        return monitors_by_name(spec if spec is not None else language_named(language).default_monitors, language)
+        return monitors_named(spec if spec is not None else language_named(language).default_monitors, language)
     except ValueError as err:
         raise InputError(f"--monitors: {err}") from None
 
@@ -124,28 +126,51 @@ def _check_model_path(path: str | None) -> None:
 
 def _complete(args) -> int:
     from mgd.completion import generate, resolve_cursor
-
     from mgd.monitors import language_of
+    from mgd.startup import ready
 
     cursor = resolve_cursor(args.repo, args.file, args.line, args.column)  # bad input fails before the model loads
-    monitors = _monitors(args.monitors, language_of(str(cursor.path)) or "python")
+    language = language_of(str(cursor.path)) or "python"
+    monitors = _monitors(args.monitors, language)
     _check_model_path(args.model)
-    completion = generate(
-        args.repo,
-        args.file,
-        args.line,
-        args.column,
-        model=args.model,
-        guided=not args.unguided,
-        max_new_tokens=args.max_new_tokens,
-        stop_at_newline=not args.multiline,
-        monitors=monitors,
-    )
+    with _Warnings() as warnings, ready(args.model, cursor.repo, language, guided=not args.unguided) as started:
+        completion = generate(
+            args.repo,
+            args.file,
+            args.line,
+            args.column,
+            model=started.model,
+            tokenizer=started.tokenizer,
+            session=started.session,
+            guided=not args.unguided,
+            max_new_tokens=args.max_new_tokens,
+            stop_at_newline=not args.multiline,
+            monitors=monitors,
+        )
     if args.json:
-        print(json.dumps(_completion_record(completion)))
+        record = _completion_record(completion)
+        print(json.dumps({**record, "warnings": warnings.messages, "startup_seconds": started.startup_record()}))
     else:
         print(completion.text)
     return EXIT_OK
+
+
+class _Warnings(logging.Handler):
+    """Collects the warnings logged while it is entered (`--json` reports them; stderr still shows them)."""
+
+    def __init__(self) -> None:
+        super().__init__(logging.WARNING)
+        self.messages: list[str] = []
+
+    def emit(self, record: logging.LogRecord) -> None:
+        self.messages.append(record.getMessage())
+
+    def __enter__(self) -> "_Warnings":
+        logging.getLogger("mgd").addHandler(self)
+        return self
+
+    def __exit__(self, *exc) -> None:
+        logging.getLogger("mgd").removeHandler(self)
 
 
 def _serve(args) -> int:
@@ -165,24 +190,34 @@ def _serve(args) -> int:
 def _completion_record(completion) -> dict:
     return {
         "completion": completion.text,
-        "guided": completion.guided,
+        "guided": completion.guided,  # asked for
+        # what happened: did the server answer every query, and what went unconstrained because it did not
+        "server_answered": completion.unanswered_queries == 0 if completion.guided else None,
         "new_tokens": completion.new_tokens,
         "constrained_steps": completion.constrained_steps,
         "server_queries": completion.server_queries,
+        "unanswered_queries": completion.unanswered_queries,
+        "unguided_steps": completion.unguided_steps,
         "seconds": round(completion.seconds, 3),
     }
 
 
 def _demo(args) -> int:
-    from mgd.demo import EXAMPLE_FILE, run_demo
+    from mgd.demo import EXAMPLE_FILE, example_repo, run_demo
+    from mgd.startup import ready
 
     _check_model_path(args.model)
-    result = run_demo(model=args.model, max_new_tokens=args.max_new_tokens)
+    with _Warnings() as warnings, ready(args.model, example_repo(), "python") as started:
+        result = run_demo(
+            model=started.model, tokenizer=started.tokenizer, max_new_tokens=args.max_new_tokens, session=started.session
+        )
     if args.json:
         print(
             json.dumps(
                 {
                     "file": EXAMPLE_FILE,
+                    "warnings": warnings.messages,
+                    "startup_seconds": started.startup_record(),
                     "line": result.line,
                     "column": result.column,
                     "members": result.members,

@@ -28,6 +28,8 @@ class Completion:
     constrained_steps: int
     server_queries: int
     seconds: float
+    unanswered_queries: int = 0  # queries the language server did not answer (error, timeout, dead server)
+    unguided_steps: int = 0  # steps at a trigger left unconstrained because the server did not answer there
 
 
 @dataclass(frozen=True)
@@ -55,6 +57,8 @@ def resolve_cursor(repo: str | os.PathLike, file: str | os.PathLike, line: int, 
     path = (path if path.is_absolute() else root / path).resolve()
     if root not in path.parents:
         raise InputError(f"file {file} is not inside the repository {repo}")
+    if path.is_dir():
+        raise InputError(f"file {file} is a directory, not a Python or Java file")
     if not path.is_file():
         raise InputError(f"file {file} does not exist in {repo}")
     if language_of(str(path)) is None:
@@ -144,10 +148,10 @@ def generate(
 
 def _monitor_list(monitors, language: str = "python"):
     if isinstance(monitors, str):
-        from mgd.monitors import monitors_by_name
+        from mgd.monitor_choice import monitors_named
 
         try:
-            return monitors_by_name(monitors, language)
+            return monitors_named(monitors, language)
         except ValueError as err:
             raise InputError(str(err)) from None
     return monitors
@@ -197,7 +201,7 @@ def complete_document(
     if processor is not None:
         processor.add_prompt(input_ids[0], document)
         processors.append(processor)
-        steps_before, queries_before = processor.stats.constrained_steps, processor.stats.queries
+        before = _counts(processor.stats)
     processors.extend(logits_processors)
     stops = ([_StopAtNewline(index.token_bytes)] if stop_at_newline else []) + list(stopping_criteria)
     stopping = StoppingCriteriaList(stops) if stops else None
@@ -215,7 +219,7 @@ def complete_document(
             **options,
         )
     seconds = time.perf_counter() - started
-    stats = processor.stats if processor is not None else None
+    counts = [now - then for now, then in zip(_counts(processor.stats), before)] if processor is not None else [0, 0, 0, 0]
     completions = []
     for row in output[:, input_ids.shape[1] :]:
         ids = [int(t) for t in row]
@@ -235,9 +239,16 @@ def complete_document(
                 text=text,
                 guided=guided,
                 new_tokens=used,
-                constrained_steps=stats.constrained_steps - steps_before if stats else 0,
-                server_queries=stats.queries - queries_before if stats else 0,
+                constrained_steps=counts[0],
+                server_queries=counts[1],
                 seconds=seconds,
+                unanswered_queries=counts[2],
+                unguided_steps=counts[3],
             )
         )
     return completions
+
+
+def _counts(stats) -> tuple[int, int, int, int]:
+    """The counters a Completion reports, read before and after a generation (the stats outlive it)."""
+    return stats.constrained_steps, stats.queries, stats.unanswered_queries, stats.unguided_steps

@@ -96,14 +96,36 @@ def load_model(path: str | os.PathLike | None = None):
     directory = pathlib.Path(path) if path is not None else default_model_dir()
     if not directory.is_dir():
         raise MGDError(f"model path {directory} is not a directory")
+    missing = missing_model_files(directory)
+    if missing:
+        raise MGDError(f"could not load a causal language model from {directory}: it has {missing}")
     try:
         with _quiet():
             tokenizer = AutoTokenizer.from_pretrained(directory)
             model = AutoModelForCausalLM.from_pretrained(directory)
     except Exception as err:  # noqa: BLE001 - any load failure is the user's path
-        first = str(err).strip().splitlines()[0] if str(err).strip() else type(err).__name__
-        raise MGDError(f"could not load a causal language model from {directory}: {first}") from None
+        said = " ".join(str(err).split()) or type(err).__name__  # transformers' message, on one line
+        raise MGDError(f"could not load a causal language model from {directory}: {said}") from None
     model.eval()
     if tokenizer.pad_token_id is None:
         tokenizer.pad_token = tokenizer.eos_token
     return model, tokenizer
+
+
+_TOKENIZER_FILES = ("tokenizer.json", "tokenizer_config.json", "tokenizer.model", "vocab.json", "spiece.model")
+_WEIGHT_PATTERNS = ("*.safetensors", "pytorch_model*.bin", "*.safetensors.index.json", "pytorch_model.bin.index.json")
+
+
+def missing_model_files(directory: pathlib.Path) -> str:
+    """What a Hugging Face causal-LM directory lacks, as a phrase (`no config.json, no tokenizer ...`); empty if nothing."""
+    missing = []
+    if not (directory / "config.json").is_file():
+        missing.append("no config.json")
+    if not any((directory / name).is_file() for name in _TOKENIZER_FILES):
+        missing.append("no tokenizer (tokenizer.json or tokenizer_config.json)")
+    if not any(any(directory.glob(pattern)) for pattern in _WEIGHT_PATTERNS):
+        missing.append("no weights (*.safetensors or pytorch_model*.bin)")
+    said = ", ".join(missing)
+    if missing and any(directory.glob("*.gguf")):
+        said += " (a GGUF file is read only for the embedded default model)"
+    return said

@@ -9,6 +9,7 @@ are worth keeping. Every query is counted and timed in the `StepStats`.
 
 from __future__ import annotations
 
+import logging
 import time
 from typing import Callable
 
@@ -21,6 +22,8 @@ from mgd.monitors.calls import CallMonitor, Signature
 from mgd.monitors.compose import allowed_together
 
 _MAX_TRIES = 512  # distinct member lists whose tries (and masks) are kept
+
+log = logging.getLogger("mgd")
 
 
 class Answers:
@@ -47,6 +50,7 @@ class Answers:
         self._names: dict[tuple[int, str, tuple[str, ...], Trigger], NameTrie | None] = {}
         self._signatures: dict[tuple[int, str], Signature | None] = {}
         self._open_in_prompt: dict[int, tuple] = {}
+        self._unanswered: set[tuple] = set()  # keys of `_names` / `_signatures` the server did not answer
 
     def names_after(
         self, prompt: int, generated: str, monitors: tuple[Monitor, ...], trigger: Trigger
@@ -55,13 +59,19 @@ class Answers:
         generated += trigger.at
         key = (prompt, generated, tuple(m.name for m in monitors), trigger)
         if key in self._names:
+            if key in self._unanswered:
+                self.stats.unguided_steps += 1
             return self._names[key]
         document = self._prompts.document(prompt)
         started = time.perf_counter()
+        unanswered = getattr(self.session, "unanswered", 0)
         # all query the same text: the server gets one edit
         answer, open_start = allowed_together(monitors, self.session, document, generated)
         self.stats.queries += 1
         self.stats.query_seconds.append(time.perf_counter() - started)
+        self._count_unanswered(key, unanswered)
+        if log.isEnabledFor(logging.INFO):
+            _log_names(document.prefix + generated, monitors, answer, key in self._unanswered, time.perf_counter() - started)
         trie = None
         if answer:
             shape = (answer, open_start, trigger.lead_space)
@@ -81,7 +91,11 @@ class Answers:
         """The callee's signature for a call whose `(` ends `generated` (cached per text)."""
         key = (prompt, generated)
         if key not in self._signatures:
+            unanswered = getattr(self.session, "unanswered", 0)
             self._signatures[key] = self._query_signature(self._prompts.document(prompt), generated)
+            self._count_unanswered(key, unanswered)
+        elif key in self._unanswered:
+            self.stats.unguided_steps += 1
         return self._signatures[key]
 
     def known_signature(self, prompt: int, generated: str) -> Signature | None:
@@ -104,9 +118,34 @@ class Answers:
             self._open_in_prompt[prompt] = walk_calls((), self._scan(""), "", text, signature_at)[0]
         return self._open_in_prompt[prompt]
 
+    def _count_unanswered(self, key: tuple, unanswered_before: int) -> None:
+        """Count a query the session says it could not answer, and the row step it leaves unconstrained."""
+        if getattr(self.session, "unanswered", 0) > unanswered_before:
+            self._unanswered.add(key)
+            self.stats.unanswered_queries += 1
+            self.stats.unguided_steps += 1
+
     def _query_signature(self, document: Document, generated: str) -> Signature | None:
         started = time.perf_counter()
         sig = self._call_monitor.signature(self.session, document, generated)
         self.stats.queries += 1
         self.stats.query_seconds.append(time.perf_counter() - started)
+        if log.isEnabledFor(logging.INFO):
+            where = (document.prefix + generated).rsplit("\n", 1)[-1].lstrip()[-40:]
+            said = f"parameters {', '.join(sig.positional) or '(none)'}" if sig is not None else "no signature, no constraint"
+            log.info("mgd: %s at %r: %s [%.0f ms]", self._call_monitor.name, where, said, (time.perf_counter() - started) * 1000)
         return sig
+
+
+def _log_names(text: str, monitors: tuple[Monitor, ...], answer, unanswered: bool, seconds: float) -> None:
+    """One `-v` line per query: where, which monitors, and what the server's answer allows."""
+    where = text.rsplit("\n", 1)[-1].lstrip()[-40:]
+    if unanswered:
+        outcome = "no answer from the language server: this step is unconstrained"
+    elif answer is None:
+        outcome = "no constraint"
+    else:
+        shown = ", ".join(sorted(answer)[:5]) + (", ..." if len(answer) > 5 else "")
+        outcome = f"{len(answer)} name{'' if len(answer) == 1 else 's'} allowed ({shown})"
+    names = "+".join(m.name for m in monitors)
+    log.info("mgd: %s at %r: %s [%.0f ms]", names, where, outcome, seconds * 1000)

@@ -10,6 +10,7 @@ callers read as "no constraint".
 from __future__ import annotations
 
 import asyncio
+import concurrent.futures
 import contextlib
 import logging
 import os
@@ -23,7 +24,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 
 from mgd.lsp.errors import ServerUnavailable
-from mgd.lsp.positions import offset_to_position, single_edit
+from mgd.lsp.positions import ENCODINGS, offset_to_position, single_edit
 from mgd.lsp.process_guard import guarded
 
 __all__ = [
@@ -78,7 +79,7 @@ class CompletionList(list):
 
 @dataclass(frozen=True)
 class Location:
-    """A place in a file: absolute path, 0-based line and UTF-16 character.
+    """A place in a file: absolute path, 0-based line and character (in the session's `position_encoding`).
 
     A definition outside any file (JDT.LS's `jdt://contents/...` URIs for
     classes in jars and the JDK) keeps the URI as given in `path`, so
@@ -91,6 +92,17 @@ class Location:
 
 
 _JAVA_NAME = re.compile(r"[\w$]+")
+# Characters Python's str.splitlines breaks lines at but LSP does not (LSP: only \r\n, \n, \r).
+_OTHER_LINE_BREAKS = re.compile("[\v\f\x1c\x1d\x1e\x85\u2028\u2029]")
+_DEAD_OR_HUNG = (
+    TimeoutError,
+    asyncio.TimeoutError,
+    concurrent.futures.TimeoutError,
+    ServerUnavailable,
+    ConnectionError,
+    EOFError,
+    asyncio.IncompleteReadError,
+)
 
 
 def _uri_to_path(uri: str) -> str:
@@ -119,6 +131,15 @@ class LanguageServerSession:
     it is given as an edit (`didChange`) and never touches files on disk.
     A server that dies or stops answering is restarted up to `max_restarts`
     times; after that the session is unavailable and every query returns None.
+    A request the server answers with an error returns None and is counted
+    in `failed_requests`; the server is alive, so it is not restarted. Every
+    query that gets no answer, for whatever reason, is counted in `unanswered`.
+    Columns are counted as each server counts them: edits (`didChange`) in the
+    encoding agreed at `initialize` (`position_encoding`; UTF-16 for both
+    servers), requests in `request_encoding`. JDT.LS counts UTF-16 units in
+    both; jedi-language-server 0.41 hands a request's column to jedi as it
+    comes, and jedi counts code points, so `start()` asks it once, on a line
+    where only one reading is valid, which one it counts.
     Server processes are started through `process_guard`, so they die with
     this Python process even when it is SIGKILLed.
 
@@ -176,6 +197,12 @@ class LanguageServerSession:
         self.environment = str(environment) if environment else None
         self.extra_paths = [str(pathlib.Path(p).resolve()) for p in extra_paths]
         self.restarts = 0
+        self.failed_requests = 0  # requests the server answered with an error (no restart for those)
+        self.unanswered = 0  # queries that got no answer: error responses, timeouts, a dead or unavailable server
+        # What `initialize` agreed edits count (LSP `positionEncoding`; UTF-16 when the server says nothing),
+        # and what the server really counts in a request's position (see `_probe_request_columns`).
+        self.position_encoding = "utf-16"
+        self.request_encoding = "utf-16"
         self.available = False
         self._server = None
         self._exit_stack: contextlib.AsyncExitStack | None = None
@@ -291,17 +318,33 @@ class LanguageServerSession:
 
     def _ask(self, method: str, path: str | os.PathLike, text: str, offset: int):
         with self._lock:
-            if not self.available:
-                return None
-            uri = pathlib.Path(path).resolve().as_uri()
-            for attempt in range(2):
-                try:
-                    return self._run(self._request(method, uri, text, offset), self.request_timeout) or []
-                except Exception as err:  # noqa: BLE001 - a failed query must not stop decoding
-                    log.warning("language server: %s failed (%s)", method.replace("_", " "), _describe(err))
-                    if not self._recover() or attempt:
-                        return None
+            answer = self._ask_locked(method, path, text, offset)
+            if answer is None:
+                self.unanswered += 1
+            return answer
+
+    def _ask_locked(self, method: str, path: str | os.PathLike, text: str, offset: int):
+        if not self.available:
             return None
+        uri = pathlib.Path(path).resolve().as_uri()
+        for attempt in range(2):
+            try:
+                return self._run(self._request(method, uri, text, offset), self.request_timeout) or []
+            except Exception as err:  # noqa: BLE001 - a failed query must not stop decoding
+                log.warning("language server: %s failed (%s)", method.replace("_", " "), _describe(err))
+                if not self._dead_or_hung(err):  # it answered (an error), or we failed: the server is fine
+                    self.failed_requests += 1
+                    return None
+                if not self._recover() or attempt:
+                    return None
+        return None
+
+    def _dead_or_hung(self, err: BaseException) -> bool:
+        """True if `err` means the server process is gone or silent (restart it), not that one question failed."""
+        if _answered(err):
+            return False
+        process = getattr(getattr(self._server, "server", None), "process", None)
+        return process is None or process.returncode is not None or isinstance(err, _DEAD_OR_HUNG)
 
     # -- internals ---------------------------------------------------------
 
@@ -362,9 +405,13 @@ class LanguageServerSession:
 
     async def _start(self) -> None:
         server = self._make_server()
+        self._hear_position_encoding(server.server.send)
         stack = contextlib.AsyncExitStack()
         self._server, self._exit_stack = server, stack
         await stack.enter_async_context(server.start_server())
+        self.request_encoding = self.position_encoding
+        if self.language == "python":
+            await self._probe_request_columns()
         # Documents the previous server held are re-opened with their latest text.
         held, self._documents = self._documents, {}
         for uri, text in held.items():
@@ -392,6 +439,34 @@ class LanguageServerSession:
             if cleanup is not None:
                 cleanup()  # temporary workspace, once the process is dead
 
+    def _hear_position_encoding(self, send) -> None:
+        """Read the position encoding from the server's `initialize` answer, whoever sends the request."""
+        initialize = send.initialize
+
+        async def initialize_and_hear(params):
+            answer = await initialize(params)
+            chosen = ((answer or {}).get("capabilities") or {}).get("positionEncoding") or "utf-16"
+            self.position_encoding = chosen if chosen in ENCODINGS else "utf-16"
+            return answer
+
+        send.initialize = initialize_and_hear
+
+    async def _probe_request_columns(self) -> None:
+        """Find what jedi counts in a request's column: on `x = "🐧"` column 8 is the line's end in UTF-16 units
+        and past it in code points, where jedi answers with an error."""
+        uri = pathlib.Path(self.root, ".mgd-position-probe.py").as_uri()
+        notify, send = self._server.server.notify, self._server.server.send
+        notify.did_open_text_document({"textDocument": {"uri": uri, "languageId": "python", "version": 1, "text": 'x = "\U0001F427"\n'}})
+        try:
+            await asyncio.wait_for(send.completion({"textDocument": {"uri": uri}, "position": {"line": 0, "character": 8}}), 10.0)
+        except Exception as err:  # noqa: BLE001 - an error response is the answer
+            if not _answered(err):
+                raise
+            self.request_encoding = "utf-32"
+        finally:
+            notify.did_close_text_document({"textDocument": {"uri": uri}})
+        log.debug("language server: edits in %s, request columns in %s", self.position_encoding, self.request_encoding)
+
     def _open(self, uri: str, text: str) -> None:
         self._versions[uri] = self._versions.get(uri, 0) + 1
         self._server.server.notify.did_open_text_document(
@@ -408,17 +483,19 @@ class LanguageServerSession:
         if edit is None:
             return
         start, end, new_text = edit
+        if _OTHER_LINE_BREAKS.search(old):
+            # pygls (jedi's document) splits lines with str.splitlines, which also breaks at these;
+            # a range in LSP lines would land elsewhere, so send the whole text
+            change = {"text": text}
+        else:
+            encoding = self.position_encoding
+            change = {
+                "range": {"start": offset_to_position(old, start, encoding), "end": offset_to_position(old, end, encoding)},
+                "text": new_text,
+            }
         self._versions[uri] += 1
         self._server.server.notify.did_change_text_document(
-            {
-                "textDocument": {"uri": uri, "version": self._versions[uri]},
-                "contentChanges": [
-                    {
-                        "range": {"start": offset_to_position(old, start), "end": offset_to_position(old, end)},
-                        "text": new_text,
-                    }
-                ],
-            }
+            {"textDocument": {"uri": uri, "version": self._versions[uri]}, "contentChanges": [change]}
         )
         self._documents[uri] = text
 
@@ -430,7 +507,8 @@ class LanguageServerSession:
             raise ServerUnavailable("the server process has exited")
         self._sync(uri, text)
         send = getattr(self._server.server.send, method)
-        request = asyncio.ensure_future(send({"textDocument": {"uri": uri}, "position": offset_to_position(text, offset)}))
+        position = offset_to_position(text, offset, self.request_encoding)
+        request = asyncio.ensure_future(send({"textDocument": {"uri": uri}, "position": position}))
         died = asyncio.ensure_future(process.wait())
         try:
             done, _ = await asyncio.wait({request, died}, return_when=asyncio.FIRST_COMPLETED)
@@ -483,6 +561,13 @@ def _kill(process) -> None:
         os.killpg(process.pid, 9)
     with contextlib.suppress(ProcessLookupError):
         process.kill()
+
+
+def _answered(err: BaseException) -> bool:
+    """True if `err` is the server's error response to a request (it is alive), not a dead or silent server."""
+    from multilspy.lsp_protocol_handler.server import Error
+
+    return isinstance(err, Error)
 
 
 def _describe(err: BaseException) -> str:

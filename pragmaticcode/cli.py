@@ -59,9 +59,9 @@ def add_parser(sub, parser_class) -> None:
     run.add_argument("--resume", action="store_true", help="continue an interrupted run in --out")
     run.add_argument("--work", help="where packages are fetched and installed (default: the mgd cache)")
 
-    report = commands.add_parser("report", help="table and chart from results files (shards are merged)", epilog=_EPILOG)
+    report = commands.add_parser("report", help="table (and with --chart a PNG chart) from results files (shards are merged)", epilog=_EPILOG)
     report.add_argument("results", nargs="+", help="results JSONL files")
-    report.add_argument("--chart", help="PNG to write (default: beside the first results file, .png)")
+    report.add_argument("--chart", help="PNG file to write the chart to (default: no chart, the table only)")
     report.add_argument("--json", action="store_true", help="print the numbers as JSON instead of the table")
     report.add_argument("--dataset", help="count only prompts of this dataset (as for eval)")
     report.add_argument("--repos", help="for a DotPrompts dataset.csv: folder with one sub-folder per owner/name")
@@ -180,14 +180,16 @@ def _report(args) -> int:
         if not records:
             raise InputError(f"no result belongs to a prompt of the dataset {args.dataset}")
     summary = summarise(records)
-    path = pathlib.Path(args.chart) if args.chart else pathlib.Path(args.results[0]).with_suffix(".png")
-    languages = sorted({r.get("language", "python") for r in records})
-    chart(summary, path, title="PragmaticCode-" + "/".join({"python": "Py", "java": "Java"}[x] for x in languages))
+    path = pathlib.Path(args.chart) if args.chart else None  # only where the user said: never beside the results
+    if path is not None:
+        languages = sorted({r.get("language", "python") for r in records})
+        chart(summary, path, title="PragmaticCode-" + "/".join({"python": "Py", "java": "Java"}[x] for x in languages))
     for warning in warnings(summary):
         print(f"mgd: {warning}", file=sys.stderr)
     if args.json:
         print(json.dumps(summary, indent=1))
     else:
         print(table(summary))
-        print(f"\nchart: {path}")
+        if path is not None:
+            print(f"\nchart: {path}")
     return 0

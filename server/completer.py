@@ -13,6 +13,7 @@ import logging
 import pathlib
 import threading
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
 
 import torch
@@ -70,8 +71,10 @@ class _Loaded:
 class Completer:
     """Holds the model, queues jobs for the single worker, supersedes and cancels them."""
 
-    def __init__(self, sessions: SessionPool) -> None:
+    def __init__(self, sessions: SessionPool, on_problem: Callable[[str], None] | None = None) -> None:
         self.sessions = sessions
+        # how the user hears that the model did not load (the server shows it in the editor); called from any thread
+        self._on_problem = on_problem or (lambda message: log.error("%s", message))
         self._loaded: _Loaded | None = None
         self._loading: str | None | object = _NOTHING  # path being loaded
         self._load_error: str | None = None
@@ -109,10 +112,16 @@ class Completer:
             model, tokenizer = load_model(path)
             token_index_for(tokenizer)  # built here, not on the first request
         except Exception as err:  # noqa: BLE001 - a bad model path must not take the server down
-            log.error("model %s did not load: %s", path or "(default)", err)
             with self._load_lock:
-                if self._loading == path:
+                current = self._loading == path
+                if current:
                     self._loading, self._load_error = _NOTHING, str(err)
+            if current:
+                working = f"; the model {self._loaded.path or '(default)'} goes on serving" if self._loaded else ""
+                self._on_problem(
+                    f"mgd: the model {path or '(default)'} did not load: {err}"
+                    + (working or "; completions are empty until a model loads (set `model`)")
+                )
             return
         with self._load_lock:
             if self._loading != path:  # a newer model was asked for meanwhile

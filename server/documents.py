@@ -13,6 +13,8 @@ import re
 from dataclasses import dataclass
 from urllib.parse import unquote, urlparse
 
+from mgd.lsp.positions import encoded_length
+
 _EOL = re.compile(r"\r\n|\r|\n")  # LSP's line ends
 
 
@@ -82,31 +84,41 @@ class WorkspaceFolders:
 def position_to_offset(text: str, line: int, character: int, encoding: str = "utf-16") -> int:
     """Character offset in `text` of an LSP position counted in `encoding` units.
 
-    A line past the end is an error; a character past the end of its line
-    means the end of the line, as the LSP specification says.
+    A line past the end and a character past the end of its line are both
+    errors (LSP would clamp the character; a client that sends one has lost
+    track of the buffer, and a guess would complete somewhere else).
     """
     if not isinstance(line, int) or not isinstance(character, int) or line < 0 or character < 0:
         raise DocumentError(f"position {line}:{character} is not a pair of non-negative integers")
     start, current = 0, 0
     for match in _EOL.finditer(text):
         if current == line:
-            return start + _units_to_chars(text[start : match.start()], character, encoding)
+            return start + _units_to_chars(text[start : match.start()], line, character, encoding)
         start, current = match.end(), current + 1
     if current == line:
-        return start + _units_to_chars(text[start:], character, encoding)
+        return start + _units_to_chars(text[start:], line, character, encoding)
     raise DocumentError(f"line {line} is outside the document (it has {current + 1} lines)")
 
 
-def _units_to_chars(line: str, units: int, encoding: str) -> int:
-    if encoding == "utf-32":
-        return min(units, len(line))
-    counted = 0
-    for i, ch in enumerate(line):
-        width = len(ch.encode("utf-8")) if encoding == "utf-8" else (2 if ord(ch) > 0xFFFF else 1)
-        if counted + width > units:
-            return i
-        counted += width
-    return len(line)
+def _units_to_chars(text: str, line: int, units: int, encoding: str) -> int:
+    """The character offset in one line's `text` of a column of `units`; a column inside a character means its start."""
+    if encoding == "utf-32" or text.isascii():  # one unit per character
+        counted = len(text)
+        if units <= counted:
+            return units
+    else:
+        counted = 0
+        for i, ch in enumerate(text):
+            if counted >= units:
+                return i
+            counted += encoded_length(ch, encoding)
+            if counted > units:
+                return i
+    if counted < units:
+        raise DocumentError(
+            f"character {units} is past the end of line {line} (it is {counted} {encoding.upper()} units long)"
+        )
+    return len(text)
 
 
 @dataclass

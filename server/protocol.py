@@ -26,12 +26,14 @@ from pygls.exceptions import (
     JsonRpcInvalidRequest,
     JsonRpcParseError,
     JsonRpcRequestCancelled,
+    JsonRpcServerNotInitialized,
 )
 from pygls.protocol import LanguageServerProtocol
 from pygls.protocol.language_server import lsp_method
 from pygls.server import LanguageServer
 
 from mgd import __version__
+from mgd.lsp.positions import offset_to_position
 from mgd.monitors.base import Document
 from mgd.server.completer import INLINE, ITEMS, Cancelled, Completer, Job
 from mgd.server.documents import DocumentError, DocumentStore, OpenDocument, WorkspaceFolders
@@ -45,7 +47,9 @@ _FRAME_HEADER_END = b"\r\n\r\n"
 _CONTENT_LENGTH = re.compile(rb"(?im)^content-length:[ \t]*(\d+)[ \t]*$")
 _MAX_HEADER = 64 * 1024
 _WORD_END = re.compile(r"\w*\Z")
+_NAME = re.compile(r"(?:[^\W\d]|\$)[\w$]*")  # an identifier at the start of a completion (Java's may hold `$`)
 _MAX_WORD = 80
+_BEFORE_INITIALIZE = ("initialize", "exit")  # what LSP lets through before `initialize`
 
 
 @attrs.define
@@ -74,6 +78,8 @@ class _InlineCompletionRequest:
 class MGDProtocol(LanguageServerProtocol):
     """pygls' protocol, made to answer every malformed message and to advertise inline completion."""
 
+    _initialize_seen = False
+
     def get_message_type(self, method: str):
         """The message class to parse `method` into (a lenient one for inline completion)."""
         if method == types.TEXT_DOCUMENT_INLINE_COMPLETION:
@@ -84,10 +90,26 @@ class MGDProtocol(LanguageServerProtocol):
     def lsp_initialize(self, params: types.InitializeParams) -> types.InitializeResult:
         """Initialise pygls, then mgd's folders, settings and capabilities."""
         result = super().lsp_initialize(params)
+        self._initialize_seen = True
         # pygls 1.3 knows the LSP 3.18 inline-completion types but does not advertise the method
         result.capabilities.inline_completion_provider = types.InlineCompletionOptions()
         self._server.backend.initialize(params, result.capabilities.position_encoding or "utf-16")
         return result
+
+    @lsp_method(types.TEXT_DOCUMENT_DID_CHANGE)
+    def lsp_text_document__did_change(self, params: types.DidChangeTextDocumentParams) -> None:
+        """Update pygls' own copy of the buffer if it holds one (mgd's copy is the backend's, updated next).
+
+        pygls' handler fails on a document it does not hold, and then the
+        backend never hears of the edit to tell the client.
+        """
+        if params.text_document.uri not in self.workspace.text_documents:
+            return
+        for change in params.content_changes:
+            try:
+                self.workspace.update_text_document(params.text_document, change)
+            except Exception as err:  # noqa: BLE001 - pygls' copy is not the one completions read
+                log.debug("pygls could not apply an edit to %s: %s", params.text_document.uri, err)
 
     def _execute_request_callback(self, msg_id, future):
         # pygls reports every exception of an async handler as InternalError;
@@ -137,16 +159,23 @@ class MGDProtocol(LanguageServerProtocol):
             if msg_id is not None or not isinstance(raw, dict) or "method" in raw:
                 self._send_error(msg_id, JsonRpcInvalidRequest("not a JSON-RPC 2.0 request, notification or response"))
             return
+        method = raw.get("method")
+        if method is not None and not self._initialize_seen and method not in _BEFORE_INITIALIZE:
+            if "id" in raw:
+                self._send_error(msg_id, JsonRpcServerNotInitialized(f"{method} before initialize: send initialize first"))
+            else:
+                log.warning("ignored the %s notification: it came before initialize", method)
+            return
         try:
             message = json.loads(text, object_hook=self._deserialize_message)
         except JsonRpcException as err:
-            method = raw.get("method")
+            if isinstance(err, JsonRpcInvalidParams):
+                err = JsonRpcInvalidParams(f"invalid parameters for {method}: {_what_is_wrong(err.__cause__)}")
             if method is not None and "id" in raw:
-                if isinstance(err, JsonRpcInvalidParams):
-                    err = JsonRpcInvalidParams(f"invalid parameters for {method}: {_what_is_wrong(err.__cause__)}")
+                log.warning("answered %s with an error: %s", method, err.message)
                 self._send_error(msg_id, err)
             else:
-                log.warning("ignored a malformed %s notification", method or "(no method)")
+                log.warning("ignored a malformed %s notification: %s", method or "(no method)", err.message)
             return
         try:
             self._procedure_handler(message)
@@ -171,14 +200,15 @@ class Backend:
         self.settings = settings
         self.folders = WorkspaceFolders()
         self.documents = DocumentStore()
-        self.sessions = SessionPool()
-        self.completer = Completer(self.sessions)
+        self._held: list[str] | None = []  # warnings from before `initialize`, shown once it comes; None after
+        self.sessions = SessionPool(on_problem=self.warn_from_any_thread)
+        self.completer = Completer(self.sessions, on_problem=self.warn_from_any_thread)
 
     # -- lifecycle -----------------------------------------------------------
 
     def initialize(self, params: types.InitializeParams, encoding: str) -> None:
         """Take the client's folders, position encoding and initializationOptions."""
-        self.documents.encoding = str(encoding)
+        self.documents.encoding = str(getattr(encoding, "value", encoding))  # str() of the enum would be its name
         self._configure(params.initialization_options, "initializationOptions")
         declared = [folder.uri for folder in params.workspace_folders or []]
         if not declared and params.root_uri:
@@ -195,6 +225,9 @@ class Backend:
             self._tell(types.MessageType.Warning, "mgd: no workspace folder declared; no document can be completed")
         if params.process_id:
             _watch_parent(params.process_id, self)
+        held, self._held = self._held or [], None
+        for message in held:  # logged when they happened
+            self.server.show_message(message, types.MessageType.Warning)
 
     def close(self) -> None:
         """Stop the worker and every analysis server."""
@@ -206,6 +239,20 @@ class Backend:
         for problem in problems:
             self._tell(types.MessageType.Warning, f"mgd: {source}: {problem}")
         self.completer.load(self.settings.model)
+
+    def warn_from_any_thread(self, message: str) -> None:
+        """Show a warning in the editor (`window/showMessage`) from any thread: the protocol's loop sends it."""
+        try:
+            self.server.loop.call_soon_threadsafe(self._warn, message)
+        except RuntimeError:  # the loop is closed: the client has gone
+            log.warning("%s", message)
+
+    def _warn(self, message: str) -> None:
+        if self._held is not None:  # no client to show it to yet
+            log.warning("%s", message)
+            self._held.append(message)
+            return
+        self._tell(types.MessageType.Warning, message)
 
     def _tell(self, kind: types.MessageType, message: str) -> None:
         """Tell the user: a pop-up for warnings, the client's log for the rest."""
@@ -287,18 +334,22 @@ class Backend:
         span = types.Range(self._position(doc, offset - len(word)), self._position(doc, offset))
         result = await self._run(Job(ITEMS, doc.uri, root, _document(doc, offset), self.settings, _typed(doc.text, offset)))
         detail = "mgd (guided)" if result.guided else "mgd (unguided)"
-        items = [
-            types.CompletionItem(
-                label=word + text,
-                kind=types.CompletionItemKind.Text,
-                detail=detail,
-                sort_text=f"{rank:02d}",
-                filter_text=word + text,
-                text_edit=types.TextEdit(range=span, new_text=word + text),
-                insert_text_format=types.InsertTextFormat.PlainText,
+        items = []
+        for rank, text in enumerate(result.texts):
+            label, rest = _label_and_rest(word + text)
+            items.append(
+                types.CompletionItem(
+                    label=label,  # the name alone; the editor shows the rest beside it and inserts it all
+                    label_details=types.CompletionItemLabelDetails(detail=rest) if rest else None,
+                    kind=types.CompletionItemKind.Text,
+                    detail=detail,
+                    sort_text=f"{rank:02d}",
+                    filter_text=label,
+                    insert_text=word + text,
+                    text_edit=types.TextEdit(range=span, new_text=word + text),
+                    insert_text_format=types.InsertTextFormat.PlainText,
+                )
             )
-            for rank, text in enumerate(result.texts)
-        ]
         # the model conditions on what is typed: ask again on the next keystroke rather than filter
         return types.CompletionList(is_incomplete=True, items=items)
 
@@ -334,17 +385,7 @@ class Backend:
         return doc, root, offset
 
     def _position(self, doc: OpenDocument, offset: int) -> types.Position:
-        line_start = max(doc.text.rfind("\n", 0, offset), doc.text.rfind("\r", 0, offset)) + 1
-        line = len(re.findall(r"\r\n|\r|\n", doc.text[:line_start]))
-        part = doc.text[line_start:offset]
-        encoding = self.documents.encoding
-        if encoding == "utf-8":
-            units = len(part.encode("utf-8"))
-        elif encoding == "utf-32":
-            units = len(part)
-        else:
-            units = len(part.encode("utf-16-le")) // 2
-        return types.Position(line=line, character=units)
+        return types.Position(**offset_to_position(doc.text, offset, self.documents.encoding))
 
     async def _run(self, job: Job):
         future = self.completer.submit(job)
@@ -360,9 +401,24 @@ class Backend:
 def _what_is_wrong(error: BaseException | None) -> str:
     """cattrs' validation errors as short `problem @ $.params.field` phrases."""
     try:
-        return "; ".join(cattrs.transform_error(error))[:500]
+        return "; ".join(cattrs.transform_error(error, format_exception=_describe_invalid))[:500]
     except Exception:  # noqa: BLE001 - not a cattrs error: say what it is
         return str(error) or type(error).__name__
+
+
+def _describe_invalid(error: BaseException, type_) -> str:
+    # lsprotocol's validators say what was wrong (`Position.line should be in range [0:2147483647], but was -1`)
+    if isinstance(error, ValueError) and str(error):
+        return str(error)
+    return cattrs.v.format_exception(error, type_)
+
+
+def _label_and_rest(text: str) -> tuple[str, str]:
+    """A completion item's label (the name the completion starts with) and what follows it."""
+    match = _NAME.match(text)
+    if match is None:
+        return text, ""
+    return match.group(0), text[match.end() :]
 
 
 def _typed(text: str, offset: int) -> str:
@@ -405,8 +461,18 @@ class MGDLanguageServer(LanguageServer):
         self.backend = Backend(self, settings)
 
 
+class _QuietDeserializeErrors(logging.Filter):
+    """Drops pygls' traceback for a message it cannot parse: `_handle_body` answers it and logs one line."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        return not str(record.msg).startswith("Unable to deserialize message")
+
+
 def build_server(settings: Settings | None = None) -> MGDLanguageServer:
     """A server with every handler registered; the model starts loading now, in the background."""
+    json_rpc_log = logging.getLogger("pygls.protocol.json_rpc")
+    if not any(isinstance(f, _QuietDeserializeErrors) for f in json_rpc_log.filters):
+        json_rpc_log.addFilter(_QuietDeserializeErrors())
     server = MGDLanguageServer(settings or Settings())
     backend = server.backend
 

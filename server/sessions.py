@@ -13,6 +13,7 @@ import logging
 import pathlib
 import threading
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
 
 from mgd.lsp.session import LanguageServerSession, ServerUnavailable
@@ -28,14 +29,22 @@ class _Entry:
     failed_at: float | None = None
     replacements: int = 0
     history: list[int] = field(default_factory=list)  # pids of servers replaced so far
+    told: bool = False  # the user has been told guidance is off for this folder (once per outage)
 
 
 class SessionPool:
     """Analysis servers keyed by workspace folder and language, started off the request path."""
 
-    def __init__(self, factory=LanguageServerSession, start_wait: float = 40.0) -> None:
+    def __init__(
+        self,
+        factory=LanguageServerSession,
+        start_wait: float = 40.0,
+        on_problem: Callable[[str], None] | None = None,
+    ) -> None:
         self._factory = factory
         self._start_wait = start_wait
+        # how the user hears that guidance is off (the server shows it in the editor); called from any thread
+        self._on_problem = on_problem or (lambda message: log.warning("%s", message))
         self._lock = threading.Lock()
         self._entries: dict[tuple[pathlib.Path, str], _Entry] = {}
         self._starter = concurrent.futures.ThreadPoolExecutor(max_workers=2, thread_name_prefix="mgd-jedi-start")
@@ -58,7 +67,10 @@ class SessionPool:
             entry = self._entries.setdefault(key, _Entry())
             session = entry.session
             if session is not None and not session.available:
-                log.warning("analysis server for %s is unavailable; starting a fresh one", root)
+                self._tell_locked(
+                    entry, f"mgd: the {language} analysis server for {root} stopped answering; "
+                    "completions are unguided until a fresh one is up"
+                )
                 entry.history.append(session.pid or -1)
                 entry.session, entry.replacements = None, entry.replacements + 1
                 self._starter.submit(_close_quietly, session)
@@ -123,22 +135,30 @@ class SessionPool:
             return
         entry.starting = self._starter.submit(self._start, key, entry)
 
+    def _tell_locked(self, entry: _Entry, message: str) -> None:
+        """Tell the user guidance is off, once per outage (repeats only reach the log)."""
+        if entry.told:
+            log.info("%s", message)
+            return
+        entry.told = True
+        self._on_problem(message)
+
     def _start(self, key: tuple[pathlib.Path, str], entry: _Entry) -> LanguageServerSession:
         root, language = key
         session = self._factory(root) if language == "python" else self._factory(root, language=language)
         try:
             session.start()
         except ServerUnavailable as err:
-            log.warning("analysis server for %s did not start (%s); completions are unguided", root, err)
             _close_quietly(session)
             with self._lock:
                 entry.starting, entry.failed_at = None, time.monotonic()
+                self._tell_locked(entry, f"mgd: the {language} analysis server for {root} did not start ({err}); completions are unguided")
             raise
         with self._lock:
             entry.starting = None
             wanted = not self._closed and self._entries.get(key) is entry  # else closed or folder removed meanwhile
             if wanted:
-                entry.session, entry.failed_at = session, None
+                entry.session, entry.failed_at, entry.told = session, None, False
         if not wanted:
             _close_quietly(session)
             raise ServerUnavailable("the folder left the workspace")

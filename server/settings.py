@@ -5,7 +5,8 @@ from __future__ import annotations
 from dataclasses import dataclass, replace
 from typing import Any
 
-from mgd.monitors import DEFAULT_MONITORS, LANGUAGES, monitors_by_name
+from mgd.monitor_choice import monitors_named
+from mgd.monitors import DEFAULT_MONITORS, LANGUAGES
 
 SECTION = "mgd"  # clients nest their settings under this key (`{"mgd": {...}}`); bare options work too
 
@@ -61,7 +62,7 @@ def _monitors_of(language: str):
             value = ",".join(str(v) for v in value)
         if not isinstance(value, str):
             raise TypeError("must be a list of monitor names or a comma-separated string")
-        monitors_by_name(value, language)  # raises ValueError naming an unknown monitor
+        monitors_named(value, language)  # raises ValueError naming an unknown monitor
         return ",".join(part.strip() for part in value.split(",") if part.strip())
 
     return check

@@ -276,6 +276,26 @@ def test_definition_in_the_jdk_keeps_the_uri(jdtls_session, java_project):
     assert locations and locations[0].path.startswith("jdt://"), locations
 
 
+# On the cursor's line: a penguin (two UTF-16 units, one code point), a combining acute (a code point of its own),
+# and characters Python's str.splitlines breaks lines at but LSP does not.
+ODD_TEXTS = {"astral": "🐧é", "combining": "e\u0301", "line separator": "🐧\u2028"}
+
+
+@pytest.mark.parametrize("eol", ["\n", "\r\n"], ids=["LF", "CRLF"])
+@pytest.mark.parametrize("odd", list(ODD_TEXTS.values()), ids=list(ODD_TEXTS))
+def test_positions_are_counted_as_jdtls_counts_them(jdtls_session, java_project, odd, eol):
+    text, offset = _body(f'String tag = "{odd}"; return book.|')
+    prefix, suffix = text[:offset].replace("\n", eol), text[offset:].replace("\n", eol)
+    unanswered = jdtls_session.unanswered
+    assert {"getTitle", "getPages"} <= _names(jdtls_session.completions(_library(java_project), prefix + suffix, len(prefix)))
+    # then edited at the cursor, as generation edits it: the server's copy must follow
+    typed = prefix + "getP"
+    items = jdtls_session.completions(_library(java_project), typed + suffix, len(typed))
+    assert "getPages" in _names(items) and "getTitle" not in _names(items)
+    assert jdtls_session.unanswered == unanswered and jdtls_session.restarts == 0
+    assert (jdtls_session.position_encoding, jdtls_session.request_encoding) == ("utf-16", "utf-16")
+
+
 def test_repository_is_left_untouched(jdtls_session, java_project, repo_before):
     assert jdtls_session.completions(_library(java_project), *_body("return book.|"))
     assert _snapshot(java_project) == repo_before, "JDT.LS wrote into the repository"

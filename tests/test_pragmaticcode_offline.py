@@ -197,6 +197,24 @@ def test_report_merges_shards_and_gives_score_at_1_and_at_k(tmp_path):
     assert (tmp_path / "c.png").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
 
 
+def test_report_without_chart_writes_nothing_beside_the_results(tmp_path):
+    results = tmp_path / "results"
+    results.mkdir()
+    path = results / "run.jsonl"
+    records = [_record("a", "unguided", 0, False, 0.0, 0.0, 0.2), _record("a", "guided", 0, True, 1.0, 1.0, 1.0)]
+    path.write_text("".join(json.dumps(r) + "\n" for r in records))
+    for extra in ([], ["--json"]):
+        result = subprocess.run(
+            [sys.executable, "-m", "mgd", "pragmaticcode", "report", *extra, str(path)], capture_output=True, text=True, timeout=120
+        )
+        assert result.returncode == 0, result.stderr
+        assert "chart:" not in result.stdout
+        assert sorted(p.name for p in results.iterdir()) == ["run.jsonl"], "report wrote into the results folder"
+    assert "CR@1" in subprocess.run(
+        [sys.executable, "-m", "mgd", "pragmaticcode", "report", str(path)], capture_output=True, text=True, timeout=120
+    ).stdout
+
+
 def _cli(*args, timeout=120):
     return subprocess.run([sys.executable, "-m", "mgd", *args], capture_output=True, text=True, timeout=timeout)
 

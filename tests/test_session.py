@@ -172,3 +172,45 @@ def test_server_dies_with_a_sigkilled_python(bookshop):
     finally:
         child.kill()
         child.wait()
+
+
+# -- positions: characters past the BMP, combining marks, CRLF (issue 16) --------
+
+BOOK_MEMBERS = {"isbn", "title", "author", "price_cents", "copies_on_shelf", "shelf_value_cents"}
+# On the cursor's line: a penguin (two UTF-16 units, one code point), a combining acute (a code point of
+# its own), and characters Python's str.splitlines breaks lines at but LSP does not.
+ODD_TEXTS = {"astral": "🐧é", "combining": "e\u0301", "line separator": "🐧\u2028", "form feed": "\f🐧"}
+
+
+@pytest.mark.parametrize("eol", ["\n", "\r\n", "\r"], ids=["LF", "CRLF", "CR"])
+@pytest.mark.parametrize("odd", list(ODD_TEXTS.values()), ids=list(ODD_TEXTS))
+def test_positions_are_counted_as_jedi_counts_them(bookshop, session, list_members, odd, eol):
+    path = bookshop / "bookshop" / "pingu.py"
+    prefix = eol.join(["from bookshop.models import Book", "", "def f(pingu: Book):", f'    tag = "{odd}"; return pingu.'])
+    suffix = eol + "x = 1" + eol
+    unanswered = session.unanswered
+    assert list_members(session, path, prefix, suffix) >= BOOK_MEMBERS
+    # then edited at the cursor, as generation edits it: the server's copy must follow
+    assert list_members(session, path, prefix + "shelf_v", suffix) & BOOK_MEMBERS == {"shelf_value_cents"}
+    assert list_members(session, path, prefix + "cop", suffix) & BOOK_MEMBERS == {"copies_on_shelf"}
+    assert session.unanswered == unanswered and session.restarts == 0 and session.available
+    assert (session.position_encoding, session.request_encoding) == ("utf-16", "utf-32")
+
+
+def test_an_error_response_does_not_restart_the_server(bookshop, caplog):
+    path = bookshop / "bookshop" / "report.py"
+    with LanguageServerSession(bookshop, max_restarts=1) as session:
+        pid = session.pid
+        text = "x = 1\nx."
+        with caplog.at_level(logging.WARNING, logger="mgd"):
+            # fault injection: columns in UTF-8 bytes put this one past the line's end, and jedi
+            # answers with an error (the server itself is fine)
+            session.request_encoding = "utf-8"
+            answer = session.completions(path, 'tag = "🐧🐧"\nx.', len('tag = "🐧🐧"'))
+            session.request_encoding = "utf-32"
+        assert answer is None
+        assert (session.failed_requests, session.unanswered, session.restarts) == (1, 1, 0)
+        assert session.pid == pid and session.available
+        assert any("completion failed" in r.message for r in caplog.records)
+        assert not any("restarting" in r.message for r in caplog.records)
+        assert session.completions(path, text, len(text)), "the same server answers the next question"

@@ -440,15 +440,18 @@ class RepoMissing(FetchError):
 
 
 def repo_build(prompt: Prompt, repos: pathlib.Path):
-    """The DotPrompts repository `prompt.package` (`owner/name`) under `repos`, with its source folders."""
-    from mgd.lsp.jdtls import default_source_paths
+    """The DotPrompts repository `prompt.package` (`owner/name`) under `repos`, as its Maven or Gradle build
+    describes it (`mgd.lsp.project.read_project`: source folders of every module, jars found offline, Java level)."""
+    from mgd.lsp.project import read_project
     from mgd.pragmaticcode.java.project import JavaProjectBuild, JavaSpec
 
     root = repos / prompt.package
     if not root.is_dir():
         raise RepoMissing(f"repository {prompt.package} is not in {repos}")
-    roots = [root / p for p in default_source_paths(str(root))]
-    return JavaProjectBuild(JavaSpec(prompt.package, prompt.version), root, roots, [])
+    model = read_project(root, "java")
+    # Test roots too: one build serves every prompt of the repository, some of which may sit in tests; main
+    # code names no test type, so the check of a main file is the same with them after the main roots.
+    return JavaProjectBuild.from_model(JavaSpec(prompt.package, prompt.version), model, tests=True)
 
 
 def repos_folder(path: str | os.PathLike | None) -> pathlib.Path | None:

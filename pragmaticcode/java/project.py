@@ -61,6 +61,18 @@ class JavaProjectBuild:
     source_level: str = "17"  # the ECJ compliance level the project compiles at (`-17`, `-1.8`, ...)
     debian_packages: list[str] = field(default_factory=list)  # the binary packages installed for it
 
+    @classmethod
+    def from_model(cls, spec: JavaSpec, model, *, tests: bool = False) -> JavaProjectBuild:
+        """The build a `mgd.lsp.project.ProjectModel` describes: its main source roots (then its test roots, with
+        `tests`), its jars, its Java level (17 when the build names none; below 1.8 read as 1.8)."""
+        from mgd.lsp.project import supported_java_level
+
+        # main roots first: ECJ's -sourcepath takes a type from the first root holding it
+        roots = [pathlib.Path(r) for r in (*model.source_roots, *(model.test_roots if tests else ()))]
+        jars = [pathlib.Path(j) for j in model.classpath]
+        level = supported_java_level(model.java_level) or "17"
+        return cls(spec, pathlib.Path(model.root), roots, jars, source_level=level)
+
     @property
     def home(self) -> pathlib.Path:
         """The package's work directory (holds `source/`, `download/`, the metadata)."""
