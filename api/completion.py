@@ -111,7 +111,8 @@ def generate(
     for `repo` and stopped afterwards.
     Extra keyword arguments go to `model.generate` (greedy by default).
     """
-    from mgd.lsp.session import LanguageServerSession, ServerUnavailable
+    from mgd.lsp.project import project_session
+    from mgd.lsp.session import ServerUnavailable
     from mgd.monitors.base import Document
 
     from mgd.monitors import language_of
@@ -127,7 +128,7 @@ def generate(
         if guided and session is None:
             try:
                 session = stack.enter_context(
-                    LanguageServerSession(cursor.repo, language=language, start_timeout=120.0 if language == "java" else 30.0)
+                    project_session(cursor.repo, language, start_timeout=120.0 if language == "java" else 30.0)
                 )
             except ServerUnavailable as err:
                 raise MGDError(str(err)) from None

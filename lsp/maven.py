@@ -242,6 +242,18 @@ class _Reader:
                     target += [self.folder(pom, s, s) for s in sources]
         return main, test
 
+    def compiler_excludes(self, pom: Pom, roots: tuple[str, ...]) -> list[str]:
+        """maven-compiler-plugin `<excludes>` of main compilation (plugin or `compile` execution), under each root."""
+        patterns: list[str] = []
+        for plugin in self._plugins(pom, "maven-compiler-plugin"):
+            configurations = [plugin.find("configuration")] + [
+                e.find("configuration") for e in plugin.findall("executions/execution")
+                if not {g.text.strip() for g in e.findall("goals/goal") if g.text} & {"testCompile"}
+            ]  # fmt: skip
+            for configuration in (c for c in configurations if c is not None):
+                patterns += [pom.interpolate(x.text.strip()) for x in configuration.findall("excludes/exclude") if x.text]
+        return [f"{root}/{pattern.lstrip('/')}" for root in roots for pattern in dict.fromkeys(patterns)]
+
     def _plugins(self, pom: Pom, artifact: str) -> list[ET.Element]:
         """The `<plugin>` elements for `artifact` along the parent chain, the farthest first, management before use."""
         found = []
@@ -358,12 +370,13 @@ def read_maven_project(root: pathlib.Path, stores: ArtifactStores) -> ProjectMod
     for pom in poms:
         reader.reactor.setdefault((pom.group, pom.artifact), pom)
     deps = Dependencies(stores)
-    modules, main, tests = [], [], []
+    modules, main, tests, excluded = [], [], [], []
     for pom in poms:
         source, test = reader.source_roots(pom)
         internal = reader.dependencies(pom, deps)
         level = reader.java_level(pom)
         source, test = existing(source), existing(test)
+        excluded += reader.compiler_excludes(pom, source)
         main += source
         tests += test
         modules.append(Module(f"{pom.group}:{pom.artifact}", str(pom.directory), str(pom.path), source, test, level,
@@ -379,5 +392,5 @@ def read_maven_project(root: pathlib.Path, stores: ArtifactStores) -> ProjectMod
         source_roots=main_roots, test_roots=tuple(t for t in existing(tests) if t not in main_roots),
         java_level=highest_level(levels), dependencies=tuple(deps.declared), classpath=tuple(deps.classpath),
         unresolved=tuple(deps.unresolved), version_differs=dict(deps.version_differs), modules=tuple(modules),
-        notes=tuple(reader.notes),
+        notes=tuple(reader.notes), excluded=tuple(dict.fromkeys(excluded)),
     )  # fmt: skip

@@ -16,6 +16,7 @@ the main ones.
 
 from __future__ import annotations
 
+import logging
 import os
 import pathlib
 import re
@@ -24,7 +25,9 @@ from dataclasses import dataclass, field, replace
 
 from mgd.lsp.artifacts import ArtifactStores
 
-__all__ = ["Module", "ProjectModel", "normalize_java_level", "read_project", "supported_java_level"]
+__all__ = ["Module", "ProjectModel", "normalize_java_level", "project_session", "read_project", "supported_java_level"]
+
+log = logging.getLogger("mgd")
 
 LANGUAGES = ("java", "python")
 GRADLE_FILES = ("settings.gradle", "settings.gradle.kts", "build.gradle", "build.gradle.kts")
@@ -71,6 +74,13 @@ class ProjectModel:
     modules: tuple[Module, ...] = ()
     packages: tuple[str, ...] = ()  # Python: the top-level packages found under the source roots
     notes: tuple[str, ...] = ()
+    # main files the build leaves out (maven-compiler-plugin `<excludes>`), as Ant patterns under a source root:
+    # `/abs/core/src/main/java/**/hdfs/*`; `excludes(path)` tells whether a file is one of them
+    excluded: tuple[str, ...] = ()
+
+    def excludes(self, path: str | os.PathLike) -> bool:
+        """True if the build leaves the file at `path` (absolute) out of its compilation."""
+        return any(ant_pattern(p).fullmatch(pathlib.Path(path).as_posix()) for p in self.excluded)
 
     def session_options(self) -> dict:
         """The `LanguageServerSession` keyword arguments for this project (besides `root` and `language`)."""
@@ -140,6 +150,44 @@ def read_project(
     return model
 
 
+def project_session(root: str | os.PathLike, language: str = "python", **options):
+    """A `LanguageServerSession` for `root` set up as its build describes (source folders, jars, Java level).
+
+    `mgd complete`, `mgd serve` and `mgd.generate` start their servers here.
+    A build file that cannot be read costs a warning and the default
+    folders, never the completion; `options` go to the session as given and
+    win over what the build says.
+    """
+    from mgd.lsp.session import LanguageServerSession
+
+    try:
+        model = read_project(root, language) if language in LANGUAGES else None
+    except Exception as err:  # noqa: BLE001 - a build we cannot read must not cost the completion
+        log.warning("mgd: could not read the build of %s (%s); using the default source folders", root, err)
+        model = None
+    if model is not None:
+        if model.unresolved:
+            shown = ", ".join(model.unresolved[:5]) + (", ..." if len(model.unresolved) > 5 else "")
+            log.warning(
+                "mgd: %d dependenc%s of %s not found on this machine (%s): completions on their types are unguided",
+                len(model.unresolved), "y" if len(model.unresolved) == 1 else "ies", root, shown,
+            )  # fmt: skip
+        unread = [note for note in model.notes if "not read" in note]
+        for note in unread[:3]:  # what the build holds and was not understood changes what the server sees: say so
+            log.warning("mgd: %s", note)
+        if len(unread) > 3:
+            log.warning("mgd: and %d more parts of the build not read (-v lists them)", len(unread) - 3)
+        for note in (n for n in model.notes if n not in unread[:3]):
+            log.info("mgd: %s", note)
+        log.info(
+            "mgd: %s build of %s: %d source folder(s), %d jar(s), Java level %s",
+            model.build_system, root, len(model.source_roots) + len(model.test_roots), len(model.classpath),
+            model.java_level or "-",
+        )  # fmt: skip
+        options = {**model.session_options(), **options}
+    return LanguageServerSession(root, language=language, **options)
+
+
 def _default_java(folder: pathlib.Path) -> ProjectModel:
     """No build file: the folders `default_source_paths` picks (`src/test/java` as a test root)."""
     from mgd.lsp.jdtls import default_source_paths
@@ -150,6 +198,19 @@ def _default_java(folder: pathlib.Path) -> ProjectModel:
         root=str(folder), language="java", build_system="none",
         source_roots=tuple(r for r in roots if r != test), test_roots=tuple(r for r in roots if r == test),
     )  # fmt: skip
+
+
+_ANT_PARTS = re.compile(r"\*\*/|\*\*|\*|\?|[^*?]+")
+
+
+def ant_pattern(pattern: str) -> re.Pattern:
+    """An Ant/Maven file pattern (`**/hdfs/*`, `org/x/Y.java`) as a regular expression over `/`-separated paths."""
+    out = []
+    for part in _ANT_PARTS.findall(pattern.replace("\\", "/")):
+        out.append({"**/": "(?:.*/)?", "**": ".*", "*": "[^/]*", "?": "[^/]"}.get(part) or re.escape(part))
+    if pattern.endswith("/"):  # Ant: a trailing slash means everything below
+        out.append(".*")
+    return re.compile("".join(out))
 
 
 def existing(folders: Iterable[str | os.PathLike]) -> tuple[str, ...]:

@@ -245,6 +245,8 @@ def evaluate(
                     # problems the unchanged file has (unresolved dependencies, most often): CR there
                     # counts only what the generation adds
                     "original_errors": None if checker_error else _count(originals[key]),
+                    # declared dependencies of the project no jar was found for on this machine
+                    "unresolved_dependencies": len(getattr(build, "unresolved", ())),
                     "constrained_steps": run["constrained_steps"],
                     "server_queries": run["server_queries"],
                 }

@@ -51,6 +51,11 @@ def summarise(records: list[dict]) -> dict:
         # guidance at the prompt's dot left out the original's next name (a bug where the original compiles)
         entry["truth_masked"] = sum(1 for r in flat if r.get("truth_masked"))
         entry["original_errors"] = sum(1 for samples in prompts if (samples[0].get("original_errors") or 0) > 0)
+        # of those, prompts whose project declares dependencies this machine has no jar for
+        entry["unresolved_dependency_errors"] = sum(
+            1 for samples in prompts
+            if (samples[0].get("original_errors") or 0) > 0 and (samples[0].get("unresolved_dependencies") or 0) > 0
+        )  # fmt: skip
         entry["mean_seconds"] = round(sum(r.get("seconds", 0) for r in flat) / len(flat), 3)
         kinds = sorted({s[0].get("definition_kind") for s in prompts} - {None})
         entry["by_definition"] = {}
@@ -83,9 +88,11 @@ def warnings(summary: dict) -> list[str]:
         said.append(f"warning: {counts} samples have no CR (the compile or type check could not run); CR is over the rest")
     first = next(iter(summary.values()))
     if first.get("original_errors"):
+        missing = first.get("unresolved_dependency_errors", 0)
+        why = f"{missing} of them in projects with dependencies not found on this machine" if missing else "none from a missing dependency"
         said.append(
             f"warning: the original file of {first['original_errors']} of {first['prompts']} prompts has errors of its "
-            "own (unresolved dependencies?); CR there counts only the errors a sample adds"
+            f"own ({why}); CR there counts only the errors a sample adds"
         )
     for mode, entry in summary.items():
         if entry.get("truth_masked"):

@@ -16,6 +16,7 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
+from mgd.lsp.project import project_session
 from mgd.lsp.session import LanguageServerSession, ServerUnavailable
 
 log = logging.getLogger("mgd.server")
@@ -37,7 +38,7 @@ class SessionPool:
 
     def __init__(
         self,
-        factory=LanguageServerSession,
+        factory=project_session,
         start_wait: float = 40.0,
         on_problem: Callable[[str], None] | None = None,
     ) -> None:

@@ -46,6 +46,11 @@ def dotprompts(tmp_path_factory) -> pathlib.Path:
     broken.mkdir(parents=True)
     (broken / "Till.java").write_text(TILL.replace("package demo;\n", "package demo;\n\nimport org.missing.Ledger;\n"))
     (broken / "Stock.java").write_text(STOCK)
+    (root / "repos" / BROKEN / "pom.xml").write_text(
+        "<project><modelVersion>4.0.0</modelVersion><groupId>acme</groupId><artifactId>broken</artifactId>"
+        "<version>1</version><dependencies><dependency><groupId>org.missing</groupId><artifactId>ledger</artifactId>"
+        "<version>1.0</version></dependency></dependencies></project>\n"
+    )  # the build declares the jar no store on this machine holds
     shift = len("\nimport org.missing.Ledger;\n")
     with open(root / "broken.csv", "w", newline="", encoding="utf-8") as handle:
         writer = csv.writer(handle)
@@ -104,9 +109,11 @@ def test_originals_with_errors_of_their_own_are_counted_and_reported(dotprompts)
     assert done.returncode == 0, done.stderr[-2000:]
     records = _records(dotprompts / "broken.jsonl")
     assert len(records) == 1 and records[0]["original_errors"] >= 1 and records[0]["cr"] is not None
+    assert records[0]["unresolved_dependencies"] == 1  # org.missing:ledger:1.0, read from the pom
     report = subprocess.run([sys.executable, "-m", "mgd", "pragmaticcode", "report", "--json", "--chart",
                              str(dotprompts / "broken.png"), str(dotprompts / "broken.jsonl")],
                             capture_output=True, text=True, timeout=120)  # fmt: skip
     assert report.returncode == 0, report.stderr
     assert json.loads(report.stdout)["unguided"]["original_errors"] == 1
-    assert "errors of its own" in report.stderr
+    assert json.loads(report.stdout)["unguided"]["unresolved_dependency_errors"] == 1
+    assert "errors of its own (1 of them in projects with dependencies not found" in report.stderr

@@ -19,7 +19,7 @@ RECORD_KEYS = {
     "prompt_id", "package", "mode", "sample", "model", "samples", "temperature", "max_new_tokens", "monitors",
     "shard", "definition_kind", "completion", "stop", "new_tokens", "seconds", "next_identifier",
     "generated_identifier", "nim", "ism", "pm", "cr", "syntax_error", "new_errors", "checker_error",
-    "constrained_steps", "server_queries", "language", "truth_masked", "original_errors",
+    "constrained_steps", "server_queries", "language", "truth_masked", "original_errors", "unresolved_dependencies",
 }  # fmt: skip
 
 

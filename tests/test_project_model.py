@@ -9,8 +9,10 @@ repository, so what the user's ~/.m2 holds does not change the results.
 
 from __future__ import annotations
 
+import logging
 import os
 import pathlib
+import re
 import shutil
 import textwrap
 
@@ -526,3 +528,65 @@ def test_jedi_finds_a_src_package_through_the_model(python_src):
     with LanguageServerSession(python_src, **model.session_options()) as session:
         names = DereferenceMonitor().allowed_names(session, Document(str(path), prefix, "\n"), "")
     assert names is not None and "stack_books" in names
+
+
+# -- the model behind `mgd complete`, `mgd serve` and `mgd.generate` ------------------------------------------------
+
+
+def test_generate_reads_the_build_completes_across_modules_and_names_what_is_missing(maven_shop, real_model, jdtls, caplog):
+    """mgd.generate on a multi-module Maven project: guided by the other module's type, the ghost jar reported."""
+    from mgd.completion import generate
+
+    model, tokenizer = real_model
+    till = maven_shop / "app/src/java/org/shop/app/Till.java"
+    lines = till.read_text().split("\n")
+    line = next(i for i, text in enumerate(lines, 1) if "inventory.countUnits" in text)
+    column = lines[line - 1].index("inventory.") + len("inventory.") + 1
+    with caplog.at_level(logging.WARNING, logger="mgd"):
+        completion = generate(maven_shop, till, line, column, model=model, tokenizer=tokenizer, max_new_tokens=8)
+    # constrained at all: JDT.LS resolved `core`'s Inventory (without the module's folder it knows no members)
+    assert completion.constrained_steps > 0 and completion.unanswered_queries == 0
+    members = _members(jdtls, till, "inventory.")
+    assert re.match(r"\w+", completion.text).group(0) in members, completion.text
+    assert any(GHOST in record.getMessage() and "not found" in record.getMessage() for record in caplog.records)
+
+
+def test_a_build_that_cannot_be_read_leaves_the_default_folders(tmp_path, caplog):
+    """A broken pom.xml costs one warning, not the session."""
+    from mgd.lsp.project import project_session
+
+    (tmp_path / "pom.xml").write_text("<project><modules><module>core</module>")  # cut off
+    (tmp_path / "src").mkdir()
+    with caplog.at_level(logging.WARNING, logger="mgd"):
+        session = project_session(tmp_path, "java")
+    assert session.source_paths == [str(tmp_path / "src")] and session.language == "java" and not session.available
+    assert [r.getMessage() for r in caplog.records if "not read" in r.getMessage()], caplog.text
+
+
+def test_files_the_compiler_plugin_excludes_are_left_out_of_the_check(tmp_path, stores):
+    """maven-compiler-plugin `<excludes>` (Debian's commons-vfs drops its HDFS provider so): not compiled, not prompted."""
+    from mgd.pragmaticcode.java.check import check_project
+    from mgd.pragmaticcode.java.project import JavaProjectBuild, JavaSpec
+
+    root = write(tmp_path / "vfs", {
+        "pom.xml": POM_HEAD + """
+            <modelVersion>4.0.0</modelVersion><groupId>org.vfs</groupId><artifactId>vfs</artifactId><version>1</version>
+            <build><plugins><plugin><artifactId>maven-compiler-plugin</artifactId>
+              <executions><execution><id>default-compile</id><goals><goal>compile</goal></goals>
+                <configuration><excludes><exclude>**/hdfs/*</exclude></excludes></configuration>
+              </execution></executions>
+            </plugin></plugins></build>
+            </project>
+            """,
+        "src/main/java/org/vfs/Files.java": "package org.vfs;\npublic class Files { public int count() { return 1; } }\n",
+        "src/main/java/org/vfs/hdfs/Hdfs.java": "package org.vfs.hdfs;\nimport org.apache.hadoop.fs.FileStatus;\n"
+                                               "public class Hdfs { FileStatus status; }\n",
+    })  # fmt: skip
+    model = read_project(root, "java", stores=stores)
+    hdfs = root / "src/main/java/org/vfs/hdfs/Hdfs.java"
+    assert model.excluded == (f"{root}/src/main/java/**/hdfs/*",) and model.excludes(hdfs)
+    assert not model.excludes(root / "src/main/java/org/vfs/Files.java")
+    build = JavaProjectBuild.from_model(JavaSpec("vfs", "1"), model)
+    assert build.java_files() == [root / "src/main/java/org/vfs/Files.java"]
+    level, errors, _seconds = check_project(build)
+    assert level is not None and not errors  # the excluded file, which cannot compile here, is not checked

@@ -124,12 +124,14 @@ def test_completion_items_are_distinct_real_members(server, report, catalogue_me
     result = server.request("textDocument/completion", {"textDocument": {"uri": report.uri}, "position": position})
     items = result["items"]
     assert items
-    labels = [item["label"] for item in items]
-    assert len(set(labels)) == len(labels)
+    texts = [item["insertText"] for item in items]
+    assert len(set(texts)) == len(texts)
     for item in items:
-        assert first_name(item["label"]) in catalogue_members, item
+        # the label is the name alone; what follows it is shown beside it and inserted with it
+        assert item["label"] in catalogue_members and item["insertText"].startswith(item["label"]), item
+        assert item["label"] + item.get("labelDetails", {}).get("detail", "") == item["insertText"]
         assert item["detail"] == "mgd (guided)"
-        assert item["textEdit"] == {"range": {"start": position, "end": position}, "newText": item["label"]}
+        assert item["textEdit"] == {"range": {"start": position, "end": position}, "newText": item["insertText"]}
 
 
 def test_completion_items_replace_the_word_being_typed(server, report):

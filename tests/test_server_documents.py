@@ -9,13 +9,15 @@ from mgd.server.main import parse_address
 from mgd.server.settings import Settings, update_settings
 
 
-def test_positions_count_utf16_units_and_clamp_past_the_line_end():
+def test_positions_count_utf16_units_and_refuse_past_the_line_end():
     text = "a😀b\r\nsecond\nthird"
     assert position_to_offset(text, 0, 3) == 2  # the emoji is two UTF-16 units, one Python character
     assert position_to_offset(text, 0, 4) == 3
     assert position_to_offset(text, 0, 2) == 1  # inside the surrogate pair: before the character
     assert position_to_offset(text, 1, 0) == text.index("second")
-    assert position_to_offset(text, 1, 99) == text.index("\nthird")  # the LSP rule: clamp to the line end
+    assert position_to_offset(text, 1, 6) == text.index("\nthird")  # the line's end
+    with pytest.raises(DocumentError, match="character 99 is past the end of line 1"):  # as a line past the end
+        position_to_offset(text, 1, 99)
     assert position_to_offset(text, 2, 5) == len(text)
     assert position_to_offset(text, 0, 4, "utf-8") == 1  # the emoji is four UTF-8 bytes
     assert position_to_offset(text, 0, 2, "utf-32") == 2

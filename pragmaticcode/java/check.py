@@ -131,7 +131,8 @@ def _driver_dir(java: str, ecj: str) -> pathlib.Path:
 
 
 def _base_args(build, extra_sourcepath: list[pathlib.Path] = ()) -> list[str]:
-    args = ["-d", "none", "-nowarn", "-encoding", "UTF-8", "-proceedOnError", f"-{build.source_level}"]
+    # -proc:none: a check needs no annotation processors, and those on a classpath fail without an output folder
+    args = ["-d", "none", "-proc:none", "-nowarn", "-encoding", "UTF-8", "-proceedOnError", f"-{build.source_level}"]
     if build.classpath:
         args += ["-cp", os.pathsep.join(str(p) for p in build.classpath)]
     roots = [*extra_sourcepath, *build.source_roots]

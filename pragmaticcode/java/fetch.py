@@ -25,6 +25,7 @@ apt-get) for installing the dependencies.
 from __future__ import annotations
 
 import json
+import logging
 import os
 import pathlib
 import re
@@ -36,6 +37,8 @@ from mgd.pragmaticcode.java.check import check_project
 from mgd.pragmaticcode.java.debian import _apt, _owners, _run, install_packages, jars_of, library_dependencies
 from mgd.pragmaticcode.java.project import READY, JavaProjectBuild, JavaSpec, default_java_work, find_source_roots
 from mgd.pragmaticcode.locks import exclusive
+
+log = logging.getLogger("mgd")
 
 
 # -- fetching --------------------------------------------------------------------
@@ -87,7 +90,7 @@ def _fetch_locked(spec: JavaSpec, home: pathlib.Path, timeout: float, check: boo
     roots = find_source_roots(root)
     if not roots:
         raise FetchError(f"{spec}: no Java source folder found")
-    build = JavaProjectBuild(spec, root, roots, classpath, "17", installed)
+    build = _with_build_model(JavaProjectBuild(spec, root, roots, classpath, "17", installed))
     if not check:
         build.write_metadata({"compiles": None})
         return build
@@ -99,13 +102,29 @@ def _fetch_locked(spec: JavaSpec, home: pathlib.Path, timeout: float, check: boo
     return build
 
 
+def _with_build_model(build: JavaProjectBuild) -> JavaProjectBuild:
+    """Add what the package's Maven or Gradle build says to a fetched tree: jars of declared dependencies found
+    in Debian's maven-repo (after the Build-Depends' own) and the files its compiler configuration leaves out."""
+    from mgd.lsp.project import read_project
+
+    try:
+        model = read_project(build.root, "java")
+    except (OSError, ValueError) as err:
+        log.warning("mgd: %s: build files not read (%s)", build.spec, err)
+        return build
+    have = {p.resolve() for p in build.classpath}  # maven-repo jars are links to /usr/share/java's
+    jars = [pathlib.Path(j) for j in model.classpath if pathlib.Path(j).resolve() not in have]
+    excluded = [pathlib.Path(p).relative_to(build.root).as_posix() for p in model.excluded]
+    return replace(build, classpath=[*build.classpath, *jars], excluded=excluded, unresolved=list(model.unresolved))
+
+
 def _load_ready(spec: JavaSpec, home: pathlib.Path, ready: pathlib.Path, timeout: float) -> JavaProjectBuild | None:
     try:
         record = json.loads(ready.read_text(encoding="utf-8"))
         root = home / record["root"]
         build = JavaProjectBuild(
             spec, root, [root / r for r in record["source_roots"]], [pathlib.Path(p) for p in record["classpath"]],
-            str(record["source_level"]), list(record.get("debian_packages", [])),
+            str(record["source_level"]), list(record.get("debian_packages", [])), excluded=list(record.get("excluded", [])),
         )  # fmt: skip
     except (ValueError, KeyError, TypeError):
         return None

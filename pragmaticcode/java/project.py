@@ -60,6 +60,9 @@ class JavaProjectBuild:
     classpath: list[pathlib.Path]  # dependency jars (absolute)
     source_level: str = "17"  # the ECJ compliance level the project compiles at (`-17`, `-1.8`, ...)
     debian_packages: list[str] = field(default_factory=list)  # the binary packages installed for it
+    unresolved: list[str] = field(default_factory=list)  # declared dependencies no jar was found for (a build's model)
+    # files the build leaves out of compilation (Maven `<excludes>`): Ant patterns relative to `root`
+    excluded: list[str] = field(default_factory=list)
 
     @classmethod
     def from_model(cls, spec: JavaSpec, model, *, tests: bool = False) -> JavaProjectBuild:
@@ -71,7 +74,9 @@ class JavaProjectBuild:
         roots = [pathlib.Path(r) for r in (*model.source_roots, *(model.test_roots if tests else ()))]
         jars = [pathlib.Path(j) for j in model.classpath]
         level = supported_java_level(model.java_level) or "17"
-        return cls(spec, pathlib.Path(model.root), roots, jars, source_level=level)
+        root = pathlib.Path(model.root)
+        excluded = [pathlib.Path(p).relative_to(root).as_posix() for p in model.excluded]
+        return cls(spec, root, roots, jars, source_level=level, unresolved=list(model.unresolved), excluded=excluded)
 
     @property
     def home(self) -> pathlib.Path:
@@ -80,11 +85,17 @@ class JavaProjectBuild:
 
     def java_files(self) -> list[pathlib.Path]:
         """The project's own Java files (under its source roots, no tests), sorted."""
+        from mgd.lsp.project import ant_pattern
+
+        left_out = [ant_pattern(p) for p in self.excluded]
         files: set[pathlib.Path] = set()
         for root in self.source_roots:
             for path in root.rglob("*.java"):
-                if not (_SKIP_DIRS & set(path.relative_to(root).parts[:-1])):
-                    files.add(path)
+                if _SKIP_DIRS & set(path.relative_to(root).parts[:-1]):
+                    continue
+                if left_out and any(p.fullmatch(path.relative_to(self.root).as_posix()) for p in left_out):
+                    continue
+                files.add(path)
         return sorted(files)
 
     def language_server(self, **options):
@@ -111,6 +122,7 @@ class JavaProjectBuild:
             "classpath": [str(p) for p in self.classpath],
             "source_level": self.source_level,
             "debian_packages": list(self.debian_packages),
+            "excluded": list(self.excluded),
             **(extra or {}),
         }
         (self.home / READY).write_text(json.dumps(record, indent=1) + "\n", encoding="utf-8")
