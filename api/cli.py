@@ -120,8 +120,15 @@ def _monitors(spec: str | None, language: str = "python"):
 
 
 def _check_model_path(path: str | None) -> None:
+    """Fail on a `--model` that is no model directory now, before the language server is started for nothing."""
+    import pathlib
+
+    from mgd.models import check_model_files
+
     if path is not None and not os.path.isdir(path):
         raise MGDError(f"model path {path} is not a directory")
+    if path is not None:
+        check_model_files(pathlib.Path(path))
 
 
 def _complete(args) -> int:

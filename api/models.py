@@ -96,9 +96,7 @@ def load_model(path: str | os.PathLike | None = None):
     directory = pathlib.Path(path) if path is not None else default_model_dir()
     if not directory.is_dir():
         raise MGDError(f"model path {directory} is not a directory")
-    missing = missing_model_files(directory)
-    if missing:
-        raise MGDError(f"could not load a causal language model from {directory}: it has {missing}")
+    check_model_files(directory)
     try:
         with _quiet():
             tokenizer = AutoTokenizer.from_pretrained(directory)
@@ -114,6 +112,13 @@ def load_model(path: str | os.PathLike | None = None):
 
 _TOKENIZER_FILES = ("tokenizer.json", "tokenizer_config.json", "tokenizer.model", "vocab.json", "spiece.model")
 _WEIGHT_PATTERNS = ("*.safetensors", "pytorch_model*.bin", "*.safetensors.index.json", "pytorch_model.bin.index.json")
+
+
+def check_model_files(directory: pathlib.Path) -> None:
+    """Raise MGDError saying what `directory` lacks to be a causal-LM directory (before transformers is asked)."""
+    missing = missing_model_files(directory)
+    if missing:
+        raise MGDError(f"could not load a causal language model from {directory}: it has {missing}")
 
 
 def missing_model_files(directory: pathlib.Path) -> str:

@@ -179,11 +179,15 @@ def project_session(root: str | os.PathLike, language: str = "python", **options
             log.warning("mgd: and %d more parts of the build not read (-v lists them)", len(unread) - 3)
         for note in (n for n in model.notes if n not in unread[:3]):
             log.info("mgd: %s", note)
-        log.info(
-            "mgd: %s build of %s: %d source folder(s), %d jar(s), Java level %s",
-            model.build_system, root, len(model.source_roots) + len(model.test_roots), len(model.classpath),
-            model.java_level or "-",
-        )  # fmt: skip
+        build = "no build file" if model.build_system == "none" else f"{model.build_system} build"
+        if language == "java":
+            log.info(
+                "mgd: %s at %s: %d source folder(s), %d jar(s), Java level %s",
+                build, root, len(model.source_roots) + len(model.test_roots), len(model.classpath),
+                model.java_level or "the server's own",
+            )  # fmt: skip
+        else:
+            log.info("mgd: %s at %s: source folders %s", build, root, ", ".join(model.source_roots) or "-")
         options = {**model.session_options(), **options}
     return LanguageServerSession(root, language=language, **options)
 

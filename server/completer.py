@@ -78,6 +78,9 @@ class Completer:
         self._loaded: _Loaded | None = None
         self._loading: str | None | object = _NOTHING  # path being loaded
         self._load_error: str | None = None
+        # the load failure last shown to the user: a retry that fails the same way (every settings change
+        # retries a failed path) reaches the log only, so the editor shows each problem once
+        self._told_failure: tuple[str | None, str] | None = None
         self._load_lock = threading.Lock()
         self._worker = concurrent.futures.ThreadPoolExecutor(max_workers=1, thread_name_prefix="mgd-generate")
         self._latest: dict[tuple[str, str], Job] = {}
@@ -114,19 +117,26 @@ class Completer:
         except Exception as err:  # noqa: BLE001 - a bad model path must not take the server down
             with self._load_lock:
                 current = self._loading == path
+                new = current and self._told_failure != (path, str(err))
                 if current:
                     self._loading, self._load_error = _NOTHING, str(err)
+                if new:
+                    self._told_failure = (path, str(err))
             if current:
                 working = f"; the model {self._loaded.path or '(default)'} goes on serving" if self._loaded else ""
-                self._on_problem(
-                    f"mgd: the model {path or '(default)'} did not load: {err}"
-                    + (working or "; completions are empty until a model loads (set `model`)")
+                message = f"mgd: the model {path or '(default)'} did not load: {err}" + (
+                    working or "; completions are empty until a model loads (set `model`)"
                 )
+                if new:
+                    self._on_problem(message)
+                else:
+                    log.info("%s (again)", message)
             return
         with self._load_lock:
             if self._loading != path:  # a newer model was asked for meanwhile
                 return
             self._loaded, self._loading, self._load_error = _Loaded(path, model, tokenizer), _NOTHING, None
+            self._told_failure = None  # a later failure is news again
             self._processors.clear()
             if self.ready_after is None:
                 self.ready_after = time.monotonic() - self.started
