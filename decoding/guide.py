@@ -132,6 +132,7 @@ class Guide:
         try:
             return self._advise(row_ids, row_scores)
         except Exception as err:  # noqa: BLE001 - guidance must never stop generation
+            self.answers.stats.unguided_steps += 1  # reported as a step guidance did not cover
             if not self._warned_error:
                 self._warned_error = True
                 log.warning("mgd: guidance failed (%s: %s); the row goes on unguided", type(err).__name__, err)

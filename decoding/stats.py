@@ -19,7 +19,7 @@ class StepStats:
     queries: int = 0
     # queries the language server did not answer (an error, a timeout, a dead or unavailable server)
     unanswered_queries: int = 0
-    # row steps at a trigger that went unconstrained because the server did not answer there
+    # row steps left unconstrained because the server did not answer at a trigger, or guidance itself failed
     unguided_steps: int = 0
     query_seconds: list[float] = field(default_factory=list)
     mask_seconds: list[float] = field(default_factory=list)

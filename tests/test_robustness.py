@@ -42,6 +42,7 @@ def test_a_failing_monitor_costs_a_warning_not_the_generation(tiny_model, tokeni
         text = _generate(tiny_model, tokenizer, processor, PREFIX, str(bookshop / "bookshop" / "x.py"))
     assert text
     assert any("guidance failed" in r.message and "injected failure" in r.message for r in caplog.records)
+    assert processor.stats.unguided_steps >= 1  # counted, so `--json` says guidance was off there
 
 
 def test_model_with_padded_embeddings(tokenizer, session, bookshop):
