@@ -4,7 +4,8 @@ Rows that agree on their text (beams, return sequences) share one query.
 Name answers and call signatures are kept for one generation, keyed by
 prompt and generated text; the name tries built from the answers outlive it,
 since the same member lists come back and the masks cached on their nodes
-are worth keeping. Every query is counted and timed in the `StepStats`.
+are worth keeping. Whether a member's value is callable (`not_callable`) is
+kept per generation too. Every query is counted and timed in the `StepStats`.
 """
 
 from __future__ import annotations
@@ -49,6 +50,7 @@ class Answers:
         """Forget the answers of the current generation (the tries stay)."""
         self._names: dict[tuple[int, str, tuple[str, ...], Trigger], NameTrie | None] = {}
         self._signatures: dict[tuple[int, str], Signature | None] = {}
+        self._not_callable: dict[tuple[int, str, str], bool] = {}
         self._open_in_prompt: dict[int, tuple] = {}
         self._unanswered: set[tuple] = set()  # keys of `_names` / `_signatures` the server did not answer
 
@@ -74,14 +76,40 @@ class Answers:
             _log_names(document.prefix + generated, monitors, answer, key in self._unanswered, time.perf_counter() - started)
         trie = None
         if answer:
-            shape = (answer, open_start, trigger.lead_space)
+            # a `Names` answer carries member rules, which frozenset equality does not see
+            rules = tuple(getattr(answer, rule, frozenset()) for rule in ("no_call", "checked", "hidden"))
+            shape = (answer, open_start, trigger.lead_space) + rules
             trie = self._tries.get(shape)
             if trie is None:
                 if len(self._tries) >= _MAX_TRIES:
                     self._tries.clear()
-                trie = self._tries[shape] = NameTrie.build(answer, open_start, trigger.lead_space)
+                no_call, checked, hidden = rules
+                trie = self._tries[shape] = NameTrie.build(
+                    answer, open_start, trigger.lead_space, no_call=no_call, checked=checked, hidden=hidden
+                )
         self._names[key] = trie
         return trie
+
+    def not_callable(self, prompt: int, generated: str, name: str, checker: Monitor) -> bool:
+        """True if `checker` says the value of member `name` after `generated` (ending with its dot) is never callable.
+
+        Cached per text for the generation; a check is a query, counted and timed.
+        """
+        key = (prompt, generated, name)
+        if key not in self._not_callable:
+            document = self._prompts.document(prompt)
+            started = time.perf_counter()
+            unanswered = getattr(self.session, "unanswered", 0)
+            verdict = bool(checker.value_not_callable(self.session, document, generated, name))
+            self.stats.queries += 1
+            self.stats.query_seconds.append(time.perf_counter() - started)
+            self._count_unanswered(key, unanswered)
+            self._not_callable[key] = verdict
+            if log.isEnabledFor(logging.INFO):
+                where = (document.prefix + generated + name).rsplit("\n", 1)[-1].lstrip()[-40:]
+                said = "not callable: no `(` after it" if verdict else "may be callable: `(` stays free"
+                log.info("mgd: %s at %r: %s [%.0f ms]", checker.name, where, said, (time.perf_counter() - started) * 1000)
+        return self._not_callable[key]
 
     def known_names(self, prompt: int, generated: str, monitor_names: tuple[str, ...], trigger: Trigger) -> NameTrie | None:
         """The answer `names_after` gave for monitors named `monitor_names`, if it was asked; never a query."""
@@ -147,5 +175,8 @@ def _log_names(text: str, monitors: tuple[Monitor, ...], answer, unanswered: boo
     else:
         shown = ", ".join(sorted(answer)[:5]) + (", ..." if len(answer) > 5 else "")
         outcome = f"{len(answer)} name{'' if len(answer) == 1 else 's'} allowed ({shown})"
+        hidden = getattr(answer, "hidden", ())
+        if hidden:
+            outcome += f", {len(hidden)} of them only if the model starts one (dunders, mro, ...)"
     names = "+".join(m.name for m in monitors)
     log.info("mgd: %s at %r: %s [%.0f ms]", names, where, outcome, seconds * 1000)

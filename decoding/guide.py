@@ -5,15 +5,19 @@ Each step, for every row (batch * beams * return sequences):
    reorders rows): states are keyed by the row's prompt and generated ids, and
    a new state is derived from its parent's by reading one token;
 2. if the text now ends at a trigger, ask the monitors for the allowed names
-   (one query per distinct text, shared by rows that agree);
+   (one query per distinct text, shared by rows that agree); where the
+   answer hides names (dunders after `obj.`), the row's best token decides
+   whether they stay open (`MemberRules.start`);
 3. while a name is being written, keep only tokens that extend it toward an
    allowed name (`TokenIndex.allowed_mask`); in free text, let a token that
    carries a dot and a name start (`._x`, `.__`) through only if the server
-   allows that name; inside a call, ban tokens that break its rules.
+   allows that name; inside a call, ban tokens that break its rules; after
+   a member whose value the server says is not callable, ban a `(`
+   (`MemberRules.bans`).
 
 The guide sees numpy only. In: a row's ids (prompt and generated, an int
-array) and its scores (a float array; only their max and single entries are
-read, so a row numpy cannot view in place may be passed as the engine has
+array) and its scores (a float array; only their max, argmax and single entries
+are read, so a row numpy cannot view in place may be passed as the engine has
 it). Out: None (leave the row alone), a list of banned token ids, or a bool
 mask of allowed ids over the index's vocabulary, which the engine fits to
 its own score width (the mask is cached and shared: never write to it).
@@ -39,6 +43,7 @@ import numpy as np
 
 from mgd.decoding.answers import Answers
 from mgd.decoding.call_rules import CallRules
+from mgd.decoding.member_rules import MemberRules
 from mgd.decoding.merges import MergeRules
 from mgd.decoding.prompts import Prompts
 from mgd.decoding.row_state import RowState, TokenReader, start_state
@@ -84,6 +89,7 @@ class Guide:
         self._prompts = Prompts()
         self.answers = Answers(session, self._prompts, StepStats(), self.call_monitor, self._scan)
         self._merges = MergeRules(self.index, self.answers, self.monitors, self._scan)
+        self._members = MemberRules(self.index, self.answers, self._merges.monitors)
         self._calls = CallRules(self.index.token_bytes, self.answers) if self.call_monitor is not None else None
         self._reader = TokenReader(self.index.token_bytes, self._merges, self._calls)
         self.reset()
@@ -126,9 +132,17 @@ class Guide:
         if self._prompts.step(ids):  # a new generation (the row matches are reset already)
             self._forget_generation()
         self._parents, self._states = self._states, {}
+        self.released = []
 
     def advise(self, row_ids: np.ndarray, row_scores: np.ndarray) -> Advice:
-        """For one row of this step: None (no change), a list of banned ids, or a bool mask of allowed ids."""
+        """For one row of this step: None (no change), a list of banned ids, or a bool mask of allowed ids.
+
+        `released[i]` then lists, for the i-th row advised this step, the ids
+        only the member rules removed (a `(` after a name that takes none): a
+        caller that finds nothing else allowed (an output format demanding a
+        call) may give those back.
+        """
+        self._released_now: list[int] = []
         try:
             return self._advise(row_ids, row_scores)
         except Exception as err:  # noqa: BLE001 - guidance must never stop generation
@@ -137,6 +151,8 @@ class Guide:
                 self._warned_error = True
                 log.warning("mgd: guidance failed (%s: %s); the row goes on unguided", type(err).__name__, err)
             return None
+        finally:
+            self.released.append(self._released_now)
 
     def _advise(self, row_ids: np.ndarray, row_scores: np.ndarray) -> Advice:
         prompt = self._prompts.prompt_of(row_ids)
@@ -150,7 +166,13 @@ class Guide:
             if fired:
                 trigger, monitors = fired
                 trie = self.answers.names_after(prompt, text_of(self.index.token_bytes, gen), monitors, trigger)
-                state = replace(state, names=trie, asked=True)
+                # hidden names stay open only if the row's best token (or the typed word) is headed for one
+                names = self._members.start(trie, row_scores, self._typed_ahead(prompt, gen, trie))
+                if names is None and trie is not None:
+                    self.answers.stats.freed_starts += 1
+                elif names is not trie:
+                    self.answers.stats.narrowed_starts += 1
+                state = replace(state, names=names, asked=True)
         if state.call_pending:
             sig = self.answers.signature_after(prompt, text_of(self.index.token_bytes, gen))
             state = replace(state, calls=state.calls + ((CallTrack(sig),) if sig else ()), call_pending=False)
@@ -164,9 +186,12 @@ class Guide:
             keep = self.index.allowed_mask(state.names)
             stats.constrained_steps += 1
             stats.mask_seconds.append(time.perf_counter() - started)
-        if self._calls is None:
-            return keep
-        bans = self._calls.bans(prompt, gen, state, row_scores, self.merge_margin)
+        bans = self._members.bans(prompt, gen, state, row_scores, self.merge_margin)
+        self._released_now = bans + self._members.masked_calls(state)
+        if self._released_now:
+            stats.call_banned_steps += 1
+        if self._calls is not None:
+            bans += self._calls.bans(prompt, gen, state, row_scores, self.merge_margin)
         if not bans:
             return keep
         if keep is None or isinstance(keep, list):
@@ -175,7 +200,18 @@ class Guide:
         keep[bans] = False
         return keep
 
+    def _typed_ahead(self, prompt: int, gen: np.ndarray, trie) -> bytes | None:
+        """What the document's typed word still has to write after `gen`, if the row is within it (else None)."""
+        if trie is None or not trie.hidden:
+            return None
+        typed = getattr(self._prompts.document(prompt), "typed", "")
+        if not typed:
+            return None
+        written = text_of(self.index.token_bytes, gen)
+        return typed[len(written) :].encode("utf-8") if typed.startswith(written) and len(written) < len(typed) else None
+
     def _forget_generation(self) -> None:
+        self.released: list[list[int]] = []  # per row advised this step: what only the member rules removed
         self.answers.reset()
         self._parents: dict[tuple[int, bytes], RowState] = {}  # the previous step's states
         self._states: dict[tuple[int, bytes], RowState] = {}  # this step's

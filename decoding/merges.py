@@ -6,7 +6,10 @@ before it may be chosen the name it starts is checked against what the
 dot's monitors allow there, and once chosen the rest of the name is held to
 that answer. A check costs a server query: only tokens within `merge_margin`
 of the row's best score are checked, the rest are banned unasked (the split
-spelling, `.` then the name, stays open).
+spelling, `.` then the name, stays open). The member rules apply as at the
+dot: hidden names are judged open only if the row's best token is a merged
+one headed for them (`.__`), and a token that also opens a call (`.size(`)
+is banned after a name that takes no `(`.
 """
 
 from __future__ import annotations
@@ -16,11 +19,12 @@ from typing import Callable, Sequence
 import numpy as np
 
 from mgd.decoding.answers import Answers
-from mgd.decoding.token_index import NameTrie, TokenIndex, opens_member_name
+from mgd.decoding.token_index import NameTrie, TokenIndex, opens_call, opens_member_name
 from mgd.decoding.token_text import text_of
 from mgd.monitors.base import Monitor, ScanState, Trigger, is_ident_char
 
 AT_DOT = Trigger()  # the trigger of monitors that fire at a member-access dot
+_UNSET = object()
 
 
 def member_start(lex: ScanState, text: str) -> tuple[str, str, str] | None:
@@ -49,6 +53,7 @@ class MergeRules:
             sorted((m for m in monitors if m.trigger(scan("x."), "x.") == AT_DOT), key=lambda m: m.name)
         )
         self._key = tuple(m.name for m in self.monitors)
+        self._checker = next((m for m in self.monitors if hasattr(m, "value_not_callable")), None)
         self.dot_merged = set(index.dot_merged.tolist())
         # Outlives one generation: the same scanner states come back.
         self._openers: dict[ScanState, list[tuple[int, str, str, str]]] = {}
@@ -74,6 +79,7 @@ class MergeRules:
         threshold = float(scores.max()) - margin
         banned = []
         generated = None
+        first = _UNSET
         for tid, head, name_part, rest in openers:
             value = float(scores[tid])
             if value == float("-inf"):
@@ -86,10 +92,27 @@ class MergeRules:
             trie = self._answers.names_after(prompt, generated + head, self.monitors, AT_DOT)
             if trie is None:
                 continue
+            if trie.hidden:
+                if first is _UNSET:
+                    # the name start the row's best token writes after its dot decides whether hidden names are open
+                    best = int(scores.argmax())
+                    first = next(((n + r).encode("utf-8") for t, _, n, r in openers if t == best), None)
+                trie = trie.start(first)
+                if trie is None:  # nothing of the receiver's own, and the model is not writing a dunder: free
+                    continue
             node = trie.follow(name_part.encode("utf-8"))
-            if node is None or (rest and (not node.terminal or opens_member_name(rest.encode("utf-8")))):
+            rest_bytes = rest.encode("utf-8")
+            if node is None or (rest and (not node.terminal or opens_member_name(rest_bytes))):
+                banned.append(tid)
+            elif rest and opens_call(rest_bytes) and self._no_call_after(prompt, generated + head, name_part, node):
                 banned.append(tid)
         return banned
+
+    def _no_call_after(self, prompt: int, generated: str, name: str, node: NameTrie) -> bool:
+        """True if no `(` may follow member `name` (complete at `node`) after `generated`, which ends with its dot."""
+        if node.no_call:
+            return True
+        return node.checked and self._checker is not None and self._answers.not_callable(prompt, generated, name, self._checker)
 
     def names_opened(self, prompt: int, before: np.ndarray, lex: ScanState, text: str) -> NameTrie | None:
         """Where the name stands once dot-merged `text` follows ids `before` (scanner `lex`); None if it opens none."""
@@ -97,6 +120,10 @@ class MergeRules:
         if opened is None:
             return None
         head, name_part, rest = opened
-        # The answer that let this token through (asked in `banned`), never a new query.
+        # The answer that let this token through (asked in `banned`), never a new query. The
+        # token is the first after the dot: it decides whether hidden names are open (`._` opens them).
         trie = self._answers.known_names(prompt, text_of(self._index.token_bytes, before) + head, self._key, AT_DOT)
-        return trie.follow(name_part.encode("utf-8")) if trie is not None and not rest else None
+        if trie is None or rest:
+            return None
+        root = trie.start(name_part.encode("utf-8"))
+        return root.follow(name_part.encode("utf-8")) if root is not None else None

@@ -17,8 +17,10 @@ Per step it applies the constraint first, then the monitor mask, to the
 constrained scores: the result is the intersection of both masks, and
 `merge_margin` compares tokens against the best token the format still allows.
 Should the intersection be empty for a row (the format demands what no member
-allows), that row keeps the constraint alone: the format is hard, and guidance,
-as everywhere in mgd, never stops generation.
+allows), the member rules yield first (a `(` they kept from a name that is
+not callable comes back, so `[a-z_]*\\(` may still close on the member
+written); if it is empty still, that row keeps the constraint alone: the
+format is hard, and guidance, as everywhere in mgd, never stops generation.
 
 `guided_generator` wraps it all for completing code: call it with a
 `Document`; it registers the prompt with the monitor and feeds the model the
@@ -81,6 +83,15 @@ class MonitoredLogitsProcessor(OutlinesLogitsProcessor):
         guided = self.mgd(ids.to(device="cpu", dtype=torch.long), scores)
         if guided is not scores and self.constraint is not None:
             emptied = torch.isneginf(guided).all(dim=1) & ~torch.isneginf(scores).all(dim=1)
+            if bool(emptied.any()):
+                # a format that demands a call after a name the member rules keep from `(`
+                # (`entries(` under `[a-z_]*\(`): give back what only those rules took away
+                released = self.mgd.released
+                for row in torch.nonzero(emptied).flatten().tolist():
+                    back = released[row] if row < len(released) else []
+                    if back:
+                        guided[row, back] = scores[row, back]
+                emptied = torch.isneginf(guided).all(dim=1) & ~torch.isneginf(scores).all(dim=1)
             if bool(emptied.any()):
                 if not self._warned_empty:
                     self._warned_empty = True

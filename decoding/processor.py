@@ -77,6 +77,10 @@ class MGDLogitsProcessor(LogitsProcessor):
     index = _guide_attribute("index", "The token index (shared by every processor of a tokenizer).", settable=False)
     language = _guide_attribute("language", '"python" or "java".', settable=False)
     _args = _guide_attribute("call_monitor", "The call monitor, or None.", settable=False)
+    released = _guide_attribute(
+        "released", "Per row of the last call: the ids only the member rules masked (a `(` after a name that takes none).",
+        settable=False,
+    )
 
     def add_prompt(self, prompt_ids: Sequence[int] | torch.Tensor | None, document: Document) -> None:
         """Declare that a prompt (its token ids) stands for the text before `document`'s insertion point."""
@@ -98,7 +102,7 @@ class MGDLogitsProcessor(LogitsProcessor):
         ids = input_ids.detach().cpu().numpy()
         guide.begin_step(ids)
         # A numpy view where numpy can read the tensor in place; else the
-        # torch rows themselves (the guide only takes their max and single
+        # torch rows themselves (the guide only takes their max, argmax and single
         # entries), so no row is ever copied to be judged.
         rows = scores.detach().numpy() if _numpy_viewable(scores) else scores
         out = scores

@@ -3,7 +3,8 @@
 A row's state is what its text so far means for guidance: where the
 language's scanner stands, the current line (monitors look at it), the name
 being written (a node of the allowed names' trie; None in free text),
-whether the trigger at the end has been answered, and the calls still open.
+whether the trigger at the end has been answered, the calls still open, and
+a complete name followed only by spaces whose rules still govern a `(`.
 States are immutable: a row's state is derived from its parent sequence's
 by reading one token, so beam search may reorder rows freely.
 """
@@ -33,6 +34,13 @@ class RowState:
     asked: bool = False  # the trigger at the end of this text has been answered
     calls: tuple = ()  # open calls with a known signature, outermost first (CallTrack)
     call_pending: bool = False  # the text ends with a call's `(`: ask for its signature
+    # the text ends with a complete name whose trie node restricts a `(` after it, then only spaces or tabs
+    after_name: NameTrie | None = None
+
+
+def _only_spaces(data: bytes) -> bool:
+    """True for a token of nothing but spaces and tabs."""
+    return bool(data) and not data.strip(b" \t")
 
 
 def next_line(line: str, text: str) -> str:
@@ -86,9 +94,14 @@ class TokenReader:
             node = names.follow(body[:k])
             if k == len(body) and k > 0 and node is not None:
                 return RowState(lex=lex, line=line, names=node, asked=True)
+            if names.terminal and (names.no_call or names.checked) and _only_spaces(data):
+                # `name ` then `(` is still a call: the rule on `(` holds past the spaces
+                return RowState(lex=lex, line=line, after_name=names)
             # the name ended (or, after a lone leading space, has yet to start:
             # the monitor fires again on the text as it now stands)
             return RowState(lex=lex, line=line)
+        if state.after_name is not None and _only_spaces(data):
+            return RowState(lex=lex, line=line, after_name=state.after_name)
         if token in self._merges.dot_merged:
             # A dot and a name start in one token: continue the constraint
             # set up by the server's answer that let this token through.

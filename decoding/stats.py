@@ -21,5 +21,11 @@ class StepStats:
     unanswered_queries: int = 0
     # row steps left unconstrained because the server did not answer at a trigger, or guidance itself failed
     unguided_steps: int = 0
+    # member rules (mgd.monitors.dereference): names started without the hidden members (dunders, mro, ...),
+    # dots left unconstrained because the receiver had nothing but those, and row steps where a `(` was
+    # kept from a name that takes none
+    narrowed_starts: int = 0
+    freed_starts: int = 0
+    call_banned_steps: int = 0
     query_seconds: list[float] = field(default_factory=list)
     mask_seconds: list[float] = field(default_factory=list)

@@ -47,17 +47,31 @@ def opens_member_name(data: bytes) -> bool:
     return any(data[i] == _DOT and data[i + 1] in IDENT_BYTES for i in range(len(data) - 1))
 
 
+def opens_call(data: bytes) -> bool:
+    """True if `data`, written right after a name, starts a call: `(` after nothing but spaces and tabs."""
+    return data.lstrip(b" \t")[:1] == b"("
+
+
 @dataclass
 class _Node:
     children: dict[int, "_Node"] = field(default_factory=dict)
     full: list[int] = field(default_factory=list)
     tail: list[int] = field(default_factory=list)
+    call: list[int] = field(default_factory=list)  # tail tokens whose rest opens a call (`name(`, `_speed()`)
 
 
 class NameTrie:
-    """The allowed names of one constraint, as a byte trie (shared by all beams)."""
+    """The allowed names of one constraint, as a byte trie (shared by all beams).
 
-    __slots__ = ("children", "terminal", "open", "lead", "mask")
+    Member rules (`mgd.monitors.base.Names`): a terminal may forbid a `(`
+    after its name (`no_call`), or forbid it once the server says the name's
+    value is not callable (`checked`, asked by the guide where a `(` is
+    likely). A root whose answer hides names has `narrow`, the same trie
+    without them (None if nothing else is left), and `start` picks the root
+    a row follows.
+    """
+
+    __slots__ = ("children", "terminal", "open", "lead", "mask", "no_call", "checked", "narrow", "hidden", "calls")
 
     def __init__(self) -> None:
         self.children: dict[int, NameTrie] = {}
@@ -65,19 +79,61 @@ class NameTrie:
         self.open = False  # (root only) the code may go on without writing a name
         self.lead = False  # (root only) a space must come first (`import` + ` Book`)
         self.mask: np.ndarray | None = None  # cached allowed-token mask (bool), shape (vocab,)
+        self.no_call = False  # (terminal) no `(` may follow the name
+        self.checked = False  # (terminal) no `(` may follow if the server says the value is not callable
+        self.narrow: NameTrie | None = None  # (root only) the trie without the hidden names, if any are left
+        self.hidden: frozenset[str] = frozenset()  # (root only) the names `narrow` leaves out
+        # cached `TokenIndex.call_candidates` (None: not worked out yet; nodes off every checked name's path have none)
+        self.calls: list | None = []
 
     @classmethod
-    def build(cls, names, open_start: bool = False, lead_space: bool = False) -> "NameTrie":
-        """Build a trie of names (`open_start`: no name at all is allowed too; `lead_space`: a space comes first)."""
+    def build(
+        cls, names, open_start: bool = False, lead_space: bool = False, *, no_call=(), checked=(), hidden=()
+    ) -> "NameTrie":
+        """Build a trie of names (`open_start`: no name at all is allowed too; `lead_space`: a space comes first).
+
+        `no_call`, `checked`, `hidden`: the member rules of `mgd.monitors.base.Names`.
+        """
         root = cls()
         root.open = open_start
         root.lead = lead_space
+        no_call, checked = frozenset(no_call), frozenset(checked)
         for name in names:
             node = root
+            path = [root]
             for b in name.encode("utf-8"):
                 node = node.children.setdefault(b, cls())
+                path.append(node)
             node.terminal = True
+            node.no_call = node.no_call or name in no_call
+            node.checked = (node.checked or name in checked) and not node.no_call
+            if name in checked:
+                for on_path in path:
+                    on_path.calls = None
+        root.hidden = frozenset(hidden) & frozenset(names)
+        shown = frozenset(names) - root.hidden
+        if root.hidden and shown:
+            root.narrow = cls.build(shown, open_start, lead_space, no_call=no_call, checked=checked)
         return root
+
+    def start(self, first: bytes | None) -> "NameTrie | None":
+        """The root a row follows when `first` is what its best-scored token writes after the trigger (None: no name).
+
+        All names when that token starts with `_` or with a start only hidden
+        names share (`m` for `mro` where no shown name starts with `m`);
+        otherwise `narrow`, the names without the hidden ones, or None (no
+        constraint) where every name is hidden: the receiver has nothing of
+        its own to offer, and the model is not writing a dunder.
+        """
+        if not self.hidden:
+            return self
+        if first:
+            if first[:1] == b"_":
+                return self
+            k = ident_prefix_len(first)
+            if k and self.follow(first[:k]) is not None and (self.narrow is None or self.narrow.follow(first[:k]) is None):
+                return self
+        return self.narrow
 
     def follow(self, data: bytes) -> "NameTrie | None":
         """The node reached by reading `data`, or None if no name starts so."""
@@ -120,13 +176,20 @@ class TokenIndex:
         # Masks are built in numpy: torch sends ops on tensors this size to its
         # thread pool, which stalls for milliseconds when the other core is busy.
         self._root_tail = np.zeros(self.vocab_size, dtype=bool)
-        self._root_tail[self.root.tail + self.end_ids] = True
+        self._root_tail[self.root.tail + self.root.call + self.end_ids] = True
+        # After a name no `(` may follow: the same less the tokens that open a call.
+        self._root_tail_no_call = np.zeros(self.vocab_size, dtype=bool)
+        self._root_tail_no_call[self.root.tail + self.end_ids] = True
+        # Every token that would open a call right after a name (`(`, ` (`, `()`, `().__`).
+        self.call_start = np.array(
+            [t for t, d in enumerate(self.token_bytes) if d and opens_call(d)], dtype=np.int64
+        )
         # Where no name need be written, a token may start with punctuation
         # but not with whitespace: ` foo` would write a name unchecked.
         # Where a name may or may not follow (open roots), every token that
         # does not begin a name is free: punctuation, line breaks, a lone space.
         self._open_free = np.zeros(self.vocab_size, dtype=bool)
-        self._open_free[[t for t in self.root.tail if not space_then_name(self.token_bytes[t])]] = True
+        self._open_free[[t for t in self.root.tail + self.root.call if not space_then_name(self.token_bytes[t])]] = True
         self._space_alone = np.zeros(self.vocab_size, dtype=bool)
         self._space_alone[self.space_root.full] = True  # a lone space: the name comes next
 
@@ -136,7 +199,8 @@ class TokenIndex:
         `names` is the node of the allowed-name trie reached by the part of the
         name already written. A token is allowed when its identifier prefix
         stays on a path to some name and, if it continues with other text,
-        that prefix completes a name. At the root, `lead` lets the name come
+        that prefix completes a name (and the text opens no call after a
+        `no_call` name). At the root, `lead` lets the name come
         after one space in the same token (and requires the space), and
         `open` also frees every token that begins no name at all.
         """
@@ -158,10 +222,12 @@ class TokenIndex:
                 ids.extend(tchild.full)
                 if nchild.terminal:
                     ids.extend(tchild.tail)
+                    if not nchild.no_call:
+                        ids.extend(tchild.call)
                 if nchild.children:
                     stack.append((tchild, nchild))
         if names.terminal:  # the name is complete: anything that ends it may follow
-            allowed = self._root_tail.copy()
+            allowed = (self._root_tail_no_call if names.no_call else self._root_tail).copy()
         elif names.open:
             allowed = self._open_free.copy()
         elif names.lead:
@@ -172,6 +238,32 @@ class TokenIndex:
             allowed[ids] = True
         names.mask = allowed
         return names.mask
+
+    def call_candidates(self, names: NameTrie) -> list[tuple[bytes, np.ndarray]]:
+        """Where a `checked` name could be followed by `(` in one token from `names`: (rest of the name, token ids).
+
+        The ids are tokens that finish the name there and open a call
+        (`speed(`, `_speed()`); for the name `names` itself completes, every
+        token that opens a call (`(`, `()`, ` (`). Cached on the node.
+        """
+        if names.calls is not None:
+            return names.calls
+        found: list[tuple[bytes, np.ndarray]] = []
+        if names.terminal and names.checked:
+            found.append((b"", self.call_start))
+        stack = [(self.root, names, b"")] if not names.lead else []
+        while stack:
+            tnode, nnode, path = stack.pop()
+            for b, nchild in nnode.children.items():
+                tchild = tnode.children.get(b)
+                if tchild is None:
+                    continue
+                if nchild.terminal and nchild.checked and tchild.call:
+                    found.append((path + bytes([b]), np.array(tchild.call, dtype=np.int64)))
+                if nchild.children:
+                    stack.append((tchild, nchild, path + bytes([b])))
+        names.calls = found
+        return found
 
     def scan_allowed(self, names: NameTrie) -> np.ndarray:
         """The same mask as `allowed_mask`, by testing every token against the rule (the naive baseline)."""
@@ -184,7 +276,7 @@ class TokenIndex:
             elif data[:1] in IDENT_CHARS:
                 mask[tid] = not names.lead and _continues_name(names, data)
             elif names.terminal or names.open:
-                mask[tid] = not opens_member_name(data)
+                mask[tid] = not opens_member_name(data) and not (names.terminal and names.no_call and opens_call(data))
             else:
                 mask[tid] = names.lead and data == b" "
         return mask
@@ -203,7 +295,7 @@ def _continues_name(names: NameTrie, data: bytes) -> bool:
         return False
     if k == len(data):
         return True
-    return node.terminal and not opens_member_name(data[k:])
+    return node.terminal and not opens_member_name(data[k:]) and not (node.no_call and opens_call(data[k:]))
 
 
 def _file(root: _Node, tid: int, data: bytes) -> None:
@@ -220,7 +312,7 @@ def _file(root: _Node, tid: int, data: bytes) -> None:
     elif not opens_member_name(data[k:]):
         # (a token that would also start a second member name is never filed:
         # it is not allowed while a name is being finished)
-        node.tail.append(tid)
+        (node.call if opens_call(data[k:]) else node.tail).append(tid)
 
 
 _INDEXES: dict[tuple, TokenIndex] = {}

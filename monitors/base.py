@@ -49,12 +49,68 @@ class Document:
     """The file being written: its path, and the text around the insertion point.
 
     The generated text is inserted between `prefix` and `suffix`; the server
-    sees `prefix + generated + suffix`, only in memory.
+    sees `prefix + generated + suffix`, only in memory. `typed`: text the
+    generation is known to begin with (a word typed before the cursor that
+    the prompt stops short of, as in `mgd serve`, which holds the rows to
+    it after guidance): where guidance would read the model's best token
+    for what comes next, it reads this text while the rows are writing it.
     """
 
     path: str
     prefix: str
     suffix: str = ""
+    typed: str = ""
+
+
+class Names(frozenset):
+    """Allowed names, with what the server said about some of them (a plain frozenset to everyone else).
+
+    - `no_call`: a `(` may not follow these names (JDT.LS: a field that is no method's name).
+    - `checked`: a `(` may not follow these names if the server says their
+      value's type is not callable; asked only where a token that would write
+      the `(` is likely (`DereferenceMonitor.value_not_callable`).
+    - `hidden`: allowed only where the row's first token after the trigger
+      is headed for one of them (`_` first, or a start only they share); see
+      `mgd.monitors.dereference`. If they are all the names, a row not
+      headed for one goes unconstrained.
+
+    Intersecting two answers (`allowed_together`) keeps the names both allow
+    and every rule either one gives; a plain frozenset brings none.
+    """
+
+    no_call: frozenset[str]
+    checked: frozenset[str]
+    hidden: frozenset[str]
+
+    def __new__(cls, names=(), *, no_call=(), checked=(), hidden=()):
+        self = super().__new__(cls, names)
+        every = frozenset(self)
+        self.no_call = frozenset(no_call) & every
+        self.checked = (frozenset(checked) & every) - self.no_call
+        self.hidden = frozenset(hidden) & every
+        return self
+
+    def __and__(self, other):
+        if not isinstance(other, (set, frozenset)):
+            return NotImplemented
+        return Names(
+            frozenset(self) & frozenset(other),
+            no_call=self.no_call | getattr(other, "no_call", frozenset()),
+            checked=self.checked | getattr(other, "checked", frozenset()),
+            hidden=self.hidden | getattr(other, "hidden", frozenset()),
+        )
+
+    __rand__ = __and__
+
+    def __reduce__(self):
+        return (_names, (frozenset(self), self.no_call, self.checked, self.hidden))
+
+    def __repr__(self) -> str:
+        return f"Names({sorted(self)!r}, no_call={sorted(self.no_call)!r}, checked={sorted(self.checked)!r}, hidden={sorted(self.hidden)!r})"
+
+
+def _names(names, no_call, checked, hidden) -> Names:
+    return Names(names, no_call=no_call, checked=checked, hidden=hidden)
 
 
 @dataclass(frozen=True)

@@ -8,18 +8,76 @@ names, without keywords, snippets and anything that is not an identifier. It
 gives up (no constraint) when the server fails, times out or knows nothing,
 when its list is incomplete, and when it could not resolve the receiver and
 listed members of types it guessed by name.
+
+Member rules (on by default; `$MGD_MEMBER_RULES=off`, or a comma list of
+`hidden`, `free`, `calls`, or the constructor choose them, see
+`member_rules_setting`). The answer is a `base.Names`:
+
+- `hidden` (Python only): where the receiver has members of its own, the
+  members every object or class carries are left out unless the model is
+  writing one. Hidden are the dunder names (`__x__`: what `object` and
+  `type` contribute, `__module__`, `__init_subclass__`, ...), `mro` when the
+  receiver is a class (jedi lists `type`'s `mro` and `__subclasses__`
+  then), and on an Enum class (a class whose list also has Enum's
+  `_member_map_` and `_value2member_map_`) Enum's own API: `name`, `value`
+  and the `_sunder_` names. So after `Diet.` only the enum's members and
+  the enum's own methods and attributes are shown; after an enum member
+  (`Diet.CARNIVORE.`, a parameter `food: Diet`) nothing but dunders is
+  hidden, and `.name`/`.value` stay. "The model is writing one", at token
+  level: the row's best-scored token at the dot (its unconstrained first
+  choice; for a token that writes the dot and the name start at once,
+  `.__`, that token itself if it is the row's best) starts with `_`, or its
+  identifier start leads only to hidden names (`m` where no shown member
+  starts with `m`, for `mro`). Then every listed name is allowed, else only
+  the shown ones, for the whole name. Where every member is hidden (the
+  receiver has nothing of its own: a method's `__name__`, `__call__`, ...,
+  an instance of an empty class), a row not headed for one is left
+  unconstrained (rule `free`): the mask could only push it into a dunder
+  chain (`catalogue.lookup_isbn.__init_subclass__`); without `free`
+  nothing is hidden there. JDT.LS lists no such
+  members: after `Diet.` of a Java enum it offers the constants, `values`,
+  `valueOf` and `class` only, and Object's `getClass`, `hashCode`, `wait`,
+  `notify` are real methods on every instance; Java hides nothing.
+- `no_call` (Java): a field (kind Field, EnumMember or Constant) that is no
+  method's name in the same list (`size` as field and method stays free):
+  Java cannot call a field, so `(` may not follow it.
+- `checked` (Python): a `(` may not follow a Variable or Property once the
+  server says its value's type is int, bool, float, str, bytes, list, dict,
+  tuple or set (jedi's members after `receiver.name.` are exactly the
+  members it lists for a literal of that type) or that it is an enum
+  member whose enum defines no `__call__` (`value_not_callable`,
+  `mgd.monitors.python.values`). A class instance, a union, a `Callable`,
+  anything jedi cannot infer: free. The question is asked only where a
+  token writing that `(` is within the guide's merge margin of the row's
+  best.
 """
 
 from __future__ import annotations
 
+import os
 import re
 
-from mgd.monitors.base import Document, Monitor, Trigger
+from mgd.monitors.base import Document, Monitor, Names, Trigger
 
 # LSP CompletionItemKind values that never name a member.
 _KEYWORD, _SNIPPET = 14, 15
 _IDENTIFIER = re.compile(r"^[^\W\d][\w$]*$")
 _NAME_END = re.compile(r"[<(\s]")
+_RULES = ("hidden", "free", "calls")
+
+
+def member_rules_setting(value: str | None = None) -> frozenset[str]:
+    """The member rules in force: `$MGD_MEMBER_RULES` (or `value`) as "on" (default), "off", or a comma list of "hidden", "free", "calls"."""
+    text = (os.environ.get("MGD_MEMBER_RULES", "on") if value is None else value).strip().lower()
+    if text in ("", "on", "1", "true", "yes", "all"):
+        return frozenset(_RULES)
+    if text in ("off", "0", "false", "no", "none"):
+        return frozenset()
+    chosen = frozenset(part.strip() for part in text.split(",") if part.strip())
+    unknown = chosen - set(_RULES)
+    if unknown:
+        raise ValueError(f"MGD_MEMBER_RULES: unknown rule {', '.join(sorted(unknown))}; use on, off or {', '.join(_RULES)}")
+    return chosen
 
 
 def item_name(item) -> str:
@@ -47,16 +105,32 @@ _AT_DOT = Trigger()
 
 
 class DereferenceMonitor(Monitor):
-    """Constrains the identifier after a member-access dot to real members."""
+    """Constrains the identifier after a member-access dot to real members.
+
+    `hide_inherited`, `free_bare` and `check_calls` switch the member rules
+    of the module docstring (rules `hidden`, `free`, `calls`; None: as
+    `$MGD_MEMBER_RULES` says, all on by default). `free_bare` leaves a
+    receiver with nothing of its own unconstrained for a row not headed for
+    a dunder; without it such a receiver hides nothing.
+    """
 
     name = "deref"
+
+    def __init__(
+        self, hide_inherited: bool | None = None, check_calls: bool | None = None, free_bare: bool | None = None
+    ) -> None:
+        chosen = (hide_inherited, check_calls, free_bare)
+        rules = member_rules_setting() if None in chosen else frozenset()
+        self.hide_inherited = "hidden" in rules if hide_inherited is None else hide_inherited
+        self.check_calls = "calls" in rules if check_calls is None else check_calls
+        self.free_bare = "free" in rules if free_bare is None else free_bare
 
     def trigger(self, state, line: str) -> Trigger | None:
         """Fires when the text ends with a member-access dot in code."""
         return _AT_DOT if state.at_dereference else None
 
     def allowed_names(self, session, document: Document, generated: str) -> frozenset[str] | None:
-        """Members the server lists at the dot, or None when it has none to offer."""
+        """Members the server lists at the dot (a `Names` with the member rules), or None when it has none to offer."""
         text = document.prefix + generated
         items = session.completions(document.path, text + document.suffix, len(text))
         if not items or getattr(items, "is_incomplete", False):  # a partial list would forbid real members
@@ -64,4 +138,42 @@ class DereferenceMonitor(Monitor):
         if getattr(items, "receiver_guessed", False):  # members of same-named types, not of the receiver's
             return None
         names = member_names(items)
-        return names or None
+        if not names:
+            return None
+        if not (self.hide_inherited or self.check_calls):
+            return names
+        no_call, checked, hidden = _language_rules(getattr(session, "language", "python"))(items, names)
+        if hidden == names and not self.free_bare:
+            hidden = frozenset()  # nothing of its own: the dunders are all there is
+        return Names(
+            names,
+            no_call=no_call if self.check_calls else (),
+            checked=checked if self.check_calls else (),
+            hidden=hidden if self.hide_inherited else (),
+        )
+
+    def value_not_callable(self, session, document: Document, generated: str, name: str) -> bool:
+        """True if the server says the value of member `name` after `prefix + generated` (ending with its dot) is never callable.
+
+        Python: jedi's members after `receiver.name.` are exactly those of a
+        literal int, bool, float, str, bytes, list, dict, tuple or set. False
+        whenever the server does not say so (no answer, anything else).
+        """
+        if not self.check_calls or getattr(session, "language", "python") != "python":
+            return False
+        from mgd.monitors.python.values import not_callable
+
+        text = document.prefix + generated + name + "."
+        items = session.completions(document.path, text + document.suffix, len(text))
+        if not items or getattr(items, "is_incomplete", False):
+            return False
+        return not_callable(session, member_names(items))
+
+
+def _language_rules(language: str):
+    """The function giving (no_call, checked, hidden) from a language server's member items."""
+    if language == "java":
+        from mgd.monitors.java.monitors import member_rules
+    else:
+        from mgd.monitors.python.members import member_rules
+    return member_rules

@@ -327,7 +327,8 @@ def truth_masked(prompt: Prompt, document: Document, session, monitors: list) ->
     allowed, _open = allowed_together(chosen, session, document, trigger.at)
     if allowed is None:
         return None
-    return prompt.next_identifier not in allowed
+    # a hidden name (a dunder, `mro`) is masked unless the model's first choice starts it: counted as masked
+    return prompt.next_identifier not in allowed or prompt.next_identifier in getattr(allowed, "hidden", ())
 
 
 def _check_same_config(records: list[dict], config: EvalConfig, out: pathlib.Path, language: str) -> None:

@@ -205,7 +205,8 @@ class Completer:
         # fires them, and the word is checked like any other name.
         document, extra = job.document, []
         if job.typed:
-            document = Document(document.path, document.prefix[: -len(job.typed)], document.suffix)
+            # `typed` lets the member rules read the typed word (`self.__`), not the model's own first choice
+            document = Document(document.path, document.prefix[: -len(job.typed)], document.suffix, typed=job.typed)
             extra.append(_TypedText(loaded.tokenizer, job.typed))
         started = time.perf_counter()
         completions = complete_document(

@@ -13,6 +13,7 @@ from mgd.demo import example_repo
 from mgd.lsp.session import LanguageServerSession
 from mgd.monitors import default_monitors, monitors_by_name
 from mgd.monitors.base import Document
+from mgd.monitors.dereference import DereferenceMonitor
 from mgd.monitors.java.monitors import EnumCaseMonitor, NewMonitor, java_signature
 from mgd.monitors.java.lexer import scan
 
@@ -155,3 +156,50 @@ def test_java_signature_merges_overloads_and_varargs():
     sized = java_signature([{"label": "size() : int", "parameters": []}])
     assert sized.takes(0) and not sized.takes(1)
     assert java_signature([]) is None
+
+
+_DEREF = DereferenceMonitor(hide_inherited=True, check_calls=True)  # the member rules on, whatever $MGD_MEMBER_RULES says
+
+
+def allowed_after_name(tokenizer, jdtls, path: str, prefix: str, suffix: str, name: str) -> set[bytes]:
+    """The tokens allowed once `name` is written after `prefix` (which ends with a dot), step by step."""
+    processor = MGDLogitsProcessor(tokenizer, jdtls, [_DEREF])
+    prompt = tokenizer(prefix, add_special_tokens=False)["input_ids"]
+    written = tokenizer(name, add_special_tokens=False)["input_ids"]
+    processor.add_prompt(prompt, Document(path, prefix, suffix))
+    for step in range(len(written) + 1):
+        out = processor(torch.tensor([prompt + written[:step]]), torch.zeros(1, len(tokenizer)))
+    table = processor.index.token_bytes
+    return {table[t] for t in torch.nonzero(out[0] > float("-inf")).flatten().tolist() if table[t]}
+
+
+def test_a_field_takes_no_paren_unless_a_method_shares_its_name(tokenizer, jdtls, javashop):
+    path = javashop / SHOP / "Book.java"
+    text = path.read_text()
+    prefix, suffix = split_at(text, "    public String describe() {\n        return ", "title")
+    prefix += "this."
+    names = _DEREF.allowed_names(jdtls, Document(str(path), prefix, suffix), "")
+    # JDT.LS: `title : String` is a Field (5), `priceInCents` a Field and a Method (2)
+    assert {"title", "author", "genre"} <= names.no_call and "priceInCents" not in names.no_call
+    assert not names.hidden and not names.checked
+    title = allowed_after_name(tokenizer, jdtls, str(path), prefix, suffix, "title")
+    assert b"(" not in title and b"()" not in title and b" (" not in title
+    assert {b" ", b";", b"."} <= title
+    price = allowed_after_name(tokenizer, jdtls, str(path), prefix, suffix, "priceInCents")
+    assert b"(" in price and b"()" in price
+
+
+def test_enum_constants_take_no_paren_and_nothing_is_hidden(tokenizer, jdtls, report):
+    path, text = report
+    prefix, suffix = split_at(text, "    public String shelfFor(Book book) {\n")
+    prefix += "        Genre g = Genre."
+    suffix = ";\n" + suffix
+    names = _DEREF.allowed_names(jdtls, Document(path, prefix, suffix), "")
+    # JDT.LS after a Java enum: its constants (kind 20), `values`, `valueOf` and `class`; no Object members
+    assert names == {"FICTION", "HISTORY", "SCIENCE", "POETRY", "values", "valueOf", "class"}
+    assert not names.hidden and names.no_call == {"FICTION", "HISTORY", "SCIENCE", "POETRY", "class"}
+    after = allowed_after_name(tokenizer, jdtls, path, prefix, suffix, "HISTORY")
+    assert b"(" not in after and b";" in after
+    # Object's methods on an instance are real methods: offered as before
+    book = _DEREF.allowed_names(jdtls, Document(path, prefix[: -len("Genre g = Genre.")] + "book.", suffix), "")
+    assert {"getClass", "hashCode", "wait", "notify", "equals"} <= book and not book.hidden

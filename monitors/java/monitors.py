@@ -125,6 +125,31 @@ class NewMonitor(Monitor):
         return {name: frozenset(fqns) for name, fqns in found.items()}
 
 
+_METHOD_KINDS = frozenset({2, 3, 4})  # method, function, constructor
+_FIELD_KINDS = frozenset({5, 20, 21})  # field, enum member, constant
+
+
+def member_rules(items, names: frozenset[str]) -> tuple[frozenset[str], frozenset[str], frozenset[str]]:
+    """(no_call, checked, hidden) for JDT.LS's member items after a dot (see `mgd.monitors.dereference`).
+
+    JDT.LS labels a field `capacityLimit : int` (kind 5), an enum constant
+    `CARNIVORE : Diet` (kind 20) and `Diet.class` (kind 5), with the
+    declaring type in the detail (`Pen.capacityLimit : int`). Java keeps
+    fields and methods apart: `pen.capacityLimit(` never compiles unless a
+    method of that name exists, so a field that is no method's name in the
+    same list takes no `(`. Nothing is hidden: JDT.LS offers no metaclass
+    members, and after a type (`Diet.`) only its static members.
+    """
+    fields, methods = set(), set()
+    for item in items:
+        name = item_name(item)
+        if item.kind in _FIELD_KINDS:
+            fields.add(name)
+        elif item.kind in _METHOD_KINDS:
+            methods.add(name)
+    return frozenset((fields - methods) & names), frozenset(), frozenset()
+
+
 def _qualified(item, name: str) -> str:
     """The qualified name of a proposed type (its detail), or the bare name when the detail says nothing else."""
     detail = (getattr(item, "detail", "") or "").strip()
