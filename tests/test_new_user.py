@@ -30,19 +30,8 @@ from mgd.errors import MGDError
 from mgd.lsp.session import LanguageServerSession
 from mgd.models import load_model
 from mgd.startup import Note
+from zoo_project import BIRDS, CURSOR_LINE, KEEPER
 
-BIRDS = '''\
-class Penguin:
-    """A bird that swims."""
-
-    def __init__(self) -> None:
-        self.flipper_span_cm = 20.0
-
-    def waddle_distance(self, steps: int) -> float:
-        return steps * 0.1
-'''
-CURSOR_LINE = '    tag = "🐧é"; return pingu.'
-KEEPER = f"from zoo.birds import Penguin\n\n\ndef span(pingu: Penguin) -> float:\n{CURSOR_LINE}\n"
 LINE, COLUMN = 5, len(CURSOR_LINE) + 1  # 1-based; the CLI counts characters (code points)
 NOTE = "mgd: loading the model and starting jedi-language-server..."
 ERASE = "\r\033[K"

@@ -18,22 +18,11 @@ import pytest
 from mgd.server.client import LspClient, LspError
 from mgd.server.protocol import _label_and_rest
 from server_harness import wait_until
+from zoo_project import BIRDS, CURSOR_LINE, KEEPER
 
 pytestmark = pytest.mark.model
 
 SERVER_NOT_INITIALIZED, INVALID_PARAMS = -32002, -32602
-BIRDS = '''\
-class Penguin:
-    """A bird that swims."""
-
-    def __init__(self) -> None:
-        self.flipper_span_cm = 20.0
-
-    def waddle_distance(self, steps: int) -> float:
-        return steps * 0.1
-'''
-CURSOR_LINE = '    tag = "🐧é"; return pingu.'
-KEEPER = f"from zoo.birds import Penguin\n\n\ndef span(pingu: Penguin) -> float:\n{CURSOR_LINE}\n"
 # LSP columns are UTF-16 units: the penguin is two
 CURSOR = {"line": 4, "character": len(CURSOR_LINE.encode("utf-16-le")) // 2}
 
