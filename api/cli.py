@@ -62,7 +62,8 @@ def build_parser() -> argparse.ArgumentParser:
     serve.add_argument(
         "--tcp", metavar="HOST:PORT", help="listen on a TCP address instead of stdio (HOST defaults to 127.0.0.1)"
     )
-    serve.add_argument("--model", help="Hugging Face causal LM directory (default: embedded SmolLM2-135M-Instruct)")
+    serve.add_argument("--model", help=_MODEL_HELP)
+    engine_option(serve)
     serve.add_argument("--max-new-tokens", type=int, default=32, help="tokens per completion at most (default 32)")
     serve.add_argument("-v", "--verbose", action="store_true", default=argparse.SUPPRESS, help="log to stderr")
 
@@ -72,8 +73,20 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
+_MODEL_HELP = "Hugging Face causal LM directory, or a GGUF file for llama.cpp (default: embedded SmolLM2-135M-Instruct)"
+_ENGINE_HELP = "inference engine (default: llama.cpp for a GGUF model when llama-cpp-python is installed, else transformers)"
+
+
+def engine_option(parser: argparse.ArgumentParser) -> None:
+    """Add `--engine transformers|llama.cpp` to a subcommand."""
+    from mgd.engines import ENGINES
+
+    parser.add_argument("--engine", choices=ENGINES, default=None, help=_ENGINE_HELP)
+
+
 def _model_options(parser: argparse.ArgumentParser, default_tokens: int) -> None:
-    parser.add_argument("--model", help="Hugging Face causal LM directory (default: embedded SmolLM2-135M-Instruct)")
+    parser.add_argument("--model", help=_MODEL_HELP)
+    engine_option(parser)
     parser.add_argument(
         "--max-new-tokens", type=int, default=default_tokens, help=f"tokens to generate at most (default {default_tokens})"
     )
@@ -119,16 +132,28 @@ def _monitors(spec: str | None, language: str = "python"):
         raise InputError(f"--monitors: {err}") from None
 
 
-def _check_model_path(path: str | None) -> None:
-    """Fail on a `--model` that is no model directory now, before the language server is started for nothing."""
+def _check_model_path(path: str | None, engine: str | None = None) -> str:
+    """The engine to run `--model` on; fail on a path that is no model for it now, before a server starts for nothing."""
     import pathlib
 
+    from mgd.engines import LLAMA_CPP, choose_engine
     from mgd.models import check_model_files
 
+    chosen = choose_engine(engine, path)
+    if chosen == LLAMA_CPP:
+        from mgd.decoding.llama_engine import find_gguf
+
+        if path is not None:
+            try:
+                find_gguf(path)
+            except ValueError as err:
+                raise MGDError(str(err)) from None
+        return chosen
     if path is not None and not os.path.isdir(path):
         raise MGDError(f"model path {path} is not a directory")
     if path is not None:
         check_model_files(pathlib.Path(path))
+    return chosen
 
 
 def _complete(args) -> int:
@@ -139,8 +164,8 @@ def _complete(args) -> int:
     cursor = resolve_cursor(args.repo, args.file, args.line, args.column)  # bad input fails before the model loads
     language = language_of(str(cursor.path)) or "python"
     monitors = _monitors(args.monitors, language)
-    _check_model_path(args.model)
-    with _Warnings() as warnings, ready(args.model, cursor.repo, language, guided=not args.unguided) as started:
+    engine = _check_model_path(args.model, args.engine)
+    with _Warnings() as warnings, ready(args.model, cursor.repo, language, guided=not args.unguided, engine=engine) as started:
         completion = generate(
             args.repo,
             args.file,
@@ -190,19 +215,23 @@ def _serve(args) -> int:
             address = parse_address(args.tcp)
         except ValueError as err:
             raise InputError(str(err)) from None
-    _check_model_path(args.model)
-    return serve(address, Settings(model=args.model, max_new_tokens=args.max_new_tokens))
+    _check_model_path(args.model, args.engine)
+    # the engine as asked (None: the default for each `model` the editor sets)
+    return serve(address, Settings(model=args.model, engine=args.engine, max_new_tokens=args.max_new_tokens))
 
 
 def _completion_record(completion) -> dict:
     return {
         "completion": completion.text,
+        "engine": completion.engine,
         "guided": completion.guided,  # asked for
         # what happened: did the server answer every query, and what went unconstrained because it did not
         "server_answered": completion.unanswered_queries == 0 if completion.guided else None,
         "new_tokens": completion.new_tokens,
         "constrained_steps": completion.constrained_steps,
         "server_queries": completion.server_queries,
+        "prefetch_hits": completion.prefetch_hits,  # queries asked ahead of the step, used
+        "prefetch_misses": completion.prefetch_misses,  # and asked ahead for nothing
         "unanswered_queries": completion.unanswered_queries,
         "unguided_steps": completion.unguided_steps,
         "seconds": round(completion.seconds, 3),
@@ -213,8 +242,8 @@ def _demo(args) -> int:
     from mgd.demo import EXAMPLE_FILE, example_repo, run_demo
     from mgd.startup import ready
 
-    _check_model_path(args.model)
-    with _Warnings() as warnings, ready(args.model, example_repo(), "python") as started:
+    engine = _check_model_path(args.model, args.engine)
+    with _Warnings() as warnings, ready(args.model, example_repo(), "python", engine=engine) as started:
         result = run_demo(
             model=started.model, tokenizer=started.tokenizer, max_new_tokens=args.max_new_tokens, session=started.session
         )

@@ -30,6 +30,9 @@ class Completion:
     seconds: float
     unanswered_queries: int = 0  # queries the language server did not answer (error, timeout, dead server)
     unguided_steps: int = 0  # steps at a trigger left unconstrained because the server did not answer there
+    engine: str = "transformers"  # the engine that decoded: "transformers" or "llama.cpp"
+    prefetch_hits: int = 0  # answers asked ahead of the step that needed them, and used
+    prefetch_misses: int = 0  # answers asked ahead and not needed (a wrong guess)
 
 
 @dataclass(frozen=True)
@@ -99,17 +102,21 @@ def generate(
     max_prompt_tokens: int = 1024,
     session=None,
     monitors=None,
+    engine: str | None = None,
     **generate_kwargs,
 ) -> Completion:
     """Complete the code at a 1-based line and column of a file in a repository.
 
-    `model` is a loaded causal LM (with `tokenizer`), a model directory, or None
-    for the embedded default. `monitors` is a list of monitors or their names
+    `model` is a loaded causal LM (with `tokenizer`), a model directory or GGUF
+    file, or None for the embedded default; `engine` ("transformers" or
+    "llama.cpp") runs a model given by path (default: llama.cpp for a GGUF
+    when llama-cpp-python is installed, else transformers). `monitors` is a list of monitors or their names
     separated by commas (default: the language's, "deref,imports,classes,args"
     for Python and "deref,args,enums,new" for Java). `session` reuses a running
     language server; without one, jedi (Python) or JDT.LS (Java) is started
     for `repo` and stopped afterwards.
-    Extra keyword arguments go to `model.generate` (greedy by default).
+    Extra keyword arguments go to `model.generate` (greedy by default; on
+    llama.cpp: do_sample, temperature, top_p, top_k, seed, num_return_sequences).
     """
     from mgd.lsp.project import project_session
     from mgd.lsp.session import ServerUnavailable
@@ -121,7 +128,7 @@ def generate(
     language = language_of(str(cursor.path))
     monitors = _monitor_list(monitors, language)
     if model is None or isinstance(model, (str, os.PathLike)):
-        model, tokenizer = load_model(model)
+        model, tokenizer = load_model(model, engine)
     elif tokenizer is None:
         raise MGDError("a loaded model needs its tokenizer: pass tokenizer=")
     with contextlib.ExitStack() as stack:
@@ -181,12 +188,22 @@ def complete_document(
     are added to the newline stop (a caller's cancel flag, a line cap), and
     `logits_processors` run after guidance.
     """
-    from mgd.decoding.processor import MGDLogitsProcessor
-    from mgd.decoding.token_index import token_index_for
+    from mgd.engines import LLAMA_CPP, engine_of
 
     monitors = _monitor_list(monitors, getattr(session, "language", None) or "python")
     if guided and session is None and processor is None:
         raise MGDError("guided decoding needs a language-server session: pass session=")
+    if engine_of(model) == LLAMA_CPP:
+        from mgd.llama_completion import complete_on_llama
+
+        return complete_on_llama(
+            document, model=model, guided=guided, processor=processor, session=session, monitors=monitors,
+            max_new_tokens=max_new_tokens, stop_at_newline=stop_at_newline, max_prompt_tokens=max_prompt_tokens,
+            stopping_criteria=stopping_criteria, logits_processors=logits_processors, **generate_kwargs,
+        )  # fmt: skip
+    from mgd.decoding.processor import MGDLogitsProcessor
+    from mgd.decoding.token_index import token_index_for
+
     encoded = tokenizer(document.prefix, return_tensors="pt", add_special_tokens=False)
     input_ids = encoded["input_ids"][:, -max_prompt_tokens:]
     if input_ids.shape[1] == 0:
@@ -220,7 +237,7 @@ def complete_document(
             **options,
         )
     seconds = time.perf_counter() - started
-    counts = [now - then for now, then in zip(_counts(processor.stats), before)] if processor is not None else [0, 0, 0, 0]
+    counts = [now - then for now, then in zip(_counts(processor.stats), before)] if processor is not None else [0] * 6
     completions = []
     for row in output[:, input_ids.shape[1] :]:
         ids = [int(t) for t in row]
@@ -245,11 +262,16 @@ def complete_document(
                 seconds=seconds,
                 unanswered_queries=counts[2],
                 unguided_steps=counts[3],
+                prefetch_hits=counts[4],
+                prefetch_misses=counts[5],
             )
         )
     return completions
 
 
-def _counts(stats) -> tuple[int, int, int, int]:
+def _counts(stats) -> tuple[int, ...]:
     """The counters a Completion reports, read before and after a generation (the stats outlive it)."""
-    return stats.constrained_steps, stats.queries, stats.unanswered_queries, stats.unguided_steps
+    return (
+        stats.constrained_steps, stats.queries, stats.unanswered_queries, stats.unguided_steps,
+        stats.prefetch_hits, stats.prefetch_misses,
+    )  # fmt: skip

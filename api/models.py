@@ -89,8 +89,17 @@ def default_model_dir() -> pathlib.Path:
     return target
 
 
-def load_model(path: str | os.PathLike | None = None):
-    """Load (model, tokenizer) from a causal-LM directory, or the embedded default when None."""
+def load_model(path: str | os.PathLike | None = None, engine: str | None = None):
+    """Load (model, tokenizer) from a causal-LM directory or GGUF file, or the embedded default when None.
+
+    `engine`: "transformers", "llama.cpp", or None for the default
+    (`mgd.engines.choose_engine`); a llama.cpp model is a `LlamaEngine`
+    and its tokenizer llama.cpp's own vocabulary.
+    """
+    from mgd.engines import LLAMA_CPP, choose_engine
+
+    if choose_engine(engine, path) == LLAMA_CPP:
+        return load_llama(path)
     from transformers import AutoModelForCausalLM, AutoTokenizer
 
     directory = pathlib.Path(path) if path is not None else default_model_dir()
@@ -108,6 +117,22 @@ def load_model(path: str | os.PathLike | None = None):
     if tokenizer.pad_token_id is None:
         tokenizer.pad_token = tokenizer.eos_token
     return model, tokenizer
+
+
+def load_llama(path: str | os.PathLike | None = None):
+    """Load (engine, vocabulary) of a GGUF model on llama.cpp: `path` or the embedded default."""
+    from mgd.decoding.llama_engine import LlamaEngine, find_gguf
+
+    try:
+        gguf = find_gguf(path) if path is not None else default_gguf_path()
+    except ValueError as err:
+        raise MGDError(str(err)) from None
+    try:
+        engine = LlamaEngine(gguf)
+    except Exception as err:  # noqa: BLE001 - llama.cpp's reasons are the user's file
+        said = " ".join(str(err).split()) or type(err).__name__
+        raise MGDError(f"llama.cpp could not load {gguf}: {said}") from None
+    return engine, engine.tokenizer
 
 
 _TOKENIZER_FILES = ("tokenizer.json", "tokenizer_config.json", "tokenizer.model", "vocab.json", "spiece.model")
@@ -132,5 +157,5 @@ def missing_model_files(directory: pathlib.Path) -> str:
         missing.append("no weights (*.safetensors or pytorch_model*.bin)")
     said = ", ".join(missing)
     if missing and any(directory.glob("*.gguf")):
-        said += " (a GGUF file is read only for the embedded default model)"
+        said += " (a GGUF model runs on --engine llama.cpp)"
     return said

@@ -114,7 +114,9 @@ class _RedrawNote(logging.Handler):
 
 
 @contextlib.contextmanager
-def ready(model_path, repo, language: str, *, guided: bool = True, note: Note | None = None) -> Iterator[Ready]:
+def ready(
+    model_path, repo, language: str, *, guided: bool = True, note: Note | None = None, engine: str | None = None
+) -> Iterator[Ready]:
     """Load the model and, if `guided`, start the language server for `repo`; the session is closed on exit."""
     from mgd.lsp.project import project_session
     from mgd.lsp.session import ServerUnavailable
@@ -134,7 +136,7 @@ def ready(model_path, repo, language: str, *, guided: bool = True, note: Note | 
                 pool = stack.enter_context(concurrent.futures.ThreadPoolExecutor(1, thread_name_prefix="mgd-start"))
                 starting = pool.submit(_timed, session.start)
             model_began = time.perf_counter()
-            model, tokenizer = load_model(model_path)
+            model, tokenizer = load_model(model_path, engine)
             model_seconds = time.perf_counter() - model_began
             server_seconds = starting.result() if starting is not None else 0.0
         except ServerUnavailable as err:

@@ -6,6 +6,12 @@ prompt and generated text; the name tries built from the answers outlive it,
 since the same member lists come back and the masks cached on their nodes
 are worth keeping. Whether a member's value is callable (`not_callable`) is
 kept per generation too. Every query is counted and timed in the `StepStats`.
+
+A names or signature query may have been started ahead by the guide
+(`prefetch_names`, `prefetch_signature`; `mgd.decoding.prefetch`): the step
+that needs it takes that answer only for exactly the same key, waits for it
+if it is still running, and otherwise asks itself. Every query goes through
+the session's gate, one at a time, and every wait is bounded.
 """
 
 from __future__ import annotations
@@ -15,6 +21,7 @@ import time
 from typing import Callable
 
 from mgd.decoding.call_rules import unclosed_calls, walk_calls
+from mgd.decoding.prefetch import Prefetcher, Reply, gate_for, prefetch_enabled, timed, wait_bound
 from mgd.decoding.prompts import Prompts
 from mgd.decoding.stats import StepStats
 from mgd.decoding.token_index import NameTrie
@@ -37,6 +44,7 @@ class Answers:
         stats: StepStats,
         call_monitor: CallMonitor | None,
         scan: Callable[[str], ScanState],
+        prefetch: bool | None = None,
     ) -> None:
         self.session = session
         self.stats = stats
@@ -44,6 +52,8 @@ class Answers:
         self._call_monitor = call_monitor
         self._scan = scan
         self._tries: dict[tuple[frozenset, bool, bool], NameTrie] = {}
+        # prefetch None: as $MGD_PREFETCH says (on by default)
+        self._ahead = Prefetcher(prefetch_enabled() if prefetch is None else prefetch)
         self.reset()
 
     def reset(self) -> None:
@@ -53,6 +63,47 @@ class Answers:
         self._not_callable: dict[tuple[int, str, str], bool] = {}
         self._open_in_prompt: dict[int, tuple] = {}
         self._unanswered: set[tuple] = set()  # keys of `_names` / `_signatures` the server did not answer
+        self._warned_late = False
+        # prefetches for texts of the generation (or prompts) being forgotten are never used
+        self.stats.prefetch_misses += len(self._ahead.drop())
+
+    @property
+    def prefetching(self) -> bool:
+        """True if queries are started ahead of the step that needs them."""
+        return self._ahead.enabled
+
+    @prefetching.setter
+    def prefetching(self, on: bool) -> None:
+        self._ahead.enabled = on
+
+    def next_step(self) -> None:
+        """A decoding step begins: prefetches the last step did not take are discarded."""
+        self.stats.prefetch_misses += len(self._ahead.next_step())
+        self._count_discards()
+
+    def settle(self, timeout: float = 10.0) -> None:
+        """Wait (up to `timeout`) for prefetches in flight to end, and count the queries of discarded ones."""
+        self._ahead.settle(timeout)
+        self._count_discards()
+
+    def prefetch_names(self, prompt: int, generated: str, monitors: tuple[Monitor, ...], trigger: Trigger) -> None:
+        """Start asking, in the background, what `names_after` would ask for the same arguments (unless known or started)."""
+        generated += trigger.at
+        key = (prompt, generated, tuple(m.name for m in monitors), trigger)
+        if key in self._names or self._ahead.pending(("names", key)):
+            return
+        session, document = self.session, self._prompts.document(prompt)
+        if self._ahead.start(("names", key), session, lambda: allowed_together(monitors, session, document, generated)):
+            self.stats.prefetched += 1
+
+    def prefetch_signature(self, prompt: int, generated: str) -> None:
+        """Start asking, in the background, what `signature_after` would ask for `generated` (unless known or started)."""
+        key = (prompt, generated)
+        if self._call_monitor is None or key in self._signatures or self._ahead.pending(("sig", key)):
+            return
+        session, document, monitor = self.session, self._prompts.document(prompt), self._call_monitor
+        if self._ahead.start(("sig", key), session, lambda: monitor.signature(session, document, generated)):
+            self.stats.prefetched += 1
 
     def names_after(
         self, prompt: int, generated: str, monitors: tuple[Monitor, ...], trigger: Trigger
@@ -64,16 +115,13 @@ class Answers:
             if key in self._unanswered:
                 self.stats.unguided_steps += 1
             return self._names[key]
-        document = self._prompts.document(prompt)
-        started = time.perf_counter()
-        unanswered = getattr(self.session, "unanswered", 0)
+        document, session = self._prompts.document(prompt), self.session
         # all query the same text: the server gets one edit
-        answer, open_start = allowed_together(monitors, self.session, document, generated)
-        self.stats.queries += 1
-        self.stats.query_seconds.append(time.perf_counter() - started)
-        self._count_unanswered(key, unanswered)
+        reply = self._obtain(("names", key), lambda: allowed_together(monitors, session, document, generated))
+        answer, open_start = reply.value or (None, True)
+        self._count_unanswered(key, reply)
         if log.isEnabledFor(logging.INFO):
-            _log_names(document.prefix + generated, monitors, answer, key in self._unanswered, time.perf_counter() - started)
+            _log_names(document.prefix + generated, monitors, answer, key in self._unanswered, reply.seconds)
         trie = None
         if answer:
             # a `Names` answer carries member rules, which frozenset equality does not see
@@ -97,18 +145,15 @@ class Answers:
         """
         key = (prompt, generated, name)
         if key not in self._not_callable:
-            document = self._prompts.document(prompt)
-            started = time.perf_counter()
-            unanswered = getattr(self.session, "unanswered", 0)
-            verdict = bool(checker.value_not_callable(self.session, document, generated, name))
-            self.stats.queries += 1
-            self.stats.query_seconds.append(time.perf_counter() - started)
-            self._count_unanswered(key, unanswered)
+            document, session = self._prompts.document(prompt), self.session
+            reply = self._obtain(None, lambda: checker.value_not_callable(session, document, generated, name))
+            verdict = bool(reply.value)
+            self._count_unanswered(key, reply)
             self._not_callable[key] = verdict
             if log.isEnabledFor(logging.INFO):
                 where = (document.prefix + generated + name).rsplit("\n", 1)[-1].lstrip()[-40:]
                 said = "not callable: no `(` after it" if verdict else "may be callable: `(` stays free"
-                log.info("mgd: %s at %r: %s [%.0f ms]", checker.name, where, said, (time.perf_counter() - started) * 1000)
+                log.info("mgd: %s at %r: %s [%.0f ms]", checker.name, where, said, reply.seconds * 1000)
         return self._not_callable[key]
 
     def known_names(self, prompt: int, generated: str, monitor_names: tuple[str, ...], trigger: Trigger) -> NameTrie | None:
@@ -119,9 +164,7 @@ class Answers:
         """The callee's signature for a call whose `(` ends `generated` (cached per text)."""
         key = (prompt, generated)
         if key not in self._signatures:
-            unanswered = getattr(self.session, "unanswered", 0)
-            self._signatures[key] = self._query_signature(self._prompts.document(prompt), generated)
-            self._count_unanswered(key, unanswered)
+            self._signatures[key] = self._query_signature(self._prompts.document(prompt), generated, ("sig", key))
         elif key in self._unanswered:
             self.stats.unguided_steps += 1
         return self._signatures[key]
@@ -146,23 +189,79 @@ class Answers:
             self._open_in_prompt[prompt] = walk_calls((), self._scan(""), "", text, signature_at)[0]
         return self._open_in_prompt[prompt]
 
-    def _count_unanswered(self, key: tuple, unanswered_before: int) -> None:
+    def _count_unanswered(self, key: tuple, reply: Reply) -> None:
         """Count a query the session says it could not answer, and the row step it leaves unconstrained."""
-        if getattr(self.session, "unanswered", 0) > unanswered_before:
+        if reply.unanswered:
             self._unanswered.add(key)
             self.stats.unanswered_queries += 1
             self.stats.unguided_steps += 1
 
-    def _query_signature(self, document: Document, generated: str) -> Signature | None:
-        started = time.perf_counter()
-        sig = self._call_monitor.signature(self.session, document, generated)
-        self.stats.queries += 1
-        self.stats.query_seconds.append(time.perf_counter() - started)
+    def _query_signature(self, document: Document, generated: str, key: tuple | None = None) -> Signature | None:
+        session, monitor = self.session, self._call_monitor
+        reply = self._obtain(key, lambda: monitor.signature(session, document, generated))
+        if key is not None:
+            self._count_unanswered(key[1], reply)
+        sig = reply.value
         if log.isEnabledFor(logging.INFO):
             where = (document.prefix + generated).rsplit("\n", 1)[-1].lstrip()[-40:]
             said = f"parameters {', '.join(sig.positional) or '(none)'}" if sig is not None else "no signature, no constraint"
-            log.info("mgd: %s at %r: %s [%.0f ms]", self._call_monitor.name, where, said, (time.perf_counter() - started) * 1000)
+            log.info("mgd: %s at %r: %s [%.0f ms]", monitor.name, where, said, reply.seconds * 1000)
         return sig
+
+    def _obtain(self, key: tuple | None, ask: Callable[[], object]) -> Reply:
+        """The reply to query `ask`: the one prefetched under `key` if there is one, else asked now (one query at a time)."""
+        self._count_discards()
+        gate = gate_for(self.session)
+        bound = wait_bound(self.session)
+        if key is not None:
+            # behind a query that already outlasted a wait, this one would too
+            reply, waited, was_pending = self._ahead.take(key, 0.0 if gate.stuck else bound)
+            if was_pending:
+                if reply is not None and reply.error is None:
+                    self.stats.prefetch_hits += 1
+                    self.stats.wait_seconds.append(waited)
+                    self._count_query(reply)
+                    return reply
+                self.stats.prefetch_misses += 1
+                if reply is None:  # still running: the session is taken, and a second query would cross it
+                    gate.note_stuck()
+                    return self._late(waited)
+                # the prefetch failed: asked again, so the query's own error (if any) goes where it always went
+        return self._ask_now(ask, bound)
+
+    def _ask_now(self, ask: Callable[[], object], bound: float) -> Reply:
+        """Ask `ask` in the foreground once the session is free (a prefetch may hold it); waits at most `bound` for it."""
+        gate = gate_for(self.session)
+        started = time.perf_counter()
+        if not gate.enter(foreground=True, timeout=bound):
+            return self._late(time.perf_counter() - started)
+        try:
+            reply = timed(self.session, ask)
+        finally:
+            gate.leave()
+        self.stats.wait_seconds.append(time.perf_counter() - started)
+        self._count_query(reply)
+        return reply
+
+    def _late(self, waited: float) -> Reply:
+        """No answer within the bound (a prefetch still holds the session): no constraint, as for a timeout."""
+        self.stats.wait_seconds.append(waited)
+        if not self._warned_late:
+            self._warned_late = True
+            log.warning("mgd: a language-server query is still running after %.1f s; the row goes on unguided", waited)
+        return Reply(None, waited, unanswered=True)
+
+    def _count_query(self, reply: Reply) -> None:
+        self.stats.queries += 1
+        self.stats.query_seconds.append(reply.seconds)
+
+    def _count_discards(self) -> None:
+        """Count the queries of discarded prefetches that have ended: they were asked, and took their time."""
+        for reply in self._ahead.finished_discards():
+            if reply.error is None:
+                self._count_query(reply)
+                if reply.unanswered:
+                    self.stats.unanswered_queries += 1
 
 
 def _log_names(text: str, monitors: tuple[Monitor, ...], answer, unanswered: bool, seconds: float) -> None:

@@ -15,6 +15,18 @@ Each step, for every row (batch * beams * return sequences):
    a member whose value the server says is not callable, ban a `(`
    (`MemberRules.bans`).
 
+Server queries run off the critical path: once a row is advised, the guide
+reads the row's most probable allowed token into its state (as the next step
+will) and, if the text would then end at a trigger (or open a call), starts
+that query in the background (`mgd.decoding.prefetch`, one worker, at most
+`PER_STEP` a step, one per distinct row text) while the engine computes the
+next logits. The next step takes the answer only for exactly the same key
+(prompt, generated text, monitors, trigger), waits for one still running
+rather than asking twice, and asks itself after a wrong guess: the advice
+is the same with prefetching on or off, only the waiting changes
+(`StepStats.prefetched`, `prefetch_hits`, `prefetch_misses`, `wait_seconds`).
+Set `MGD_PREFETCH=off` to ask only when a step needs the answer.
+
 The guide sees numpy only. In: a row's ids (prompt and generated, an int
 array) and its scores (a float array; only their max, argmax and single entries
 are read, so a row numpy cannot view in place may be passed as the engine has
@@ -64,7 +76,8 @@ class Guide:
     """Says, for each row and step, which tokens would name something the language server says does not exist.
 
     Arguments as for `MGDLogitsProcessor` (`tokenizer` is only read to build
-    the token index when `index` is not given).
+    the token index when `index` is not given); `prefetch` turns queries
+    ahead of the step on or off (None: as `$MGD_PREFETCH` says, on by default).
     """
 
     def __init__(
@@ -76,6 +89,7 @@ class Guide:
         merge_margin: float = 3.0,
         index: TokenIndex | None = None,
         language: str | None = None,
+        prefetch: bool | None = None,
     ) -> None:
         # The session's language (jedi: python, JDT.LS: java) picks the scanner and default monitors.
         self.language = language or getattr(session, "language", None) or "python"
@@ -87,7 +101,7 @@ class Guide:
         self.merge_margin = merge_margin
         self.index = index or token_index_for(tokenizer)
         self._prompts = Prompts()
-        self.answers = Answers(session, self._prompts, StepStats(), self.call_monitor, self._scan)
+        self.answers = Answers(session, self._prompts, StepStats(), self.call_monitor, self._scan, prefetch)
         self._merges = MergeRules(self.index, self.answers, self.monitors, self._scan)
         self._members = MemberRules(self.index, self.answers, self._merges.monitors)
         self._calls = CallRules(self.index.token_bytes, self.answers) if self.call_monitor is not None else None
@@ -127,11 +141,17 @@ class Guide:
     def stats(self, stats: StepStats) -> None:
         self.answers.stats = stats
 
+    def settle(self, timeout: float = 10.0) -> None:
+        """Wait (at most `timeout` seconds) for queries started ahead to end, so the stats count them."""
+        self.answers.settle(timeout)
+
     def begin_step(self, ids: np.ndarray) -> None:
         """Start a decoding step over rows `ids` (rows, length), before `advise` is asked about each row."""
         if self._prompts.step(ids):  # a new generation (the row matches are reset already)
             self._forget_generation()
+        self.answers.next_step()
         self._parents, self._states = self._states, {}
+        self._looked_ahead: set[tuple[int, bytes]] = set()
         self.released = []
 
     def advise(self, row_ids: np.ndarray, row_scores: np.ndarray) -> Advice:
@@ -144,7 +164,7 @@ class Guide:
         """
         self._released_now: list[int] = []
         try:
-            return self._advise(row_ids, row_scores)
+            advice = self._advise(row_ids, row_scores)
         except Exception as err:  # noqa: BLE001 - guidance must never stop generation
             self.answers.stats.unguided_steps += 1  # reported as a step guidance did not cover
             if not self._warned_error:
@@ -153,6 +173,35 @@ class Guide:
             return None
         finally:
             self.released.append(self._released_now)
+        if self.answers.prefetching:
+            self._look_ahead(row_ids, row_scores, advice)
+        return advice
+
+    def _look_ahead(self, row_ids: np.ndarray, row_scores: np.ndarray, advice: Advice) -> None:
+        """Start the query the row's likeliest allowed token would need at the next step, while the engine computes it."""
+        try:
+            prompt = self._prompts.prompt_of(row_ids)
+            gen = row_ids[self._prompts.width :]
+            key = (prompt, gen.tobytes())
+            state = self._states.get(key)
+            if prompt is None or state is None or key in self._looked_ahead:
+                return  # unguided, or a row whose text another row of this step already looked ahead for
+            self._looked_ahead.add(key)
+            token = best_allowed(row_scores, advice)
+            if token is None:
+                return
+            # the state the next step will read for this token, without a second scan of the text
+            after = self._reader.read(prompt, gen, state, token)
+            fired = None if after.asked else fired_together(self.monitors, after.lex, after.line)
+            if fired is None and not after.call_pending:
+                return
+            text = text_of(self.index.token_bytes, np.append(gen, token))
+            if fired is not None:
+                self.answers.prefetch_names(prompt, text, fired[1], fired[0])
+            if after.call_pending:
+                self.answers.prefetch_signature(prompt, text)
+        except Exception as err:  # noqa: BLE001 - a guess that cannot be made costs nothing
+            log.debug("mgd: no query ahead for this row (%s: %s)", type(err).__name__, err)
 
     def _advise(self, row_ids: np.ndarray, row_scores: np.ndarray) -> Advice:
         prompt = self._prompts.prompt_of(row_ids)
@@ -215,6 +264,7 @@ class Guide:
         self.answers.reset()
         self._parents: dict[tuple[int, bytes], RowState] = {}  # the previous step's states
         self._states: dict[tuple[int, bytes], RowState] = {}  # this step's
+        self._looked_ahead: set[tuple[int, bytes]] = set()  # this step's row texts whose next query was guessed
         self._warned_error = False
 
     def _state_for(self, prompt: int, gen: np.ndarray) -> RowState:
@@ -226,3 +276,24 @@ class Guide:
         if self._calls is not None:
             state = replace(state, calls=self.answers.prompt_calls(prompt))
         return self._reader.replay(prompt, gen, state)
+
+
+def best_allowed(scores, advice: Advice) -> int | None:
+    """The id of the best-scored token `advice` leaves allowed in row `scores`; None if none is, or the row is not numpy."""
+    if not isinstance(scores, np.ndarray) or scores.ndim != 1 or not len(scores):
+        return None  # a row the engine hands over as its own tensor: no guess (guessing only saves time)
+    best = int(scores.argmax())
+    if advice is None:
+        return best
+    if isinstance(advice, list):
+        if not advice:
+            return best
+        scores = scores.copy()
+        scores[advice] = -np.inf
+    else:
+        width = min(len(advice), len(scores))  # ids past the mask are not allowed
+        if best < width and advice[best]:
+            return best
+        scores = np.where(advice[:width], scores[:width], -np.inf)
+    best = int(scores.argmax())
+    return best if scores[best] > -np.inf else None

@@ -69,6 +69,11 @@ class MGDLogitsProcessor(LogitsProcessor):
         self.tokenizer = tokenizer
         self._guide = Guide(tokenizer, session, monitors, merge_margin=merge_margin, index=index, language=language)
 
+    @property
+    def guide(self) -> Guide:
+        """The engine-free guide this processor adapts (other engines drive it directly)."""
+        return self._guide
+
     # The guide holds the state; the processor's long-standing attributes read it there.
     session = _guide_attribute("session", "The language-server session asked.")
     stats = _guide_attribute("stats", "What guidance has cost so far (a StepStats).")

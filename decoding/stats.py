@@ -1,4 +1,4 @@
-"""What guidance cost: steps seen, steps constrained, server queries and their time.
+"""What guidance cost: steps seen, steps constrained, server queries, their time and the time decoding waited.
 
 One `StepStats` lives as long as the processor (or guide) that fills it, so
 its counts add up over every generation it served; callers that want one
@@ -27,5 +27,13 @@ class StepStats:
     narrowed_starts: int = 0
     freed_starts: int = 0
     call_banned_steps: int = 0
-    query_seconds: list[float] = field(default_factory=list)
+    # queries started ahead of the step that needs them (`mgd.decoding.prefetch`), the answers a step took
+    # from them, and those discarded unused (a wrong guess, a new generation, an error, no answer in time)
+    prefetched: int = 0
+    prefetch_hits: int = 0
+    prefetch_misses: int = 0
+    query_seconds: list[float] = field(default_factory=list)  # every server query's own time, prefetched or not
+    # per answer a step had to get from the server: how long decoding waited for it (all of a query it
+    # asked itself, what was left of a prefetched one); prefetching is what makes these short
+    wait_seconds: list[float] = field(default_factory=list)
     mask_seconds: list[float] = field(default_factory=list)

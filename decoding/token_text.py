@@ -56,6 +56,9 @@ def special_token_ids(tokenizer) -> set[int]:
 
 def token_bytes_table(tokenizer) -> list[bytes | None]:
     """Return, for every token id, its bytes in decoded text (None for special tokens)."""
+    own = getattr(tokenizer, "vocabulary_bytes", None)
+    if callable(own):  # an engine's own vocabulary (llama.cpp reads it off the GGUF)
+        return list(own())
     size = len(tokenizer)
     pieces = tokenizer.convert_ids_to_tokens(list(range(size)))
     specials = special_token_ids(tokenizer)

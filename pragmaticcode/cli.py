@@ -45,7 +45,12 @@ def add_parser(sub, parser_class) -> None:
     )
     run.add_argument("--repos", help="for a DotPrompts dataset.csv: folder with one sub-folder per owner/name")
     run.add_argument("--out", required=True, help="results JSONL, appended one record per sample")
-    run.add_argument("--model", help="Hugging Face causal LM directory (default: embedded SmolLM2-135M-Instruct)")
+    run.add_argument(
+        "--model", help="Hugging Face causal LM directory, or a GGUF file for llama.cpp (default: embedded SmolLM2-135M-Instruct)"
+    )
+    from mgd.cli import engine_option
+
+    engine_option(run)
     run.add_argument("--samples", type=int, default=1, help="samples per prompt and mode, n (default 1)")
     run.add_argument("--temperature", type=float, default=0.0, help="sampling temperature; 0 is greedy (default)")
     run.add_argument("--max-new-tokens", type=int, default=64, help="token cap per sample (default 64)")
@@ -142,6 +147,9 @@ def _eval(args) -> int:
     index, count = parse_shard(args.shard)
     if args.limit is not None and args.limit < 1:
         raise InputError("--limit must be at least 1")
+    from mgd.engines import LLAMA_CPP, choose_engine
+
+    engine = choose_engine(args.engine, args.model)
     config = EvalConfig(
         modes=tuple(m.strip() for m in args.modes.split(",") if m.strip()),
         samples=args.samples,
@@ -149,9 +157,10 @@ def _eval(args) -> int:
         max_new_tokens=args.max_new_tokens,
         model=args.model,
         monitors=args.monitors,
+        engine=engine,
     )
     config.check()
-    if args.model is not None and not pathlib.Path(args.model).is_dir():
+    if args.model is not None and engine != LLAMA_CPP and not pathlib.Path(args.model).is_dir():
         raise InputError(f"--model {args.model} is not a directory")
     prompts = shard_prompts(load_prompts(args.dataset, args.repos), index, count)[: args.limit]
     repos = repos_folder(args.repos)

@@ -28,7 +28,7 @@ log = logging.getLogger("mgd")
 
 MODES = ("unguided", "guided")
 # Settings that must match between a run and its --resume.
-_CONFIG_FIELDS = ("model", "samples", "temperature", "max_new_tokens", "monitors")
+_CONFIG_FIELDS = ("model", "engine", "samples", "temperature", "max_new_tokens", "monitors")
 
 
 @dataclass(frozen=True)
@@ -41,6 +41,7 @@ class EvalConfig:
     max_new_tokens: int = 64
     model: str | None = None
     monitors: str | None = None  # None: the language's default monitors
+    engine: str = "transformers"  # resolved: "transformers" or "llama.cpp"
 
     def check(self) -> None:
         """Raise InputError for settings that cannot run."""
@@ -66,6 +67,7 @@ class EvalConfig:
         """The settings stored in every record."""
         return {
             "model": self.model or "SmolLM2-135M-Instruct",
+            "engine": self.engine,
             "samples": self.samples,
             "temperature": self.temperature,
             "max_new_tokens": self.max_new_tokens,
@@ -190,7 +192,7 @@ def evaluate(
     }  # fmt: skip
     if not todo:
         return summary
-    model, tokenizer = load_model(config.model)
+    model, tokenizer = load_model(config.model, config.engine)
     index = token_index_for(tokenizer)
     packages = _Packages(pathlib.Path(work).resolve(), pathlib.Path(repos).resolve() if repos is not None else None)
     originals: dict[tuple[str, str], object] = {}  # each file's problems before generation
@@ -335,7 +337,8 @@ def _check_same_config(records: list[dict], config: EvalConfig, out: pathlib.Pat
     wanted = config.record_fields(language)
     for record in records[:1]:
         for field in _CONFIG_FIELDS:
-            if field in record and record[field] != wanted[field]:
+            # records from before engines were recorded all ran on transformers
+            if record.get(field, "transformers" if field == "engine" else wanted[field]) != wanted[field]:
                 raise InputError(
                     f"{out} was written with {field}={record[field]!r}, not {wanted[field]!r}: "
                     "resume with the same settings or choose another --out"

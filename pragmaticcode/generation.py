@@ -118,16 +118,23 @@ def complete_function(
     (`function_end`, `eos` or `max_tokens`), `new_tokens`, and the processor's
     `constrained_steps` and `server_queries` shared by the batch.
     """
+    from mgd.engines import LLAMA_CPP, engine_of
+
     ends = indent if callable(indent) else (lambda text: function_end(text, indent))
-    ended = _FunctionEnded(index, ends, {tokenizer.eos_token_id, tokenizer.pad_token_id} - {None})
     sampling = {"do_sample": True, "temperature": temperature, "top_p": 1.0, "top_k": 0} if temperature > 0 else {}
-    completions = complete_document(
-        document, model=model, tokenizer=tokenizer, guided=session is not None, session=session, monitors=monitors,
-        max_new_tokens=max_new_tokens, stop_at_newline=False, max_prompt_tokens=max_prompt_tokens,
-        stopping_criteria=[ended], num_return_sequences=samples, **sampling,
-    )  # fmt: skip
+    # transformers decodes the samples as one batch; llama.cpp one after another, each with its own stop
+    runs = [samples] if engine_of(model) != LLAMA_CPP else [1] * samples
+    finished: list[tuple[_FunctionEnded, int, object]] = []
+    for count in runs:
+        ended = _FunctionEnded(index, ends, {tokenizer.eos_token_id, tokenizer.pad_token_id} - {None})
+        completions = complete_document(
+            document, model=model, tokenizer=tokenizer, guided=session is not None, session=session, monitors=monitors,
+            max_new_tokens=max_new_tokens, stop_at_newline=False, max_prompt_tokens=max_prompt_tokens,
+            stopping_criteria=[ended], num_return_sequences=count, **sampling,
+        )  # fmt: skip
+        finished += [(ended, row, completion) for row, completion in enumerate(completions)]
     results = []
-    for row, completion in enumerate(completions):
+    for ended, row, completion in finished:
         text = ended.text(row)
         cut = ends(text)
         results.append(

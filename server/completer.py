@@ -19,6 +19,7 @@ from dataclasses import dataclass, field
 import torch
 from transformers import LogitsProcessor, StoppingCriteria
 
+from mgd.engines import engine_of
 from mgd.monitors.base import Document
 from mgd.server.sessions import SessionPool
 from mgd.server.settings import Settings
@@ -66,6 +67,7 @@ class _Loaded:
     path: str | None
     model: object
     tokenizer: object
+    engine: str | None = None  # as asked (None: the default for the model)
 
 
 class Completer:
@@ -76,7 +78,7 @@ class Completer:
         # how the user hears that the model did not load (the server shows it in the editor); called from any thread
         self._on_problem = on_problem or (lambda message: log.error("%s", message))
         self._loaded: _Loaded | None = None
-        self._loading: str | None | object = _NOTHING  # path being loaded
+        self._loading: tuple | object = _NOTHING  # (path, engine) being loaded
         self._load_error: str | None = None
         # the load failure last shown to the user: a retry that fails the same way (every settings change
         # retries a failed path) reaches the log only, so the editor shows each problem once
@@ -97,26 +99,28 @@ class Completer:
         """True once a model is loaded (requests before that get empty answers)."""
         return self._loaded is not None
 
-    def load(self, path: str | None) -> None:
-        """Load the model at `path` (None: the embedded default) in a background thread, unless it is loaded or loading."""
+    def load(self, path: str | None, engine: str | None = None) -> None:
+        """Load the model at `path` (None: the embedded default) on `engine` in a background thread, unless it is loaded or loading."""
+        key = (path, engine)
         with self._load_lock:
-            current = self._loaded.path if self._loaded is not None else _NOTHING
-            if path == current or path == self._loading:
+            current = (self._loaded.path, self._loaded.engine) if self._loaded is not None else _NOTHING
+            if key == current or key == self._loading:
                 return
-            self._loading = path
-        threading.Thread(target=self._load, args=(path,), name="mgd-model-load", daemon=True).start()
+            self._loading = key
+        threading.Thread(target=self._load, args=key, name="mgd-model-load", daemon=True).start()
 
-    def _load(self, path: str | None) -> None:
+    def _load(self, path: str | None, engine: str | None = None) -> None:
         from mgd.decoding.token_index import token_index_for
         from mgd.models import load_model
 
+        key = (path, engine)
         started = time.monotonic()
         try:
-            model, tokenizer = load_model(path)
+            model, tokenizer = load_model(path, engine)
             token_index_for(tokenizer)  # built here, not on the first request
         except Exception as err:  # noqa: BLE001 - a bad model path must not take the server down
             with self._load_lock:
-                current = self._loading == path
+                current = self._loading == key
                 new = current and self._told_failure != (path, str(err))
                 if current:
                     self._loading, self._load_error = _NOTHING, str(err)
@@ -133,9 +137,9 @@ class Completer:
                     log.info("%s (again)", message)
             return
         with self._load_lock:
-            if self._loading != path:  # a newer model was asked for meanwhile
+            if self._loading != key:  # a newer model was asked for meanwhile
                 return
-            self._loaded, self._loading, self._load_error = _Loaded(path, model, tokenizer), _NOTHING, None
+            self._loaded, self._loading, self._load_error = _Loaded(path, model, tokenizer, engine), _NOTHING, None
             self._told_failure = None  # a later failure is news again
             self._processors.clear()
             if self.ready_after is None:
@@ -189,6 +193,8 @@ class Completer:
         from mgd.completion import complete_document
 
         count = settings.completion_items if job.kind == ITEMS else 1
+        if count > 1 and settings.temperature == 0 and engine_of(loaded.model) != "transformers":
+            count = 1  # no beam search on llama.cpp: the greedy completion alone (sampling gives `count`)
         options: dict = {}
         if settings.temperature > 0:
             options.update(do_sample=True, temperature=settings.temperature, top_k=0)
@@ -257,6 +263,7 @@ class Completer:
         return {
             "modelReady": loaded is not None,
             "model": (loaded.path or "(default)") if loaded is not None else None,
+            "engine": engine_of(loaded.model) if loaded is not None else None,
             "modelLoading": self._loading is not _NOTHING,
             "modelError": self._load_error,
             "readyAfterSeconds": self.ready_after,

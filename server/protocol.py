@@ -238,7 +238,7 @@ class Backend:
         self.settings, problems = update_settings(self.settings, options)
         for problem in problems:
             self._tell(types.MessageType.Warning, f"mgd: {source}: {problem}")
-        self.completer.load(self.settings.model)
+        self.completer.load(self.settings.model, self.settings.engine)
 
     def warn_from_any_thread(self, message: str) -> None:
         """Show a warning in the editor (`window/showMessage`) from any thread: the protocol's loop sends it."""
@@ -363,6 +363,7 @@ class Backend:
             "analysisServers": self.sessions.status(),
             "settings": {
                 "model": self.settings.model,
+                "engine": self.settings.engine,
                 "maxNewTokens": self.settings.max_new_tokens,
                 "temperature": self.settings.temperature,
                 "guided": self.settings.guided,
@@ -508,5 +509,5 @@ def build_server(settings: Settings | None = None) -> MGDLanguageServer:
     def status(params) -> dict:
         return backend.status()
 
-    backend.completer.load(backend.settings.model)
+    backend.completer.load(backend.settings.model, backend.settings.engine)
     return server

@@ -15,7 +15,8 @@ SECTION = "mgd"  # clients nest their settings under this key (`{"mgd": {...}}`)
 class Settings:
     """The server's knobs; every field has a working default."""
 
-    model: str | None = None  # a Hugging Face causal-LM directory; None: the embedded SmolLM2
+    model: str | None = None  # a Hugging Face causal-LM directory or a GGUF file; None: the embedded SmolLM2
+    engine: str | None = None  # "transformers" or "llama.cpp"; None: llama.cpp for a GGUF model if installed
     max_new_tokens: int = 32
     temperature: float = 0.0  # 0: greedy (and beam search for completion items)
     guided: bool = True
@@ -56,6 +57,16 @@ def _model(value: Any) -> str | None:
     return value
 
 
+def _engine(value: Any) -> str | None:
+    from mgd.engines import ENGINES
+
+    if value is None or value == "":
+        return None
+    if value not in ENGINES:
+        raise ValueError(f"must be {' or '.join(ENGINES)} (or null for the default)")
+    return value
+
+
 def _monitors_of(language: str):
     def check(value: Any) -> str:
         if isinstance(value, (list, tuple)):
@@ -70,6 +81,7 @@ def _monitors_of(language: str):
 
 _FIELDS = {
     "model": ("model", _model),
+    "engine": ("engine", _engine),
     "maxNewTokens": ("max_new_tokens", _int_in(1, 512)),
     "temperature": ("temperature", _temperature),
     "guided": ("guided", _flag),

@@ -296,9 +296,8 @@ def test_a_directory_given_as_file_is_called_a_directory(zoo, capsys):
         ({}, ["no config.json", "no tokenizer", "no weights"]),
         ({"README.md": "notes"}, ["no config.json", "no tokenizer", "no weights"]),
         ({"config.json": "{}", "tokenizer.json": "{}"}, ["no weights"]),
-        ({"model.Q4_1.gguf": ""}, ["no config.json", "GGUF file is read only for the embedded default model"]),
     ],
-    ids=["empty", "not-a-model", "no-weights", "gguf-only"],
+    ids=["empty", "not-a-model", "no-weights"],
 )
 def test_a_model_directory_that_is_not_one_says_what_is_missing(zoo, tmp_path, capsys, files, expected):
     folder = tmp_path / "model"
@@ -312,6 +311,18 @@ def test_a_model_directory_that_is_not_one_says_what_is_missing(zoo, tmp_path, c
     with pytest.raises(MGDError) as err:  # the API says the same
         load_model(folder)
     assert str(err.value) == said.removeprefix("mgd: error: ")
+
+
+def test_a_broken_gguf_says_which_file_failed_on_each_engine(zoo, tmp_path, capsys):
+    folder = tmp_path / "model"
+    folder.mkdir()
+    (folder / "model.Q4_1.gguf").write_text("")
+    said = _error_line(capsys, _complete_args(zoo, "--model", str(folder), "--engine", "transformers"), 1)
+    assert f"could not load a causal language model from {folder}: it has no config.json" in said
+    assert "a GGUF model runs on --engine llama.cpp" in said
+    pytest.importorskip("llama_cpp")
+    said = _error_line(capsys, _complete_args(zoo, "--model", str(folder)), 1)  # the default for a GGUF: llama.cpp
+    assert said.startswith(f"mgd: error: llama.cpp could not load {folder / 'model.Q4_1.gguf'}: "), said
 
 
 def test_a_java_monitor_on_a_python_file_is_called_a_java_monitor(zoo, capsys):
