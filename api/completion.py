@@ -237,6 +237,8 @@ def complete_document(
             **options,
         )
     seconds = time.perf_counter() - started
+    if processor is not None:
+        processor.guide.finish()
     counts = [now - then for now, then in zip(_counts(processor.stats), before)] if processor is not None else [0] * 6
     completions = []
     for row in output[:, input_ids.shape[1] :]:

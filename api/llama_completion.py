@@ -100,6 +100,8 @@ def complete_on_llama(
     started = time.perf_counter()
     runs = [model.run(prompt, max_new_tokens=max_new_tokens, sampler=sampler, hooks=hooks, stop=stop) for _ in range(count)]
     seconds = time.perf_counter() - started
+    if guide is not None:
+        guide.finish()
     counts = [now - then for now, then in zip(_counts(guide.stats), before)] if guide is not None else [0] * 6
     completions = []
     for new in runs:

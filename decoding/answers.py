@@ -81,6 +81,11 @@ class Answers:
         self.stats.prefetch_misses += len(self._ahead.next_step())
         self._count_discards()
 
+    def finish(self) -> None:
+        """The generation has ended: the guesses it left are misses now (a query still running is counted when it ends)."""
+        self.stats.prefetch_misses += len(self._ahead.drop())
+        self._count_discards()
+
     def settle(self, timeout: float = 10.0) -> None:
         """Wait (up to `timeout`) for prefetches in flight to end, and count the queries of discarded ones."""
         self._ahead.settle(timeout)

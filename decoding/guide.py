@@ -141,6 +141,10 @@ class Guide:
     def stats(self, stats: StepStats) -> None:
         self.answers.stats = stats
 
+    def finish(self) -> None:
+        """Say that the generation has ended, so the queries guessed for a step that never came count as misses."""
+        self.answers.finish()
+
     def settle(self, timeout: float = 10.0) -> None:
         """Wait (at most `timeout` seconds) for queries started ahead to end, so the stats count them."""
         self.answers.settle(timeout)

@@ -13,12 +13,17 @@ METRICS = ("cr", "nim", "ism", "pm")
 LABELS = {"cr": "CR", "nim": "NIM", "ism": "ISM", "pm": "PM"}
 
 
+def engine_of(record: dict) -> str:
+    """The engine a record was decoded on (records from before engines were recorded: transformers)."""
+    return record.get("engine") or "transformers"
+
+
 def merge(paths: list[str]) -> list[dict]:
-    """Records of several files (shards of one run); a sample written twice counts once."""
+    """Records of several files (shards of one run, or runs on different engines); a sample written twice counts once."""
     seen, merged = set(), []
     for path in paths:
         for record in read_results(path):
-            key = sample_key(record)
+            key = (*sample_key(record), engine_of(record))
             if key in seen:
                 continue
             seen.add(key)
@@ -29,11 +34,17 @@ def merge(paths: list[str]) -> list[dict]:
 
 
 def summarise(records: list[dict]) -> dict:
-    """score@1 and score@k per mode over the prompts every mode has, in percent."""
+    """score@1 and score@k per mode over the prompts every mode has, in percent.
+
+    Records of more than one engine are told apart: the rows are then
+    `ENGINE MODE` (`llama.cpp guided`), over the prompts every row has.
+    """
     by_mode: dict[str, dict[str, list[dict]]] = defaultdict(lambda: defaultdict(list))
+    several = len({engine_of(r) for r in records}) > 1
     for record in records:
-        by_mode[record["mode"]][record["prompt_id"]].append(record)
-    modes = sorted(by_mode, key=lambda m: (m != "unguided", m))
+        label = f"{engine_of(record)} {record['mode']}" if several else record["mode"]
+        by_mode[label][record["prompt_id"]].append(record)
+    modes = sorted(by_mode, key=lambda m: (m.rsplit(" ", 1)[0] if several else "", not m.endswith("unguided"), m))
     common = set.intersection(*(set(by_mode[m]) for m in modes))
     if not common:
         raise InputError("no prompt has results in every mode")

@@ -197,6 +197,23 @@ def test_report_merges_shards_and_gives_score_at_1_and_at_k(tmp_path):
     assert (tmp_path / "c.png").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
 
 
+def test_report_puts_two_engines_side_by_side(tmp_path):
+    old = [_record("a", "unguided", 0, False, 0.0, 0.0, 0.0), _record("a", "guided", 0, True, 1.0, 1.0, 1.0)]
+    new = [
+        {**_record("a", "unguided", 0, True, 1.0, 1.0, 1.0), "engine": "llama.cpp"},
+        {**_record("a", "guided", 0, True, 1.0, 1.0, 1.0), "engine": "llama.cpp"},
+    ]
+    paths = []
+    for name, records in (("transformers", old), ("llama", new)):  # the same prompt and sample keys
+        path = tmp_path / f"{name}.jsonl"
+        path.write_text("".join(json.dumps(r) + "\n" for r in records))
+        paths.append(str(path))
+    summary = summarise(merge(paths))
+    assert list(summary) == ["llama.cpp unguided", "llama.cpp guided", "transformers unguided", "transformers guided"]
+    assert summary["transformers unguided"]["cr"] == 0.0 and summary["llama.cpp unguided"]["cr"] == 100.0
+    assert summarise(merge(paths[:1])).keys() == {"unguided", "guided"}  # one engine: the rows are the modes
+
+
 def test_report_without_chart_writes_nothing_beside_the_results(tmp_path):
     results = tmp_path / "results"
     results.mkdir()
