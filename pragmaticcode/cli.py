@@ -8,6 +8,7 @@ import pathlib
 import sys
 
 from mgd.errors import InputError
+from mgd.pragmaticcode.lengths import DEFAULT_MAX_NEW_TOKENS
 
 DEFAULT_DATASET = pathlib.Path(__file__).parent / "data"
 SHIPPED = {"python": DEFAULT_DATASET, "java": DEFAULT_DATASET / "java"}
@@ -53,7 +54,10 @@ def add_parser(sub, parser_class) -> None:
     engine_option(run)
     run.add_argument("--samples", type=int, default=1, help="samples per prompt and mode, n (default 1)")
     run.add_argument("--temperature", type=float, default=0.0, help="sampling temperature; 0 is greedy (default)")
-    run.add_argument("--max-new-tokens", type=int, default=64, help="token cap per sample (default 64)")
+    run.add_argument(
+        "--max-new-tokens", type=int, default=DEFAULT_MAX_NEW_TOKENS,
+        help=f"token cap per sample (default {DEFAULT_MAX_NEW_TOKENS}: 90%% of both default datasets' ground truths fit)",
+    )  # fmt: skip
     run.add_argument("--limit", type=int, help="only the first K prompts (of the shard)")
     run.add_argument("--modes", default="unguided,guided", help="comma-separated: unguided, guided (default both)")
     run.add_argument(
@@ -63,6 +67,17 @@ def add_parser(sub, parser_class) -> None:
     run.add_argument("--shard", default="1/1", help="run the i-th of N deterministic slices, as i/N (default 1/1)")
     run.add_argument("--resume", action="store_true", help="continue an interrupted run in --out")
     run.add_argument("--work", help="where packages are fetched and installed (default: the mgd cache)")
+
+    lengths = commands.add_parser(
+        "lengths", help="how long each prompt's ground truth is, in the model's tokens (to choose --max-new-tokens)",
+        epilog=_EPILOG,
+    )  # fmt: skip
+    lengths.add_argument("--dataset", help="as for eval (default: python)")
+    lengths.add_argument("--repos", help="for a DotPrompts dataset.csv: folder with one sub-folder per owner/name")
+    lengths.add_argument("--model", help="the model whose tokens are counted (default: the embedded SmolLM2)")
+    engine_option(lengths)
+    lengths.add_argument("--work", help="where packages are fetched and installed (default: the mgd cache)")
+    lengths.add_argument("--json", action="store_true", help="print the distribution as JSON")
 
     report = commands.add_parser("report", help="table (and with --chart a PNG chart) from results files (shards are merged)", epilog=_EPILOG)
     report.add_argument("results", nargs="+", help="results JSONL files")
@@ -78,7 +93,7 @@ def run(args: argparse.Namespace) -> int:
     if args.pc_command is None:
         args.pc_parser.print_help()
         return 2
-    return {"build": _build, "eval": _eval, "report": _report}[args.pc_command](args)
+    return {"build": _build, "eval": _eval, "lengths": _lengths, "report": _report}[args.pc_command](args)
 
 
 def _work(args) -> pathlib.Path:
@@ -179,8 +194,25 @@ def _eval(args) -> int:
     return 1 if summary["skipped"] or summary["unchecked"] else 0
 
 
+def _lengths(args) -> int:
+    from mgd.models import load_model
+    from mgd.pragmaticcode.java.dotprompts import repos_folder
+    from mgd.pragmaticcode.lengths import describe, distribution, truth_lengths
+
+    prompts = load_prompts(args.dataset, args.repos)
+    _model, tokenizer = load_model(args.model, args.engine)
+    repos = repos_folder(args.repos)
+    found, skipped = truth_lengths(prompts, tokenizer, _work(args), pathlib.Path(repos) if repos else None)
+    summary = {**distribution(found), "skipped": len(skipped)}
+    for prompt_id, reason in skipped.items():
+        print(f"mgd: skipped {prompt_id}: {reason}", file=sys.stderr)
+    print(json.dumps(summary, indent=1) if args.json else describe(summary))
+    return 1 if skipped else 0
+
+
 def _report(args) -> int:
-    from mgd.pragmaticcode.report import chart, merge, summarise, table, warnings
+    from mgd.pragmaticcode.lengths import describe
+    from mgd.pragmaticcode.report import chart, endings, merge, summarise, table, truth_distribution, warnings
 
     records = merge(args.results)
     if args.dataset:
@@ -195,10 +227,15 @@ def _report(args) -> int:
         chart(summary, path, title="PragmaticCode-" + "/".join({"python": "Py", "java": "Java"}[x] for x in languages))
     for warning in warnings(summary):
         print(f"mgd: {warning}", file=sys.stderr)
+    truths = truth_distribution(records)
     if args.json:
-        print(json.dumps(summary, indent=1))
+        print(json.dumps({**summary, "ground_truth_tokens": truths} if truths else summary, indent=1))
     else:
         print(table(summary))
+        print()
+        print("\n".join(endings(summary)))
+        if truths:
+            print(describe(truths))
         if path is not None:
             print(f"\nchart: {path}")
     return 0

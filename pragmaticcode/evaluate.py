@@ -18,6 +18,7 @@ from mgd.errors import InputError
 from mgd.monitors.base import Document
 from mgd.pragmaticcode.errors import CheckerUnavailable, FetchError
 from mgd.pragmaticcode.generation import complete_function, end_finder
+from mgd.pragmaticcode.lengths import DEFAULT_MAX_NEW_TOKENS, token_count
 from mgd.pragmaticcode.languages import eval_language
 from mgd.pragmaticcode.lexers import identifiers
 from mgd.pragmaticcode.metrics import identifier_sequence_match, next_identifier_match, prefix_match
@@ -38,7 +39,7 @@ class EvalConfig:
     modes: tuple[str, ...] = MODES
     samples: int = 1
     temperature: float = 0.0
-    max_new_tokens: int = 64
+    max_new_tokens: int = DEFAULT_MAX_NEW_TOKENS
     model: str | None = None
     monitors: str | None = None  # None: the language's default monitors
     engine: str = "transformers"  # resolved: "transformers" or "llama.cpp"
@@ -239,6 +240,7 @@ def evaluate(
                     "nim": next_identifier_match(generated, truth, prompt.language),
                     "ism": identifier_sequence_match(generated, truth, prompt.language),
                     "pm": prefix_match(generated, truth, prompt.language),
+                    "truth_tokens": token_count(tokenizer, truth),  # the rest of the function, in the model's tokens
                     "cr": None if checker_error else (extra is not None and not extra),
                     "syntax_error": checker_error is None and extra is None,
                     "new_errors": [f"{rule}: {msg}" for rule, msg in (extra or [])][:5],

@@ -58,6 +58,11 @@ def summarise(records: list[dict]) -> dict:
         flat = [r for samples in prompts for r in samples]
         entry["stops"] = dict(sorted(Counter(r["stop"] for r in flat).items()))
         entry["syntax_errors"] = sum(1 for r in flat if r.get("syntax_error"))
+        # a sample cut at the token cap is scored as truncated code: CR also over those that ended on their own
+        ended = [r for r in flat if r["stop"] != "max_tokens" and r.get("cr") is not None]
+        entry["hit_cap"] = sum(1 for r in flat if r["stop"] == "max_tokens")
+        entry["ended_on_their_own"] = len(ended)
+        entry["cr_ended_on_their_own"] = round(100 * sum(bool(r["cr"]) for r in ended) / len(ended), 2) if ended else None
         entry["unchecked"] = sum(1 for r in flat if r.get("cr") is None)  # the compile or type check could not run
         # guidance at the prompt's dot left out the original's next name (a bug where the original compiles)
         entry["truth_masked"] = sum(1 for r in flat if r.get("truth_masked"))
@@ -88,6 +93,25 @@ def _scores(prompts: list[list[dict]], k: int, n: int) -> dict:
                 values.append(score_at_k(observed, k))
         scores[metric] = round(100 * sum(values) / len(values), 2) if values else None
     return scores
+
+
+def truth_distribution(records: list[dict]) -> dict | None:
+    """The ground-truth lengths (tokens) of the prompts in `records`, if the records carry them."""
+    from mgd.pragmaticcode.lengths import distribution
+
+    lengths = {r["prompt_id"]: r["truth_tokens"] for r in records if r.get("truth_tokens") is not None}
+    return distribution(list(lengths.values())) if lengths else None
+
+
+def endings(summary: dict) -> list[str]:
+    """Per row: how many samples hit the token cap, and CR over those that ended on their own."""
+    said = []
+    for mode, entry in summary.items():
+        total = entry["prompts"] * entry["samples_per_prompt"]
+        cr = entry.get("cr_ended_on_their_own")
+        over = f"CR over the {entry['ended_on_their_own']} that ended on their own: {cr:.2f}" if cr is not None else "none ended on its own"
+        said.append(f"{mode}: {entry['hit_cap']} of {total} samples hit the token cap; {over}")
+    return said
 
 
 def warnings(summary: dict) -> list[str]:

@@ -296,3 +296,30 @@ def test_dotprompts_csv_input_is_checked_before_anything_runs(tmp_path):
 def test_java_monitor_names_are_checked_against_java(tmp_path):
     result = _cli("pragmaticcode", "eval", "--dataset", "java", "--monitors", "deref,imports", "--limit", "1", "--out", str(tmp_path / "r.jsonl"))
     _fails(result, 2, "--monitors", "unknown monitor imports", "deref, args, enums, new")
+
+
+def test_ground_truth_lengths_give_the_cap_that_fits_nine_in_ten():
+    from mgd.pragmaticcode.lengths import cap_for, distribution, percentile
+
+    lengths = list(range(1, 101))  # 1..100 tokens
+    assert percentile(lengths, 0.5) == 50 and percentile(lengths, 0.9) == 90
+    assert cap_for(lengths) == 90 and cap_for([300] * 10) == 256  # never above the ceiling
+    summary = distribution(lengths)
+    assert summary["fits"]["64"] == 64.0 and summary["fits"]["128"] == 100.0
+    assert summary["cap_for_90_percent"] == 90 and summary["max"] == 100
+
+
+def test_report_counts_capped_samples_and_cr_over_those_that_ended(tmp_path):
+    from mgd.pragmaticcode.report import endings, truth_distribution
+
+    records = [
+        {**_record("a", "guided", 0, True, 1.0, 1.0, 1.0), "truth_tokens": 40},
+        {**_record("b", "guided", 0, False, 1.0, 1.0, 1.0), "stop": "max_tokens", "truth_tokens": 300},
+        {**_record("a", "unguided", 0, False, 0.0, 0.0, 0.0), "truth_tokens": 40},
+        {**_record("b", "unguided", 0, False, 0.0, 0.0, 0.0), "truth_tokens": 300},
+    ]
+    summary = summarise(records)
+    assert summary["guided"]["hit_cap"] == 1 and summary["guided"]["cr_ended_on_their_own"] == 100.0
+    assert summary["unguided"]["hit_cap"] == 0 and summary["unguided"]["cr_ended_on_their_own"] == 0.0
+    assert endings(summary)[1] == "guided: 1 of 2 samples hit the token cap; CR over the 1 that ended on their own: 100.00"
+    assert truth_distribution(records)["prompts"] == 2  # one length per prompt, not per sample
