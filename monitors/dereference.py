@@ -143,6 +143,10 @@ class DereferenceMonitor(Monitor):
         if not (self.hide_inherited or self.check_calls):
             return names
         no_call, checked, hidden = _language_rules(getattr(session, "language", "python"))(items, names)
+        if hidden and _SUPER_DOT.search(text):
+            # `super().__init__(...)` is how code calls it: on PragmaticCode-Py shard 1, hiding it
+            # there turned the one right `super().__init__` into a wrong name
+            hidden = hidden - {"__init__"}
         if hidden == names and not self.free_bare:
             hidden = frozenset()  # nothing of its own: the dunders are all there is
         return Names(
@@ -168,6 +172,9 @@ class DereferenceMonitor(Monitor):
         if not items or getattr(items, "is_incomplete", False):
             return False
         return not_callable(session, member_names(items))
+
+
+_SUPER_DOT = re.compile(r"\bsuper\([^()]*\)\s*\.$")  # text ending at `super().` or `super(Cls, self).`
 
 
 def _language_rules(language: str):

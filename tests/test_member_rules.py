@@ -220,6 +220,16 @@ def test_the_monitor_hides_what_every_object_and_class_carries(jedi, path):
     assert plain == names and not isinstance(plain, Names)
 
 
+def test_init_stays_shown_after_super(jedi, path):
+    deref = DereferenceMonitor(hide_inherited=True, check_calls=True)
+    prefix = HEAD + "class Emperor(Penguin):\n    def __init__(self):\n        super()."
+    names = deref.allowed_names(jedi, Document(path, prefix, "\n"), "")
+    assert "__init__" in names and "__init__" not in names.hidden  # `super().__init__(...)` is how code calls it
+    assert "__init_subclass__" in names.hidden
+    instance = deref.allowed_names(jedi, Document(path, HEAD + "def f(pingu: Penguin):\n    return pingu.", "\n"), "")
+    assert "__init__" in instance.hidden  # elsewhere it stays held back
+
+
 def test_dunders_and_mro_are_masked_unless_the_model_writes_an_underscore(tokenizer, jedi, path):
     prefix = HEAD + "def feed(pingu: Penguin) -> None:\n    food = Diet."
     free = allowed_after(tokenizer, jedi, path, prefix)
