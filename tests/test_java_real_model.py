@@ -6,22 +6,15 @@ import logging
 import os
 import pathlib
 import shutil
-import signal
 import time
 
 import pytest
-from transformers import LogitsProcessor
 
 from mgd.completion import complete_document
 from mgd.demo import example_repo
 from mgd.lsp.session import LanguageServerSession
-from mgd.monitors.base import Document
 
-REPORT = "src/main/java/org/example/shop/Report.java"
-# In Report.titleOf(): the receiver is a Book, whose getters live in Book.java.
-MARK = 'return book == null ? "unknown" : book.'
-BOOK_MEMBERS = {"getTitle", "getAuthor", "getGenre", "priceInCents", "describe", "getSku", "copiesLeft", "addCopies"}
-
+from javashop_faults import BOOK_MEMBERS, KillServerAt, first_name, report_document
 
 @pytest.fixture(scope="module")
 def javashop(tmp_path_factory) -> pathlib.Path:
@@ -30,51 +23,24 @@ def javashop(tmp_path_factory) -> pathlib.Path:
     return target
 
 
-def _document(javashop: pathlib.Path) -> Document:
-    path = javashop / REPORT
-    text = path.read_text()
-    at = text.index(MARK) + len(MARK)
-    return Document(str(path), text[:at], text[text.index("\n", at) :])
-
-
-def _first_name(text: str) -> str:
-    import re
-
-    return re.match(r"[A-Za-z_$][\w$]*", text).group(0)
-
-
 def test_guidance_turns_an_invented_member_into_a_real_one(real_model, javashop):
     model, tokenizer = real_model
-    document = _document(javashop)
+    document = report_document(javashop)
     unguided = complete_document(document, model=model, tokenizer=tokenizer, guided=False, max_new_tokens=12)[0]
     with LanguageServerSession(javashop, language="java") as session:
         guided = complete_document(document, model=model, tokenizer=tokenizer, session=session, max_new_tokens=12)[0]
-    assert _first_name(unguided.text) not in BOOK_MEMBERS, unguided.text  # the model invents a getter
-    assert _first_name(guided.text) in BOOK_MEMBERS, guided.text
+    assert first_name(unguided.text) not in BOOK_MEMBERS, unguided.text  # the model invents a getter
+    assert first_name(guided.text) in BOOK_MEMBERS, guided.text
     assert guided.constrained_steps > 0
-
-
-class _KillServerAt(LogitsProcessor):
-    """Fault injection: SIGKILL the language server once `step` decoding steps have run."""
-
-    def __init__(self, session, step: int) -> None:
-        self.session, self.step, self.calls, self.killed_pid = session, step, 0, None
-
-    def __call__(self, input_ids, scores):
-        self.calls += 1
-        if self.calls == self.step and self.session.pid:
-            self.killed_pid = self.session.pid
-            os.kill(self.killed_pid, signal.SIGKILL)
-        return scores
 
 
 def test_killing_jdtls_mid_generation_lets_generation_finish_unguided(real_model, javashop, caplog):
     model, tokenizer = real_model
-    document = _document(javashop)
+    document = report_document(javashop)
     session = LanguageServerSession(javashop, language="java", max_restarts=0, request_timeout=5.0)
     session.start()
     try:
-        killer = _KillServerAt(session, step=2)
+        killer = KillServerAt(session, step=2)
         started = time.monotonic()
         with caplog.at_level(logging.WARNING, logger="mgd"):
             # `stop_at_newline=False`: more member accesses follow, so the dead server is asked again.

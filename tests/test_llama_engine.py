@@ -6,9 +6,7 @@ import json
 import logging
 import os
 import pathlib
-import re
 import shutil
-import signal
 
 import numpy as np
 import pytest
@@ -29,16 +27,13 @@ from mgd.lsp.session import LanguageServerSession  # noqa: E402
 from mgd.models import default_gguf_path, load_model  # noqa: E402
 from mgd.monitors.base import Document  # noqa: E402
 
+from javashop_faults import BOOK_MEMBERS, KillServerAt, first_name, report_document  # noqa: E402
+
 
 @pytest.fixture(scope="module")
 def llama():
     """The embedded GGUF on llama.cpp: (engine, its vocabulary)."""
     return load_model(None, "llama.cpp")
-
-
-def _first_name(text: str) -> str:
-    found = re.match(r"[A-Za-z_$][\w$]*", text)
-    return found.group(0) if found else ""
 
 
 def test_the_vocabulary_is_read_off_the_gguf_and_spells_what_the_hf_tokenizer_spells(llama, tokenizer):
@@ -61,11 +56,6 @@ def test_the_demo_invents_a_member_unguided_and_writes_a_real_one_guided(llama):
     assert result.guided.constrained_steps > 0 and result.guided.server_queries > 0
 
 
-REPORT = "src/main/java/org/example/shop/Report.java"
-MARK = 'return book == null ? "unknown" : book.'
-BOOK_MEMBERS = {"getTitle", "getAuthor", "getGenre", "priceInCents", "describe", "getSku", "copiesLeft", "addCopies"}
-
-
 @pytest.fixture(scope="module")
 def javashop(tmp_path_factory) -> pathlib.Path:
     target = tmp_path_factory.mktemp("repos") / "javashop"
@@ -73,35 +63,14 @@ def javashop(tmp_path_factory) -> pathlib.Path:
     return target
 
 
-def _java_document(javashop: pathlib.Path) -> Document:
-    path = javashop / REPORT
-    text = path.read_text()
-    at = text.index(MARK) + len(MARK)
-    return Document(str(path), text[:at], text[text.index("\n", at) :])
-
-
 def test_a_java_prompt_on_jdtls_is_guided_to_a_real_member(llama, javashop):
     engine, vocab = llama
-    document = _java_document(javashop)
+    document = report_document(javashop)
     with LanguageServerSession(javashop, language="java") as session:
         guided = complete_document(document, model=engine, tokenizer=vocab, session=session, max_new_tokens=12)[0]
     assert guided.engine == "llama.cpp"
-    assert _first_name(guided.text) in BOOK_MEMBERS, guided.text
+    assert first_name(guided.text) in BOOK_MEMBERS, guided.text
     assert guided.constrained_steps > 0
-
-
-class _KillServerAt(LogitsProcessor):
-    """Fault injection: SIGKILL the language server at decoding step `step`."""
-
-    def __init__(self, session, step: int) -> None:
-        self.session, self.step, self.calls, self.killed_pid = session, step, 0, None
-
-    def __call__(self, input_ids, scores):
-        self.calls += 1
-        if self.calls == self.step and self.session.pid:
-            self.killed_pid = self.session.pid
-            os.kill(self.killed_pid, signal.SIGKILL)
-        return scores
 
 
 def test_killing_jedi_mid_generation_lets_llama_finish_unguided_with_a_warning(llama, bookshop, caplog):
@@ -113,7 +82,7 @@ def test_killing_jedi_mid_generation_lets_llama_finish_unguided_with_a_warning(l
     session = LanguageServerSession(bookshop, max_restarts=0, request_timeout=5.0)
     session.start()
     try:
-        killer = _KillServerAt(session, step=2)
+        killer = KillServerAt(session, step=2)
         with caplog.at_level(logging.WARNING, logger="mgd"):
             done = complete_document(
                 document, model=engine, tokenizer=vocab, session=session, max_new_tokens=24,
