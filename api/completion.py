@@ -250,10 +250,7 @@ def complete_document(
             if t == tokenizer.eos_token_id or (stop_at_newline and b"\n" in data):
                 used = i + 1
                 break
-        data = b"".join(index.token_bytes[t] or b"" for t in ids[:used])
-        text = data.decode("utf-8", errors="replace")
-        if stop_at_newline and "\n" in text:
-            text = text[: text.index("\n")]
+        text = completion_text(index.token_bytes, ids[:used], stop_at_newline)
         completions.append(
             Completion(
                 text=text,
@@ -269,6 +266,12 @@ def complete_document(
             )
         )
     return completions
+
+
+def completion_text(table, ids, stop_at_newline: bool) -> str:
+    """The text token ids `ids` write (read off the byte `table`), cut at the first line break if `stop_at_newline`."""
+    text = b"".join(table[int(t)] or b"" for t in ids).decode("utf-8", errors="replace")
+    return text.split("\n", 1)[0] if stop_at_newline else text
 
 
 def _counts(stats) -> tuple[int, ...]:

@@ -68,7 +68,7 @@ def complete_on_llama(
     **options,
 ) -> list:
     """One `Completion` per sample of `document` (see `mgd.completion.complete_document`)."""
-    from mgd.completion import Completion, _counts
+    from mgd.completion import Completion, _counts, completion_text
     from mgd.decoding.guide import Guide
     from mgd.decoding.token_index import token_index_for
 
@@ -106,9 +106,7 @@ def complete_on_llama(
     completions = []
     for new in runs:
         written = [t for t in new if not vocab.is_end(t)]
-        text = b"".join(table[t] or b"" for t in written).decode("utf-8", errors="replace")
-        if stop_at_newline and "\n" in text:
-            text = text[: text.index("\n")]
+        text = completion_text(table, written, stop_at_newline)
         completions.append(
             Completion(
                 text=text, guided=guided, new_tokens=len(new), constrained_steps=counts[0], server_queries=counts[1],

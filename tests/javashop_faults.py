@@ -5,16 +5,25 @@ from __future__ import annotations
 import os
 import pathlib
 import re
+import shutil
 import signal
 
 from transformers import LogitsProcessor
 
+from mgd.demo import example_repo
 from mgd.monitors.base import Document
 
 REPORT = "src/main/java/org/example/shop/Report.java"
 # In Report.titleOf(): the receiver is a Book, whose getters live in Book.java.
 MARK = 'return book == null ? "unknown" : book.'
 BOOK_MEMBERS = {"getTitle", "getAuthor", "getGenre", "priceInCents", "describe", "getSku", "copiesLeft", "addCopies"}
+
+
+def copy_javashop(tmp_path_factory) -> pathlib.Path:
+    """A private copy of the shipped javashop example."""
+    target = tmp_path_factory.mktemp("repos") / "javashop"
+    shutil.copytree(example_repo().parent / "javashop", target)
+    return target
 
 
 def report_document(javashop: pathlib.Path) -> Document:

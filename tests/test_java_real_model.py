@@ -5,22 +5,18 @@ from __future__ import annotations
 import logging
 import os
 import pathlib
-import shutil
 import time
 
 import pytest
 
 from mgd.completion import complete_document
-from mgd.demo import example_repo
 from mgd.lsp.session import LanguageServerSession
 
-from javashop_faults import BOOK_MEMBERS, KillServerAt, first_name, report_document
+from javashop_faults import BOOK_MEMBERS, KillServerAt, copy_javashop, first_name, report_document
 
 @pytest.fixture(scope="module")
 def javashop(tmp_path_factory) -> pathlib.Path:
-    target = tmp_path_factory.mktemp("repos") / "javashop"
-    shutil.copytree(example_repo().parent / "javashop", target)
-    return target
+    return copy_javashop(tmp_path_factory)
 
 
 def test_guidance_turns_an_invented_member_into_a_real_one(real_model, javashop):

@@ -6,7 +6,6 @@ import json
 import logging
 import os
 import pathlib
-import shutil
 
 import numpy as np
 import pytest
@@ -21,13 +20,13 @@ from mgd.decoding.processor import MGDLogitsProcessor  # noqa: E402
 from mgd.decoding.sampling import Sampler  # noqa: E402
 from mgd.decoding.token_index import token_index_for  # noqa: E402
 from mgd.decoding.token_text import token_bytes_table  # noqa: E402
-from mgd.demo import example_repo, run_demo  # noqa: E402
+from mgd.demo import run_demo  # noqa: E402
 from mgd.errors import InputError  # noqa: E402
 from mgd.lsp.session import LanguageServerSession  # noqa: E402
 from mgd.models import default_gguf_path, load_model  # noqa: E402
 from mgd.monitors.base import Document  # noqa: E402
 
-from javashop_faults import BOOK_MEMBERS, KillServerAt, first_name, report_document  # noqa: E402
+from javashop_faults import BOOK_MEMBERS, KillServerAt, copy_javashop, first_name, report_document  # noqa: E402
 
 
 @pytest.fixture(scope="module")
@@ -58,9 +57,7 @@ def test_the_demo_invents_a_member_unguided_and_writes_a_real_one_guided(llama):
 
 @pytest.fixture(scope="module")
 def javashop(tmp_path_factory) -> pathlib.Path:
-    target = tmp_path_factory.mktemp("repos") / "javashop"
-    shutil.copytree(example_repo().parent / "javashop", target)
-    return target
+    return copy_javashop(tmp_path_factory)
 
 
 def test_a_java_prompt_on_jdtls_is_guided_to_a_real_member(llama, javashop):
