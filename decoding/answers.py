@@ -12,6 +12,11 @@ A names or signature query may have been started ahead by the guide
 that needs it takes that answer only for exactly the same key, waits for it
 if it is still running, and otherwise asks itself. Every query goes through
 the session's gate, one at a time, and every wait is bounded.
+
+Answers the server gave also go into `KeptAnswers`, which outlive the
+generation (`mgd.decoding.kept_answers`): a later generation over the same
+document and text, or a stable receiver met again (an import line's
+qualified name, Java `this.`), takes them without a query.
 """
 
 from __future__ import annotations
@@ -21,6 +26,7 @@ import time
 from typing import Callable
 
 from mgd.decoding.call_rules import unclosed_calls, walk_calls
+from mgd.decoding.kept_answers import KeptAnswers, stable_receiver
 from mgd.decoding.prefetch import Prefetcher, Reply, gate_for, prefetch_enabled, timed, wait_bound
 from mgd.decoding.prompts import Prompts
 from mgd.decoding.stats import StepStats
@@ -52,6 +58,7 @@ class Answers:
         self._call_monitor = call_monitor
         self._scan = scan
         self._tries: dict[tuple[frozenset, bool, bool], NameTrie] = {}
+        self.kept = KeptAnswers()
         # prefetch None: as $MGD_PREFETCH says (on by default)
         self._ahead = Prefetcher(prefetch_enabled() if prefetch is None else prefetch)
         self.reset()
@@ -98,6 +105,8 @@ class Answers:
         if key in self._names or self._ahead.pending(("names", key)):
             return
         session, document = self.session, self._prompts.document(prompt)
+        if any(self.kept.get(k)[0] for k in self._kept_name_keys(document, generated, key)):
+            return
         if self._ahead.start(("names", key), session, lambda: allowed_together(monitors, session, document, generated)):
             self.stats.prefetched += 1
 
@@ -107,8 +116,21 @@ class Answers:
         if self._call_monitor is None or key in self._signatures or self._ahead.pending(("sig", key)):
             return
         session, document, monitor = self.session, self._prompts.document(prompt), self._call_monitor
+        if self.kept.get(("sig", _identity(document), generated))[0]:
+            return
         if self._ahead.start(("sig", key), session, lambda: monitor.signature(session, document, generated)):
             self.stats.prefetched += 1
+
+    def _kept_name_keys(self, document: Document, generated: str, key: tuple) -> list[tuple]:
+        """Where a names answer for `generated` (trigger text included) is kept: its exact text, and its stable receiver if any."""
+        _, _, monitor_names, trigger = key
+        keys = [("names", _identity(document), generated, monitor_names, trigger)]
+        stable = stable_receiver(getattr(self.session, "language", "python"), document.prefix, generated)
+        if stable is not None:
+            # `this` means the class around the prompt: the document's own; an import line's name, the project's
+            where = _identity(document) if stable[0] == "this" else document.path
+            keys.append(("names", where, stable, monitor_names, trigger))
+        return keys
 
     def names_after(
         self, prompt: int, generated: str, monitors: tuple[Monitor, ...], trigger: Trigger
@@ -121,6 +143,16 @@ class Answers:
                 self.stats.unguided_steps += 1
             return self._names[key]
         document, session = self._prompts.document(prompt), self.session
+        kept_keys = self._kept_name_keys(document, generated, key)
+        for kept_key in kept_keys:
+            found, trie = self.kept.get(kept_key)
+            if found:
+                self.stats.kept_hits += 1
+                if log.isEnabledFor(logging.INFO):
+                    where = (document.prefix + generated).rsplit("\n", 1)[-1].lstrip()[-40:]
+                    log.info("mgd: %s at %r: the answer kept from an earlier query", "+".join(key[2]), where)
+                self._names[key] = trie
+                return trie
         # all query the same text: the server gets one edit
         reply = self._obtain(("names", key), lambda: allowed_together(monitors, session, document, generated))
         answer, open_start = reply.value or (None, True)
@@ -141,20 +173,31 @@ class Answers:
                     answer, open_start, trigger.lead_space, no_call=no_call, checked=checked, hidden=hidden
                 )
         self._names[key] = trie
+        if _answered(reply):
+            for kept_key in kept_keys:
+                self.kept.put(kept_key, trie)
         return trie
 
     def not_callable(self, prompt: int, generated: str, name: str, checker: Monitor) -> bool:
         """True if `checker` says the value of member `name` after `generated` (ending with its dot) is never callable.
 
-        Cached per text for the generation; a check is a query, counted and timed.
+        Cached per text (and kept beyond the generation); a check is a query, counted and timed.
         """
         key = (prompt, generated, name)
         if key not in self._not_callable:
             document, session = self._prompts.document(prompt), self.session
+            kept_key = ("callable", _identity(document), generated, name, checker.name)
+            found, verdict = self.kept.get(kept_key)
+            if found:
+                self.stats.kept_hits += 1
+                self._not_callable[key] = verdict
+                return verdict
             reply = self._obtain(None, lambda: checker.value_not_callable(session, document, generated, name))
             verdict = bool(reply.value)
             self._count_unanswered(key, reply)
             self._not_callable[key] = verdict
+            if _answered(reply):
+                self.kept.put(kept_key, verdict)
             if log.isEnabledFor(logging.INFO):
                 where = (document.prefix + generated + name).rsplit("\n", 1)[-1].lstrip()[-40:]
                 said = "not callable: no `(` after it" if verdict else "may be callable: `(` stays free"
@@ -169,7 +212,16 @@ class Answers:
         """The callee's signature for a call whose `(` ends `generated` (cached per text)."""
         key = (prompt, generated)
         if key not in self._signatures:
-            self._signatures[key] = self._query_signature(self._prompts.document(prompt), generated, ("sig", key))
+            document = self._prompts.document(prompt)
+            kept_key = ("sig", _identity(document), generated)
+            found, sig = self.kept.get(kept_key)
+            if found:
+                self.stats.kept_hits += 1
+            else:
+                sig, answered = self._query_signature(document, generated, ("sig", key))
+                if answered:
+                    self.kept.put(kept_key, sig)
+            self._signatures[key] = sig
         elif key in self._unanswered:
             self.stats.unguided_steps += 1
         return self._signatures[key]
@@ -189,7 +241,7 @@ class Answers:
                 if i not in opens:
                     return None
                 shifted = Document(document.path, text[: i + 1], text[i + 1 :] + document.suffix)
-                return self._query_signature(shifted, "")
+                return self._query_signature(shifted, "")[0]
 
             self._open_in_prompt[prompt] = walk_calls((), self._scan(""), "", text, signature_at)[0]
         return self._open_in_prompt[prompt]
@@ -201,7 +253,8 @@ class Answers:
             self.stats.unanswered_queries += 1
             self.stats.unguided_steps += 1
 
-    def _query_signature(self, document: Document, generated: str, key: tuple | None = None) -> Signature | None:
+    def _query_signature(self, document: Document, generated: str, key: tuple | None = None) -> tuple[Signature | None, bool]:
+        """The callee's signature after `generated`, and whether the server answered (a timeout is no answer)."""
         session, monitor = self.session, self._call_monitor
         reply = self._obtain(key, lambda: monitor.signature(session, document, generated))
         if key is not None:
@@ -211,7 +264,7 @@ class Answers:
             where = (document.prefix + generated).rsplit("\n", 1)[-1].lstrip()[-40:]
             said = f"parameters {', '.join(sig.positional) or '(none)'}" if sig is not None else "no signature, no constraint"
             log.info("mgd: %s at %r: %s [%.0f ms]", monitor.name, where, said, reply.seconds * 1000)
-        return sig
+        return sig, _answered(reply)
 
     def _obtain(self, key: tuple | None, ask: Callable[[], object]) -> Reply:
         """The reply to query `ask`: the one prefetched under `key` if there is one, else asked now (one query at a time)."""
@@ -284,3 +337,13 @@ def _log_names(text: str, monitors: tuple[Monitor, ...], answer, unanswered: boo
             outcome += f", {len(hidden)} of them only if the model starts one (dunders, mro, ...)"
     names = "+".join(m.name for m in monitors)
     log.info("mgd: %s at %r: %s [%.0f ms]", names, where, outcome, seconds * 1000)
+
+
+def _identity(document: Document) -> tuple[str, str, str]:
+    """What a query's answer depends on in the document: its path and the text around the insertion point."""
+    return (document.path, document.prefix, document.suffix)
+
+
+def _answered(reply: Reply) -> bool:
+    """True if the server gave `reply` (no timeout, no error): only such answers are kept."""
+    return reply.error is None and not reply.unanswered

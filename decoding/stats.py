@@ -32,6 +32,8 @@ class StepStats:
     prefetched: int = 0
     prefetch_hits: int = 0
     prefetch_misses: int = 0
+    # answers taken from those kept beyond a generation or for a stable receiver (mgd.decoding.kept_answers)
+    kept_hits: int = 0
     query_seconds: list[float] = field(default_factory=list)  # every server query's own time, prefetched or not
     # per answer a step had to get from the server: how long decoding waited for it (all of a query it
     # asked itself, what was left of a prefetched one); prefetching is what makes these short

