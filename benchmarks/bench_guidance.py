@@ -47,6 +47,7 @@ from mgd.demo import example_repo
 from mgd.engines import ENGINES, LLAMA_CPP, TRANSFORMERS
 from mgd.lsp.session import LanguageServerSession, ServerUnavailable
 from mgd.models import DEFAULT_GGUF, DEFAULT_NAME, load_model
+from mgd.monitor_choice import monitors_named
 from mgd.monitors import language as language_named
 from mgd.monitors.dereference import member_names
 
@@ -183,6 +184,7 @@ class EngineRun:
     guided: ModeTotals = field(default_factory=ModeTotals)
     steps: list[NameTrie] = field(default_factory=list)  # the mask node of every guided constrained step
     prefetch: PrefetchTotals = field(default_factory=PrefetchTotals)
+    monitors: str | None = None  # the guided runs' monitors by name (None: the language's default set)
 
     def describe(self) -> dict:
         """What runs the model: library version and threads."""
@@ -255,13 +257,14 @@ def start_sessions(repos: list[pathlib.Path], stack: contextlib.ExitStack, langu
 
 def new_guide(run: EngineRun, session):
     """A fresh guide for one generation, as `mgd.generate` makes (kept here so its stats can be read)."""
+    monitors = monitors_named(run.monitors, session.language) if run.monitors else None
     if run.name == LLAMA_CPP:
         from mgd.decoding.guide import Guide
 
-        return Guide(run.tokenizer, session, index=run.index)
+        return Guide(run.tokenizer, session, monitors, index=run.index)
     from mgd.decoding.processor import MGDLogitsProcessor
 
-    return MGDLogitsProcessor(run.tokenizer, session, index=run.index)
+    return MGDLogitsProcessor(run.tokenizer, session, monitors, index=run.index)
 
 
 def generate_at(
@@ -551,7 +554,7 @@ def render(result: dict) -> str:
     names = list(engines)
     lines = [
         f"mgd guidance benchmark ({cfg['language']}): {cfg['model']} on {', '.join(names)}, "
-        f"{cfg['points']} dereference points in {', '.join(cfg['repos'])}",
+        f"{cfg['points']} dereference points in {', '.join(cfg['repos'])}; guided with {cfg['monitors']}",
     ]
     lines += [f"  {name}: {e['config']['model']}, {e['config']['library']} on {e['config']['threads']} threads" for name, e in engines.items()]
     lines += [
@@ -589,6 +592,7 @@ def render(result: dict) -> str:
         row("  guided / unguided CPU time", lambda e: f"{e['generation']['guided_over_unguided_cpu']:.3f}"),
         row("constrained steps", lambda e: f"{e['generation']['guided']['constrained_steps']}"),
         row("server queries (taken by steps)", lambda e: f"{e['generation']['guided']['server_queries']}"),
+        row("server queries per prompt (all asked)", lambda e: f"{e['prefetch']['queries'] / cfg['points']:.2f}"),
         row("unanswered queries / unguided steps", lambda e: f"{e['generation']['guided']['unanswered_queries']} / {e['generation']['guided']['unguided_steps']}"),
         row("guidance per step median ms", lambda e: f"{e['processor']['median_ms']:.3f}"),
         row("guidance per step p99 ms", lambda e: f"{e['processor']['p99_ms']:.2f}"),
@@ -666,14 +670,18 @@ def compare_engines(engines: dict) -> dict | None:
     }
 
 
-def run(max_new_tokens: int, quick: bool, language: str = "python", engines: tuple[str, ...] = ENGINES) -> dict:
-    """Run every measurement on every engine of `engines`; return all numbers as one dict."""
+def run(
+    max_new_tokens: int, quick: bool, language: str = "python", engines: tuple[str, ...] = ENGINES, monitors: str | None = None
+) -> dict:
+    """Run every measurement on every engine of `engines` (guided with `monitors`, default the language's); return all numbers as one dict."""
     load_start = [round(x, 2) for x in os.getloadavg()]
     repos = REPOS[language]()
     points = [p for repo in repos for p in find_points(repo, language)]
     if quick:
         points = spread(points, QUICK_POINTS)
     runs = [load_engine(name) for name in engines]
+    for engine_run in runs:
+        engine_run.monitors = monitors
     with contextlib.ExitStack() as stack:
         sessions, startup = start_sessions(repos, stack, language)
         for engine_run in runs:
@@ -694,6 +702,7 @@ def run(max_new_tokens: int, quick: bool, language: str = "python", engines: tup
             "max_new_tokens": max_new_tokens,
             "quick": quick,
             "points": len(points),
+            "monitors": monitors or language_named(language).default_monitors,
             "repos": [repo.name for repo in repos],
             "prefetch_env": os.environ.get("MGD_PREFETCH", "on"),
             "load_average_start": load_start,
@@ -731,6 +740,11 @@ def build_parser() -> argparse.ArgumentParser:
         "--max-new-tokens", type=int, default=32, metavar="N", help="tokens to generate per prompt (default 32)"
     )
     parser.add_argument(
+        "--monitors", metavar="LIST",
+        help="guided runs' monitors, comma-separated (default: the language's default set); "
+        "compare e.g. Java deref,args,enums,new with deref,args,enums,new,types",
+    )  # fmt: skip
+    parser.add_argument(
         "--quick", action="store_true", help=f"use {QUICK_POINTS} prompts and {LSP_CALLS_QUICK} server calls"
     )
     return parser
@@ -743,10 +757,15 @@ def main(argv: list[str] | None = None) -> int:
     if args.max_new_tokens < 1:
         parser.error("--max-new-tokens must be at least 1")
     engines = ENGINES if args.engine == BOTH else (args.engine,)
+    if args.monitors:
+        try:
+            monitors_named(args.monitors, args.language)
+        except ValueError as err:
+            parser.error(f"--monitors: {err}")
     # multilspy logs every server message at INFO; it would bury the progress bars.
     logging.getLogger("multilspy").setLevel(logging.CRITICAL)
     try:
-        result = run(args.max_new_tokens, args.quick, args.language, engines)
+        result = run(args.max_new_tokens, args.quick, args.language, engines, args.monitors)
     except (mgd.MGDError, ServerUnavailable) as err:
         print(f"bench_guidance: error: {err}", file=sys.stderr)
         return 1
