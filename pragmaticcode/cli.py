@@ -67,6 +67,11 @@ def add_parser(sub, parser_class) -> None:
     run.add_argument("--shard", default="1/1", help="run the i-th of N deterministic slices, as i/N (default 1/1)")
     run.add_argument("--resume", action="store_true", help="continue an interrupted run in --out")
     run.add_argument("--work", help="where packages are fetched and installed (default: the mgd cache)")
+    run.add_argument(
+        "--ray", nargs="?", const="", metavar="ADDRESS",
+        help="run on Ray, one task per project: on the cluster whose head is at ADDRESS (HOST:PORT), "
+        "or without ADDRESS on a local Ray with one worker per core",
+    )  # fmt: skip
 
     lengths = commands.add_parser(
         "lengths", help="how long each prompt's ground truth is, in the model's tokens (to choose --max-new-tokens)",
@@ -179,7 +184,9 @@ def _eval(args) -> int:
         raise InputError(f"--model {args.model} is not a directory")
     prompts = shard_prompts(load_prompts(args.dataset, args.repos), index, count)[: args.limit]
     repos = repos_folder(args.repos)
-    summary = evaluate(prompts, args.out, config, _work(args), resume=args.resume, shard=args.shard, repos=repos)
+    summary = evaluate(
+        prompts, args.out, config, _work(args), resume=args.resume, shard=args.shard, repos=repos, ray=args.ray
+    )
     print(
         f"{summary['written']} records written to {args.out}; {summary['already_done']} prompts were already done"
         + (f"; {len(summary['skipped'])} skipped" if summary["skipped"] else ""),

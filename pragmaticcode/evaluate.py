@@ -9,7 +9,9 @@ import pathlib
 import time
 from collections import Counter
 from concurrent.futures import ThreadPoolExecutor
+from contextlib import closing
 from dataclasses import dataclass
+from typing import Iterator
 
 import torch
 from tqdm import tqdm
@@ -97,6 +99,11 @@ def _seed(*parts: str) -> int:
     return int.from_bytes(hashlib.sha256("\x00".join(parts).encode()).digest()[:4], "big")
 
 
+def project_of(prompt: Prompt) -> str:
+    """The project a prompt belongs to: one fetch, one language server."""
+    return f"{prompt.package}=={prompt.version}"
+
+
 class _Packages:
     """Fetched packages and their source files, loaded once; one language server at a time."""
 
@@ -108,7 +115,7 @@ class _Packages:
         self.session_for: str | None = None
 
     def build(self, prompt: Prompt):
-        key = f"{prompt.package}=={prompt.version}"
+        key = project_of(prompt)
         found = self.builds.get(key)
         if found is None:
             try:
@@ -133,7 +140,7 @@ class _Packages:
     def language_server(self, prompt: Prompt, build):
         from mgd.lsp.session import ServerUnavailable
 
-        key = f"{prompt.package}=={prompt.version}"
+        key = project_of(prompt)
         if self.session_for != key:
             self.close()
             try:
@@ -151,6 +158,177 @@ class _Packages:
         self.session, self.session_for = None, None
 
 
+def pending_modes(prompt: Prompt, config: EvalConfig, done: set[tuple]) -> list[str]:
+    """The modes of `prompt` with a sample not yet in `done` (keys as `sample_key`)."""
+    return [m for m in config.modes if any((prompt.id, m, s) not in done for s in range(config.samples))]
+
+
+@dataclass(frozen=True)
+class RunSettings:
+    """What every prompt of a run shares: how to generate, where projects are fetched, the shard it records."""
+
+    config: EvalConfig
+    work: pathlib.Path
+    repos: pathlib.Path | None = None  # a DotPrompts dataset's repositories
+    shard: str = "1/1"
+
+
+@dataclass
+class PromptOutcome:
+    """What evaluating one prompt gave: one record per new sample, or why the prompt was skipped."""
+
+    prompt_id: str
+    records: list[dict]
+    skipped: str | None = None
+
+
+class PromptRunner:
+    """The model and monitors of a run: evaluates prompts one after another, a project's server kept between them."""
+
+    def __init__(self, settings: RunSettings, languages: set[str]) -> None:
+        from mgd.decoding.token_index import token_index_for
+        from mgd.models import load_model
+
+        config = settings.config
+        self.config, self.shard = config, settings.shard
+        self.monitors = _monitors(config, languages)
+        self.model, self.tokenizer = load_model(config.model, config.engine)
+        self.index = token_index_for(self.tokenizer)
+        self.packages = _Packages(settings.work, settings.repos)
+        self.originals: dict[tuple[str, str], object] = {}  # each file's problems before generation
+
+    def run(self, prompts: list[Prompt], done: set[tuple]) -> Iterator[PromptOutcome]:
+        """Generate and score every sample of `prompts` not in `done`, one outcome per prompt, in order."""
+        # one checker thread: a prompt's samples are checked while the next prompt generates
+        checker = ThreadPoolExecutor(1, thread_name_prefix="mgd-check")
+        checking = None
+        try:
+            for prompt in prompts:
+                try:
+                    build = self.packages.build(prompt)
+                    text = self.packages.text(prompt, build)
+                except (FetchError, UnicodeDecodeError) as err:
+                    skipped = PromptOutcome(prompt.id, [], str(err))
+                else:
+                    skipped = None
+                    runs = self._generate(prompt, build, text, done)
+                if checking is not None:
+                    yield checking.result()
+                    checking = None
+                if skipped is not None:
+                    yield skipped
+                    continue
+                checking = checker.submit(self._check, prompt, build, text, runs)
+            if checking is not None:
+                yield checking.result()
+        finally:
+            checker.shutdown(wait=True, cancel_futures=True)
+
+    def close(self) -> None:
+        """Stop the language server."""
+        self.packages.close()
+
+    def _generate(self, prompt: Prompt, build, text: str, done: set[tuple]) -> list[tuple[str, dict]]:
+        config, monitors = self.config, self.monitors[prompt.language]
+        document = Document(str(build.root / prompt.file), text[: prompt.dot_offset + 1], text[prompt.function["end"] :])
+        runs: list[tuple[str, dict]] = []
+        for mode in pending_modes(prompt, config, done):
+            session = self.packages.language_server(prompt, build) if mode == "guided" else None
+            masked = truth_masked(prompt, document, session, monitors) if session else None
+            torch.manual_seed(_seed(prompt.id, mode))
+            started = time.perf_counter()
+            ends = end_finder(
+                prompt.language, text[prompt.function["start"] : prompt.dot_offset + 1], prompt.function["indent"]
+            )
+            samples = complete_function(
+                self.model, self.tokenizer, self.index, document, ends,
+                session=session, monitors=monitors if session else None,
+                samples=config.samples, temperature=config.temperature, max_new_tokens=config.max_new_tokens,
+            )  # fmt: skip
+            seconds = round((time.perf_counter() - started) / config.samples, 3)
+            for number, run in enumerate(samples):
+                if (prompt.id, mode, number) not in done:
+                    runs.append((mode, {**run, "sample": number, "seconds": seconds, "truth_masked": masked}))
+        return runs
+
+    def _check(self, prompt: Prompt, build, text: str, runs: list[tuple[str, dict]]) -> PromptOutcome:
+        originals, config = self.originals, self.config
+        key = (prompt.package, prompt.file)
+        start, end = prompt.dot_offset + 1, prompt.function["end"]
+        variants = [text[:start] + run["text"] + text[end:] for _, run in runs]
+        ask_original = key not in originals
+        lang = eval_language(prompt.language)
+        try:
+            found = lang.problems(build, prompt.file, ([text] if ask_original else []) + variants)
+            checker_error = None
+        except CheckerUnavailable as err:
+            found, checker_error = [None] * (len(variants) + ask_original), str(err)
+        if ask_original:
+            originals[key] = found.pop(0) or lang.no_problems()
+        records = []
+        for (mode, run), errors in zip(runs, found):
+            extra = None
+            if checker_error is None:
+                extra = lang.new_problems(originals[key], errors)
+            generated, truth = run["text"], prompt.ground_truth(text)
+            first = identifiers(generated, prompt.language)
+            records.append({
+                "prompt_id": prompt.id,
+                "package": prompt.package,
+                "mode": mode,
+                "sample": run["sample"],
+                **config.record_fields(prompt.language),
+                "language": prompt.language,
+                "shard": self.shard,
+                "definition_kind": prompt.definition.get("kind"),
+                "completion": generated,
+                "stop": run["stop"],
+                "new_tokens": run["new_tokens"],
+                "seconds": run["seconds"],
+                "next_identifier": prompt.next_identifier,
+                "generated_identifier": first[0] if first else None,
+                "nim": next_identifier_match(generated, truth, prompt.language),
+                "ism": identifier_sequence_match(generated, truth, prompt.language),
+                "pm": prefix_match(generated, truth, prompt.language),
+                "truth_tokens": token_count(self.tokenizer, truth),  # the rest of the function, in the model's tokens
+                "cr": None if checker_error else (extra is not None and not extra),
+                "syntax_error": checker_error is None and extra is None,
+                "new_errors": [f"{rule}: {msg}" for rule, msg in (extra or [])][:5],
+                "checker_error": checker_error,
+                "truth_masked": run["truth_masked"],
+                # problems the unchanged file has (unresolved dependencies, most often): CR there
+                # counts only what the generation adds
+                "original_errors": None if checker_error else _count(originals[key]),
+                # declared dependencies of the project no jar was found for on this machine
+                "unresolved_dependencies": len(getattr(build, "unresolved", ())),
+                "constrained_steps": run["constrained_steps"],
+                "server_queries": run["server_queries"],
+            })  # fmt: skip
+        return PromptOutcome(prompt.id, records)
+
+
+def run_prompts(prompts: list[Prompt], done: set[tuple], settings: RunSettings) -> Iterator[PromptOutcome]:
+    """Load the model and evaluate `prompts` in order (samples in `done` left out), one outcome per prompt."""
+    runner = PromptRunner(settings, {p.language for p in prompts})
+    try:
+        yield from runner.run(prompts, done)
+    finally:
+        runner.close()
+
+
+def _monitors(config: EvalConfig, languages: set[str]) -> dict[str, list]:
+    """Each language's guided-mode monitors; InputError for a name the language does not know."""
+    from mgd.monitors import monitors_by_name
+
+    monitors = {}
+    for language in sorted(languages):
+        try:
+            monitors[language] = monitors_by_name(config.monitors_for(language), language)
+        except ValueError as err:
+            raise InputError(f"--monitors: {err}") from None
+    return monitors
+
+
 def evaluate(
     prompts: list[Prompt],
     out: str | os.PathLike,
@@ -159,12 +337,12 @@ def evaluate(
     resume: bool = False,
     shard: str = "1/1",
     repos: str | os.PathLike | None = None,
+    ray: str | None = None,
 ) -> dict:
-    """Run every pending (prompt, mode) of the list, appending one record per sample to `out`."""
-    from mgd.decoding.token_index import token_index_for
-    from mgd.models import load_model
-    from mgd.monitors import monitors_by_name
+    """Run every pending (prompt, mode) of the list, appending one record per sample to `out`.
 
+    `ray` None runs here; otherwise on Ray: "" starts a local Ray, else the address of a cluster to join.
+    """
     config.check()
     out = pathlib.Path(out)
     done: set[tuple] = set()
@@ -176,133 +354,40 @@ def evaluate(
         done = {sample_key(r) for r in records}
     elif out.parent and not out.parent.exists():
         raise InputError(f"the folder of {out} does not exist")
-    monitors = {}
-    for language in sorted({p.language for p in prompts}):
-        try:
-            monitors[language] = monitors_by_name(config.monitors_for(language), language)
-        except ValueError as err:
-            raise InputError(f"--monitors: {err}") from None
-
-    def pending_modes(prompt: Prompt) -> list[str]:
-        return [m for m in config.modes if any((prompt.id, m, s) not in done for s in range(config.samples))]
-
-    todo = [p for p in prompts if pending_modes(p)]
+    languages = {p.language for p in prompts}
+    _monitors(config, languages)  # a bad --monitors fails here, before a model loads or a cluster starts
+    todo = [p for p in prompts if pending_modes(p, config, done)]
     summary = {
         "prompts": len(prompts), "already_done": len(prompts) - len(todo), "written": 0, "skipped": {},
         "unchecked": 0, "checker_error": None,  # samples whose compile or type check could not run, and why
     }  # fmt: skip
     if not todo:
         return summary
-    model, tokenizer = load_model(config.model, config.engine)
-    index = token_index_for(tokenizer)
-    packages = _Packages(pathlib.Path(work).resolve(), pathlib.Path(repos).resolve() if repos is not None else None)
-    originals: dict[tuple[str, str], object] = {}  # each file's problems before generation
-    writer = ResultWriter(out)
-    checker = ThreadPoolExecutor(1, thread_name_prefix="mgd-check")
-    failures: list[BaseException] = []
+    repos = pathlib.Path(repos).resolve() if repos is not None else None
+    settings = RunSettings(config, pathlib.Path(work).resolve(), repos, shard)
+    if ray is None:
+        outcomes = run_prompts(todo, done, settings)
+    else:
+        from mgd.pragmaticcode.ray_eval import connect, evaluate_on_ray
+
+        # a cluster that cannot be reached fails here, in one line, before the progress bar shows
+        outcomes = evaluate_on_ray(connect(ray), todo, done, settings)
     bar = tqdm(total=len(prompts), initial=summary["already_done"], desc="prompts", unit="prompt")
-
-    def check_and_write(prompt: Prompt, build, text: str, runs: list[tuple[str, dict]]) -> None:
-        try:
-            key = (prompt.package, prompt.file)
-            start, end = prompt.dot_offset + 1, prompt.function["end"]
-            variants = [text[:start] + run["text"] + text[end:] for _, run in runs]
-            ask_original = key not in originals
-            lang = eval_language(prompt.language)
-            try:
-                found = lang.problems(build, prompt.file, ([text] if ask_original else []) + variants)
-                checker_error = None
-            except CheckerUnavailable as err:
-                found, checker_error = [None] * (len(variants) + ask_original), str(err)
-            if ask_original:
-                originals[key] = found.pop(0) or lang.no_problems()
-            for (mode, run), errors in zip(runs, found):
-                extra = None
-                if checker_error is None:
-                    extra = lang.new_problems(originals[key], errors)
-                generated, truth = run["text"], prompt.ground_truth(text)
-                first = identifiers(generated, prompt.language)
-                record = {
-                    "prompt_id": prompt.id,
-                    "package": prompt.package,
-                    "mode": mode,
-                    "sample": run["sample"],
-                    **config.record_fields(prompt.language),
-                    "language": prompt.language,
-                    "shard": shard,
-                    "definition_kind": prompt.definition.get("kind"),
-                    "completion": generated,
-                    "stop": run["stop"],
-                    "new_tokens": run["new_tokens"],
-                    "seconds": run["seconds"],
-                    "next_identifier": prompt.next_identifier,
-                    "generated_identifier": first[0] if first else None,
-                    "nim": next_identifier_match(generated, truth, prompt.language),
-                    "ism": identifier_sequence_match(generated, truth, prompt.language),
-                    "pm": prefix_match(generated, truth, prompt.language),
-                    "truth_tokens": token_count(tokenizer, truth),  # the rest of the function, in the model's tokens
-                    "cr": None if checker_error else (extra is not None and not extra),
-                    "syntax_error": checker_error is None and extra is None,
-                    "new_errors": [f"{rule}: {msg}" for rule, msg in (extra or [])][:5],
-                    "checker_error": checker_error,
-                    "truth_masked": run["truth_masked"],
-                    # problems the unchanged file has (unresolved dependencies, most often): CR there
-                    # counts only what the generation adds
-                    "original_errors": None if checker_error else _count(originals[key]),
-                    # declared dependencies of the project no jar was found for on this machine
-                    "unresolved_dependencies": len(getattr(build, "unresolved", ())),
-                    "constrained_steps": run["constrained_steps"],
-                    "server_queries": run["server_queries"],
-                }
+    with closing(outcomes), closing(ResultWriter(out)) as writer, bar:
+        for outcome in outcomes:
+            if outcome.skipped is not None:
+                summary["skipped"][outcome.prompt_id] = outcome.skipped
+                tqdm.write(f"mgd: skipped {outcome.prompt_id}: {outcome.skipped}")
+            for record in outcome.records:
+                if sample_key(record) in done:  # a rerun of a lost Ray task may send a sample again
+                    continue
                 writer.write(record)
-                summary["written"] += 1  # only this one checker thread writes it
-                if checker_error:
+                done.add(sample_key(record))
+                summary["written"] += 1
+                if record["checker_error"]:
                     summary["unchecked"] += 1
-                    summary["checker_error"] = summary["checker_error"] or checker_error
+                    summary["checker_error"] = summary["checker_error"] or record["checker_error"]
             bar.update(1)
-        except BaseException as err:  # noqa: BLE001 - surfaced by the main thread
-            failures.append(err)
-
-    try:
-        for prompt in todo:
-            if failures:
-                raise failures[0]
-            try:
-                build = packages.build(prompt)
-                text = packages.text(prompt, build)
-            except (FetchError, UnicodeDecodeError) as err:
-                summary["skipped"][prompt.id] = str(err)
-                tqdm.write(f"mgd: skipped {prompt.id}: {err}")
-                bar.update(1)
-                continue
-            document = Document(str(build.root / prompt.file), text[: prompt.dot_offset + 1], text[prompt.function["end"] :])
-            runs: list[tuple[str, dict]] = []
-            for mode in pending_modes(prompt):
-                session = packages.language_server(prompt, build) if mode == "guided" else None
-                masked = truth_masked(prompt, document, session, monitors[prompt.language]) if session else None
-                torch.manual_seed(_seed(prompt.id, mode))
-                started = time.perf_counter()
-                ends = end_finder(
-                    prompt.language, text[prompt.function["start"] : prompt.dot_offset + 1], prompt.function["indent"]
-                )
-                samples = complete_function(
-                    model, tokenizer, index, document, ends,
-                    session=session, monitors=monitors[prompt.language] if session else None,
-                    samples=config.samples, temperature=config.temperature, max_new_tokens=config.max_new_tokens,
-                )  # fmt: skip
-                seconds = round((time.perf_counter() - started) / config.samples, 3)
-                for number, run in enumerate(samples):
-                    if (prompt.id, mode, number) not in done:
-                        runs.append((mode, {**run, "sample": number, "seconds": seconds, "truth_masked": masked}))
-            checker.submit(check_and_write, prompt, build, text, runs)
-        checker.shutdown(wait=True)
-        if failures:
-            raise failures[0]
-    finally:
-        checker.shutdown(wait=True, cancel_futures=True)
-        packages.close()
-        writer.close()
-        bar.close()
     return summary
 
 
