@@ -26,6 +26,7 @@ import time
 from typing import Callable
 
 from mgd.decoding.call_rules import unclosed_calls, walk_calls
+from mgd.decoding.chain_rules import ChainRules
 from mgd.decoding.kept_answers import KeptAnswers, stable_receiver
 from mgd.decoding.prefetch import Prefetcher, Reply, gate_for, prefetch_enabled, timed, wait_bound
 from mgd.decoding.prompts import Prompts
@@ -51,8 +52,10 @@ class Answers:
         call_monitor: CallMonitor | None,
         scan: Callable[[str], ScanState],
         prefetch: bool | None = None,
+        chains: ChainRules | None = None,
     ) -> None:
         self.session = session
+        self._chains = chains  # what a `no_end` name bans after it (`mgd.decoding.chain_rules`); None: no such rule
         self.stats = stats
         self._prompts = prompts
         self._call_monitor = call_monitor
@@ -105,7 +108,7 @@ class Answers:
         if key in self._names or self._ahead.pending(("names", key)):
             return
         session, document = self.session, self._prompts.document(prompt)
-        if any(self.kept.get(k)[0] for k in self._kept_name_keys(document, generated, key)):
+        if any(self.kept.get(k)[0] for k in self._kept_name_keys(document, generated, key, monitors)):
             return
         if self._ahead.start(("names", key), session, lambda: allowed_together(monitors, session, document, generated)):
             self.stats.prefetched += 1
@@ -121,12 +124,16 @@ class Answers:
         if self._ahead.start(("sig", key), session, lambda: monitor.signature(session, document, generated)):
             self.stats.prefetched += 1
 
-    def _kept_name_keys(self, document: Document, generated: str, key: tuple) -> list[tuple]:
-        """Where a names answer for `generated` (trigger text included) is kept: its exact text, and its stable receiver if any."""
+    def _kept_name_keys(self, document: Document, generated: str, key: tuple, monitors: tuple[Monitor, ...]) -> list[tuple]:
+        """Where a names answer for `generated` (trigger text included) is kept: its exact text, and its stable receiver if any.
+
+        A monitor whose answer depends on more than the receiver (`by_receiver` False: `types` reads where
+        the value goes) keys by text only.
+        """
         _, _, monitor_names, trigger = key
         keys = [("names", _identity(document), generated, monitor_names, trigger)]
         stable = stable_receiver(getattr(self.session, "language", "python"), document.prefix, generated)
-        if stable is not None:
+        if stable is not None and all(getattr(m, "by_receiver", True) for m in monitors):
             # `this` means the class around the prompt: the document's own; an import line's name, the project's
             where = _identity(document) if stable[0] == "this" else document.path
             keys.append(("names", where, stable, monitor_names, trigger))
@@ -143,7 +150,7 @@ class Answers:
                 self.stats.unguided_steps += 1
             return self._names[key]
         document, session = self._prompts.document(prompt), self.session
-        kept_keys = self._kept_name_keys(document, generated, key)
+        kept_keys = self._kept_name_keys(document, generated, key, monitors)
         for kept_key in kept_keys:
             found, trie = self.kept.get(kept_key)
             if found:
@@ -162,15 +169,17 @@ class Answers:
         trie = None
         if answer:
             # a `Names` answer carries member rules, which frozenset equality does not see
-            rules = tuple(getattr(answer, rule, frozenset()) for rule in ("no_call", "checked", "hidden"))
+            rules = tuple(getattr(answer, rule, frozenset()) for rule in ("no_call", "checked", "hidden", "no_end"))
             shape = (answer, open_start, trigger.lead_space) + rules
             trie = self._tries.get(shape)
             if trie is None:
                 if len(self._tries) >= _MAX_TRIES:
                     self._tries.clear()
-                no_call, checked, hidden = rules
+                no_call, checked, hidden, no_end = rules
+                rest_ends = self._chains.rest_ends() if no_end and self._chains is not None else None
                 trie = self._tries[shape] = NameTrie.build(
-                    answer, open_start, trigger.lead_space, no_call=no_call, checked=checked, hidden=hidden
+                    answer, open_start, trigger.lead_space, no_call=no_call, checked=checked, hidden=hidden,
+                    no_end=no_end, rest_ends=rest_ends,
                 )
         self._names[key] = trie
         if _answered(reply):
@@ -311,6 +320,7 @@ class Answers:
 
     def _count_query(self, reply: Reply) -> None:
         self.stats.queries += 1
+        self.stats.server_requests += reply.requests
         self.stats.query_seconds.append(reply.seconds)
 
     def _count_discards(self) -> None:

@@ -13,7 +13,8 @@ Each step, for every row (batch * beams * return sequences):
    carries a dot and a name start (`._x`, `.__`) through only if the server
    allows that name; inside a call, ban tokens that break its rules; after
    a member whose value the server says is not callable, ban a `(`
-   (`MemberRules.bans`).
+   (`MemberRules.bans`); after a member whose type does not fit where its
+   value goes, ban what would end the expression (`ChainRules`).
 
 Server queries run off the critical path: once a row is advised, the guide
 reads the row's most probable allowed token into its state (as the next step
@@ -55,6 +56,7 @@ import numpy as np
 
 from mgd.decoding.answers import Answers
 from mgd.decoding.call_rules import CallRules
+from mgd.decoding.chain_rules import chain_rules_for
 from mgd.decoding.member_rules import MemberRules
 from mgd.decoding.merges import MergeRules
 from mgd.decoding.prompts import Prompts
@@ -101,11 +103,15 @@ class Guide:
         self.merge_margin = merge_margin
         self.index = index or token_index_for(tokenizer)
         self._prompts = Prompts()
-        self.answers = Answers(session, self._prompts, StepStats(), self.call_monitor, self._scan, prefetch)
+        # Python ends a statement at a line break; Java chains go on over lines
+        self._chains = chain_rules_for(self.index.token_bytes, self.index.end_ids, newline_ends=self.language == "python")
+        self.answers = Answers(
+            session, self._prompts, StepStats(), self.call_monitor, self._scan, prefetch, chains=self._chains
+        )
         self._merges = MergeRules(self.index, self.answers, self.monitors, self._scan)
         self._members = MemberRules(self.index, self.answers, self._merges.monitors)
         self._calls = CallRules(self.index.token_bytes, self.answers) if self.call_monitor is not None else None
-        self._reader = TokenReader(self.index.token_bytes, self._merges, self._calls)
+        self._reader = TokenReader(self.index.token_bytes, self._merges, self._calls, self._chains)
         self.reset()
 
     def add_prompt(self, prompt_ids: Sequence[int] | None, document: Document) -> None:
@@ -245,6 +251,7 @@ class Guide:
             stats.call_banned_steps += 1
         if self._calls is not None:
             bans += self._calls.bans(prompt, gen, state, row_scores, self.merge_margin)
+        bans += self._chain_bans(state)
         if not bans:
             return keep
         if keep is None or isinstance(keep, list):
@@ -252,6 +259,16 @@ class Guide:
         keep = keep.copy()  # the mask is cached on the trie node, shared by every row there
         keep[bans] = False
         return keep
+
+    def _chain_bans(self, state: RowState) -> list[int]:
+        """Tokens that would end the expression after a member whose type does not fit there."""
+        node = state.names
+        if node is not None and node.terminal and node.no_end is not None:
+            return self._chains.bad(0)
+        if state.chain is not None:
+            self.answers.stats.chain_steps += 1
+            return self._chains.bad(state.chain)
+        return []
 
     def _typed_ahead(self, prompt: int, gen: np.ndarray, trie) -> bytes | None:
         """What the document's typed word still has to write after `gen`, if the row is within it (else None)."""

@@ -104,6 +104,8 @@ class MergeRules:
             rest_bytes = rest.encode("utf-8")
             if node is None or (rest and (not node.terminal or opens_member_name(rest_bytes))):
                 banned.append(tid)
+            elif rest and node.no_end is not None:
+                banned.append(tid)  # the expression-end rule reads a name's rest only when it is written apart
             elif rest and opens_call(rest_bytes) and self._no_call_after(prompt, generated + head, name_part, node):
                 banned.append(tid)
         return banned

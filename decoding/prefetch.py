@@ -58,14 +58,16 @@ class Reply:
     seconds: float = 0.0
     unanswered: bool = False
     error: BaseException | None = None
+    requests: int = 0  # requests the query sent to the server (the session's count, where it keeps one)
 
 
 def timed(session, ask: Callable[[], object]) -> Reply:
     """Run query `ask` on `session` (the caller holds its gate) and say what it gave."""
-    before = getattr(session, "unanswered", 0)
+    before, sent = getattr(session, "unanswered", 0), getattr(session, "requests", 0)
     started = time.perf_counter()
     value = ask()
-    return Reply(value, time.perf_counter() - started, getattr(session, "unanswered", 0) > before)
+    unanswered = getattr(session, "unanswered", 0) > before
+    return Reply(value, time.perf_counter() - started, unanswered, requests=getattr(session, "requests", 0) - sent)
 
 
 class Gate:

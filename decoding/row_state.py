@@ -3,8 +3,10 @@
 A row's state is what its text so far means for guidance: where the
 language's scanner stands, the current line (monitors look at it), the name
 being written (a node of the allowed names' trie; None in free text),
-whether the trigger at the end has been answered, the calls still open, and
-a complete name followed only by spaces whose rules still govern a `(`.
+whether the trigger at the end has been answered, the calls still open,
+a complete name followed only by spaces whose rules still govern a `(`, and
+how deep in its call a `no_end` member waits for its expression to go on
+(`mgd.decoding.chain_rules`).
 States are immutable: a row's state is derived from its parent sequence's
 by reading one token, so beam search may reorder rows freely.
 """
@@ -21,6 +23,7 @@ from mgd.monitors.base import ScanState
 
 if TYPE_CHECKING:
     from mgd.decoding.call_rules import CallRules
+    from mgd.decoding.chain_rules import ChainRules
     from mgd.decoding.merges import MergeRules
 
 LINE_KEEP = 256  # characters of the current line that monitors may look at
@@ -36,6 +39,8 @@ class RowState:
     call_pending: bool = False  # the text ends with a call's `(`: ask for its signature
     # the text ends with a complete name whose trie node restricts a `(` after it, then only spaces or tabs
     after_name: NameTrie | None = None
+    # a `no_end` member was written: the bracket depth at which the expression may not end yet (None: no rule)
+    chain: int | None = None
 
 
 def _only_spaces(data: bytes) -> bool:
@@ -58,10 +63,13 @@ def start_state(lex: ScanState, prefix: str) -> RowState:
 class TokenReader:
     """Reads a row's next token into its state: the name being written, dot-merged tokens, open calls."""
 
-    def __init__(self, token_bytes: list[bytes | None], merges: MergeRules, calls: CallRules | None) -> None:
+    def __init__(
+        self, token_bytes: list[bytes | None], merges: MergeRules, calls: CallRules | None, chains: ChainRules | None = None
+    ) -> None:
         self._table = token_bytes
         self._merges = merges
         self._calls = calls  # None: no call monitor, calls are not followed
+        self._chains = chains  # None: the expression-end rule is off
 
     def replay(self, prompt: int, gen: np.ndarray, state: RowState) -> RowState:
         """The state after every token of `gen`, read from `state` (a row with no known parent)."""
@@ -75,10 +83,28 @@ class TokenReader:
         data = self._table[token] if token < len(self._table) else None
         text = data.decode("utf-8", errors="replace") if data else ""
         after = self._read_names(prompt, before, state, token, data, text)
+        if self._chains is not None:
+            chain = self._chain_after(state, data, text)
+            if chain is not None:
+                after = replace(after, chain=chain)
         if self._calls is None or (not state.calls and "(" not in text):
             return after
         calls, pending = self._calls.after_text(prompt, before, state, text)
         return replace(after, calls=calls, call_pending=pending)
+
+    def _chain_after(self, state: RowState, data: bytes | None, text: str) -> int | None:
+        """The depth the expression-end rule waits at after this token (None: no rule)."""
+        names = state.names if state.names is not None else state.after_name
+        if names is not None and data:
+            body = data[1:] if (names.lead or names.open) and space_then_name(data) else data
+            k = ident_prefix_len(body)
+            end = names.follow(body[:k])
+            if end is not None and end.terminal and end.no_end is not None and k < len(body):
+                # the member's name ends in this token: the rest is read from right after it
+                return self._chains.after(0, body[k:].decode("utf-8", errors="replace"))
+        if state.chain is not None:
+            return self._chains.after(state.chain, text)
+        return None
 
     def _read_names(
         self, prompt: int, before: np.ndarray, state: RowState, token: int, data: bytes | None, text: str

@@ -27,6 +27,11 @@ class StepStats:
     narrowed_starts: int = 0
     freed_starts: int = 0
     call_banned_steps: int = 0
+    # requests sent to the language server by the queries above (a query of several monitors may send
+    # more than one: the `types` monitor's signature help or jedi resolves, `new`'s sweep), and row steps
+    # where the expression-end rule banned what would end an unfit member's expression (mgd.decoding.chain_rules)
+    server_requests: int = 0
+    chain_steps: int = 0
     # queries started ahead of the step that needs them (`mgd.decoding.prefetch`), the answers a step took
     # from them, and those discarded unused (a wrong guess, a new generation, an error, no answer in time)
     prefetched: int = 0

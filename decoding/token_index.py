@@ -68,10 +68,13 @@ class NameTrie:
     value is not callable (`checked`, asked by the guide where a `(` is
     likely). A root whose answer hides names has `narrow`, the same trie
     without them (None if nothing else is left), and `start` picks the root
-    a row follows.
+    a row follows. A `no_end` terminal holds the tokens whose text after the
+    name would end the expression there (`mgd.decoding.chain_rules`).
     """
 
-    __slots__ = ("children", "terminal", "open", "lead", "mask", "no_call", "checked", "narrow", "hidden", "calls")
+    __slots__ = (
+        "children", "terminal", "open", "lead", "mask", "no_call", "checked", "narrow", "hidden", "calls", "no_end",
+    )  # fmt: skip
 
     def __init__(self) -> None:
         self.children: dict[int, NameTrie] = {}
@@ -85,19 +88,24 @@ class NameTrie:
         self.hidden: frozenset[str] = frozenset()  # (root only) the names `narrow` leaves out
         # cached `TokenIndex.call_candidates` (None: not worked out yet; nodes off every checked name's path have none)
         self.calls: list | None = []
+        # (terminal) bool (vocab,): tokens finishing the name whose rest ends the expression; None: no such rule
+        self.no_end: np.ndarray | None = None
 
     @classmethod
     def build(
-        cls, names, open_start: bool = False, lead_space: bool = False, *, no_call=(), checked=(), hidden=()
+        cls, names, open_start: bool = False, lead_space: bool = False, *, no_call=(), checked=(), hidden=(),
+        no_end=(), rest_ends: np.ndarray | None = None,
     ) -> "NameTrie":
         """Build a trie of names (`open_start`: no name at all is allowed too; `lead_space`: a space comes first).
 
-        `no_call`, `checked`, `hidden`: the member rules of `mgd.monitors.base.Names`.
+        `no_call`, `checked`, `hidden`, `no_end`: the member rules of `mgd.monitors.base.Names`;
+        `rest_ends` (`ChainRules.rest_ends`) is what `no_end` bans after a name (no rule without it).
         """
         root = cls()
         root.open = open_start
         root.lead = lead_space
         no_call, checked = frozenset(no_call), frozenset(checked)
+        no_end = frozenset(no_end) if rest_ends is not None else frozenset()
         for name in names:
             node = root
             path = [root]
@@ -107,13 +115,17 @@ class NameTrie:
             node.terminal = True
             node.no_call = node.no_call or name in no_call
             node.checked = (node.checked or name in checked) and not node.no_call
+            if name in no_end:
+                node.no_end = rest_ends
             if name in checked:
                 for on_path in path:
                     on_path.calls = None
         root.hidden = frozenset(hidden) & frozenset(names)
         shown = frozenset(names) - root.hidden
         if root.hidden and shown:
-            root.narrow = cls.build(shown, open_start, lead_space, no_call=no_call, checked=checked)
+            root.narrow = cls.build(
+                shown, open_start, lead_space, no_call=no_call, checked=checked, no_end=no_end, rest_ends=rest_ends
+            )
         return root
 
     def start(self, first: bytes | None) -> "NameTrie | None":
@@ -221,9 +233,10 @@ class TokenIndex:
                     continue
                 ids.extend(tchild.full)
                 if nchild.terminal:
-                    ids.extend(tchild.tail)
+                    ends = nchild.no_end
+                    ids.extend(tchild.tail if ends is None else [t for t in tchild.tail if not ends[t]])
                     if not nchild.no_call:
-                        ids.extend(tchild.call)
+                        ids.extend(tchild.call if ends is None else [t for t in tchild.call if not ends[t]])
                 if nchild.children:
                     stack.append((tchild, nchild))
         if names.terminal:  # the name is complete: anything that ends it may follow
@@ -272,9 +285,9 @@ class TokenIndex:
             if data is None:
                 mask[tid] = tid in self.end_ids and names.terminal
             elif space_then_name(data) and (names.lead or names.open):
-                mask[tid] = _continues_name(names, data[1:])
+                mask[tid] = _continues_name(names, data[1:], tid)
             elif data[:1] in IDENT_CHARS:
-                mask[tid] = not names.lead and _continues_name(names, data)
+                mask[tid] = not names.lead and _continues_name(names, data, tid)
             elif names.terminal or names.open:
                 mask[tid] = not opens_member_name(data) and not (names.terminal and names.no_call and opens_call(data))
             else:
@@ -287,14 +300,16 @@ def space_then_name(data: bytes) -> bool:
     return len(data) > 1 and data[0] == 0x20 and data[1] in IDENT_BYTES
 
 
-def _continues_name(names: NameTrie, data: bytes) -> bool:
-    """The rule for a token that starts with identifier bytes, written from `names`."""
+def _continues_name(names: NameTrie, data: bytes, tid: int) -> bool:
+    """The rule for token `tid`, which starts with identifier bytes `data`, written from `names`."""
     k = ident_prefix_len(data)
     node = names.follow(data[:k])
     if node is None:
         return False
     if k == len(data):
         return True
+    if node.no_end is not None and node.no_end[tid]:
+        return False
     return node.terminal and not opens_member_name(data[k:]) and not (node.no_call and opens_call(data[k:]))
 
 

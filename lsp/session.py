@@ -199,6 +199,9 @@ class LanguageServerSession:
         self.restarts = 0
         self.failed_requests = 0  # requests the server answered with an error (no restart for those)
         self.unanswered = 0  # queries that got no answer: error responses, timeouts, a dead or unavailable server
+        self.requests = 0  # requests sent (or attempted), of every kind
+        # completion requests sent: an answer is the server's latest list only while this has not moved
+        self.completion_serial = 0
         # What `initialize` agreed edits count (LSP `positionEncoding`; UTF-16 when the server says nothing),
         # and what the server really counts in a request's position (see `_probe_request_columns`).
         self.position_encoding = "utf-16"
@@ -292,6 +295,26 @@ class LanguageServerSession:
             return names[-1] if names else text
         return text
 
+    def resolve_completion(self, label: str) -> dict | None:
+        """The raw `completionItem/resolve` answer for item `label` of the latest completion list (None on failure).
+
+        jedi-language-server resolves by label against the list it sent last
+        (its `detail` is then the signature, `def count() -> int`); ask only
+        while `completion_serial` still names that list.
+        """
+        with self._lock:
+            self.requests += 1
+            answer = None
+            if self.available and self._server is not None:
+                try:
+                    answer = self._run(self._server.server.send.resolve_completion_item({"label": label}), self.request_timeout)
+                except Exception as err:  # noqa: BLE001 - a failed query must not stop decoding
+                    log.debug("language server: resolve failed (%s)", _describe(err))
+            if not isinstance(answer, dict):
+                self.unanswered += 1
+                return None
+            return answer
+
     def signature_help(self, path: str | os.PathLike, text: str, offset: int) -> dict | None:
         """The raw `SignatureHelp` at character `offset` of `text` (None on failure or no answer)."""
         return self._ask("signature_help", path, text, offset)
@@ -318,6 +341,9 @@ class LanguageServerSession:
 
     def _ask(self, method: str, path: str | os.PathLike, text: str, offset: int):
         with self._lock:
+            self.requests += 1
+            if method == "completion":
+                self.completion_serial += 1
             answer = self._ask_locked(method, path, text, offset)
             if answer is None:
                 self.unanswered += 1

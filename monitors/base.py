@@ -73,6 +73,10 @@ class Names(frozenset):
       is headed for one of them (`_` first, or a start only they share); see
       `mgd.monitors.dereference`. If they are all the names, a row not
       headed for one goes unconstrained.
+    - `no_end`: the expression may not end right after these names (or after
+      their call's closing `)`): their type does not fit where the value
+      goes, but a `.` (a chain step) or an operator may still follow them
+      (`mgd.monitors.types`, `mgd.decoding.chain_rules`).
 
     Intersecting two answers (`allowed_together`) keeps the names both allow
     and every rule either one gives; a plain frozenset brings none.
@@ -81,13 +85,15 @@ class Names(frozenset):
     no_call: frozenset[str]
     checked: frozenset[str]
     hidden: frozenset[str]
+    no_end: frozenset[str]
 
-    def __new__(cls, names=(), *, no_call=(), checked=(), hidden=()):
+    def __new__(cls, names=(), *, no_call=(), checked=(), hidden=(), no_end=()):
         self = super().__new__(cls, names)
         every = frozenset(self)
         self.no_call = frozenset(no_call) & every
         self.checked = (frozenset(checked) & every) - self.no_call
         self.hidden = frozenset(hidden) & every
+        self.no_end = frozenset(no_end) & every
         return self
 
     def __and__(self, other):
@@ -98,19 +104,23 @@ class Names(frozenset):
             no_call=self.no_call | getattr(other, "no_call", frozenset()),
             checked=self.checked | getattr(other, "checked", frozenset()),
             hidden=self.hidden | getattr(other, "hidden", frozenset()),
+            no_end=self.no_end | getattr(other, "no_end", frozenset()),
         )
 
     __rand__ = __and__
 
     def __reduce__(self):
-        return (_names, (frozenset(self), self.no_call, self.checked, self.hidden))
+        return (_names, (frozenset(self), self.no_call, self.checked, self.hidden, self.no_end))
 
     def __repr__(self) -> str:
-        return f"Names({sorted(self)!r}, no_call={sorted(self.no_call)!r}, checked={sorted(self.checked)!r}, hidden={sorted(self.hidden)!r})"
+        return (
+            f"Names({sorted(self)!r}, no_call={sorted(self.no_call)!r}, checked={sorted(self.checked)!r}, "
+            f"hidden={sorted(self.hidden)!r}, no_end={sorted(self.no_end)!r})"
+        )
 
 
-def _names(names, no_call, checked, hidden) -> Names:
-    return Names(names, no_call=no_call, checked=checked, hidden=hidden)
+def _names(names, no_call, checked, hidden, no_end=frozenset()) -> Names:
+    return Names(names, no_call=no_call, checked=checked, hidden=hidden, no_end=no_end)
 
 
 @dataclass(frozen=True)

@@ -58,6 +58,7 @@ import os
 import re
 
 from mgd.monitors.base import Document, Monitor, Names, Trigger
+from mgd.monitors.completion_memo import completions_at
 
 # LSP CompletionItemKind values that never name a member.
 _KEYWORD, _SNIPPET = 14, 15
@@ -132,7 +133,7 @@ class DereferenceMonitor(Monitor):
     def allowed_names(self, session, document: Document, generated: str) -> frozenset[str] | None:
         """Members the server lists at the dot (a `Names` with the member rules), or None when it has none to offer."""
         text = document.prefix + generated
-        items = session.completions(document.path, text + document.suffix, len(text))
+        items = completions_at(session, document.path, text + document.suffix, len(text))
         if not items or getattr(items, "is_incomplete", False):  # a partial list would forbid real members
             return None
         if getattr(items, "receiver_guessed", False):  # members of same-named types, not of the receiver's

@@ -2,7 +2,8 @@
 
 A language is a sub-package of `mgd.monitors` (its scanner and its own
 monitors) plus one entry here. `deref` (`mgd.monitors.dereference`) works for
-every language; the rest are language-specific.
+every language, and so does `types` (`mgd.monitors.types`, opt-in: in no
+default set until measured); the rest are language-specific.
 """
 
 from __future__ import annotations
@@ -18,6 +19,7 @@ from mgd.monitors.python import lexer as python_lexer
 from mgd.monitors.python.arguments import ArgumentMonitor
 from mgd.monitors.python.classes import ClassMonitor
 from mgd.monitors.python.imports import ImportMonitor
+from mgd.monitors.types import TypesMonitor
 
 
 @dataclass(frozen=True)
@@ -34,12 +36,14 @@ class Language:
 LANGUAGES: dict[str, Language] = {
     "python": Language(
         "python", python_lexer.scan, (".py", ".pyi"),
-        {"deref": DereferenceMonitor, "imports": ImportMonitor, "classes": ClassMonitor, "args": ArgumentMonitor},
+        {"deref": DereferenceMonitor, "imports": ImportMonitor, "classes": ClassMonitor, "args": ArgumentMonitor,
+         "types": TypesMonitor},
         "deref,imports,classes,args",
     ),
     "java": Language(
         "java", java_lexer.scan, (".java",),
-        {"deref": DereferenceMonitor, "args": JavaArgumentMonitor, "enums": EnumCaseMonitor, "new": NewMonitor},
+        {"deref": DereferenceMonitor, "args": JavaArgumentMonitor, "enums": EnumCaseMonitor, "new": NewMonitor,
+         "types": TypesMonitor},
         "deref,args,enums,new",
     ),
 }  # fmt: skip

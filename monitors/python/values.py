@@ -60,6 +60,12 @@ def builtin_type(session, members: frozenset[str]) -> str | None:
     return references.get(frozenset(members)) if references else None
 
 
+def known_builtin(session, members: frozenset[str]) -> str | None:
+    """`builtin_type`, but only from literals' members asked already: never a query."""
+    references = _references.get((id(session), getattr(session, "pid", None)))
+    return references.get(frozenset(members)) if references and members else None
+
+
 def reference_members(session) -> dict[frozenset[str], str]:
     """Members the server lists after each literal of `LITERALS` (asked once per server; {} if it cannot say)."""
     key = (id(session), getattr(session, "pid", None))

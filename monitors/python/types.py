@@ -1,0 +1,214 @@
+"""Python facts for the `types` monitor (`mgd.monitors.types`): what a place expects, what a member gives, and whether it fits.
+
+Expected, read from the text before the receiver (outside brackets only:
+there a line break ends the expression):
+
+- `return recv.` in a function annotated `-> T`: `T`; `name: T = recv.`: `T`.
+  An annotation that admits None (`Optional`, `| None`, `None`, `Any`,
+  `object`) constrains nothing; one the rules cannot read (`list[Crate]`,
+  a string) asks only for some value;
+- `if`, `elif`, `while`, `assert`, `and`, `or`, `not`, an operand of `+ -
+  * / % < >`: some value (Python takes any value as a condition, but not
+  the None a `-> None` method gives as an operand or a useful condition).
+
+Member types: jedi lists none, so each method of the list is resolved
+(`completionItem/resolve`, by label against the list just asked; about 2 ms
+each, at most `MAX_RESOLVES` per dot, dunders never, plain names first) and its `detail`, `def count() ->
+int`, read; a method without a return annotation, attributes and
+properties are unknown: they fit. jedi shows an overloaded function's first
+signature only; overloads are rare outside typeshed, and a typeshed overload
+returning a type variable or a union is unknown anyway.
+
+Fits: equal names; `object`; the numeric tower (`bool` into `int`, `int`
+into `float`, `float` into `complex`); a project class by the bases the
+project's sources declare (`class Crate(Box):`); a builtin into another
+builtin never. A name the rules cannot place is unknown and fits.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+
+from mgd.monitors.types import DeclaredTypes, Expectation, judged, receiver_start
+
+MAX_RESOLVES = 24
+_BUILTIN_TYPES: dict[tuple, dict[str, list[str | None]]] = {}
+_METHOD = 3
+BUILTINS = frozenset({"int", "float", "complex", "bool", "str", "bytes", "list", "dict", "tuple", "set", "frozenset"})
+_TOWER = {"bool": {"int", "float", "complex"}, "int": {"float", "complex"}, "float": {"complex"}}
+_OPEN_ANNOTATION = re.compile(r"\b(?:Optional|None|Any|object|Union)\b|\|")
+_SIMPLE = re.compile(r"^[A-Za-z_][\w]*(?:\.[A-Za-z_]\w*)*$")
+_VALUE_KEYWORD = re.compile(r"(?:^|[^\w.])(?:if|elif|while|assert|and|or|not)$")
+_ANNOTATED = re.compile(r"[ \t]*(?:self\.)?[A-Za-z_]\w*[ \t]*:[ \t]*(?P<type>[^=]+?)[ \t]*=")
+_ONE_LINE_DEF = re.compile(r"\s*(?:async\s+)?def\s+\w+\s*\(.*\)\s*(?:->\s*(?P<type>[^:]+?)\s*)?:\s*return")
+
+
+def expectation(session, document, text: str) -> Expectation | None:
+    """What the Python expression ending at the dot that ends `text` must give (None: no opinion)."""
+    start = receiver_start(text, "_")
+    if start is None or _inside_brackets(text, start):
+        return None
+    line_start = text.rfind("\n", 0, start) + 1
+    before = text[line_start:start].rstrip()
+    if "#" in before or before.count('"') % 2 or before.count("'") % 2:
+        return None  # a comment or a string: the monitor does not read into them
+    if re.search(r"(?:^|[^\w.])await$", before):
+        return None
+    one_line = _ONE_LINE_DEF.fullmatch(before)
+    if one_line:  # `def f(b: Bay) -> bool: return b.`
+        return _annotated(one_line.group("type"), "return")
+    if re.fullmatch(r"\s*return", before):
+        annotation = _return_annotation(text[:line_start], len(text[line_start:start]) - len(text[line_start:start].lstrip()))
+        return _annotated(annotation, "return")
+    match = _ANNOTATED.fullmatch(before)
+    if match:
+        return _annotated(match.group("type"), "assignment")
+    if _VALUE_KEYWORD.search(before):
+        return Expectation(None, "condition")
+    if before and before[-1] in "+-*/%<>" and not before.endswith(("->", "**")):
+        return Expectation(None, "operand")
+    return None
+
+
+def _annotated(annotation: str | None, where: str) -> Expectation | None:
+    """The expectation an annotation gives: its type, some value (unreadable), or None (it admits None)."""
+    if annotation is None:
+        return None
+    annotation = annotation.strip()
+    if not annotation or _OPEN_ANNOTATION.search(annotation):
+        return None
+    if _SIMPLE.match(annotation):
+        return Expectation(annotation.rsplit(".", 1)[-1], where)
+    return Expectation(None, where)
+
+
+def _return_annotation(before_line: str, indent: int) -> str | None:
+    """The return annotation of the innermost `def` around a line indented `indent` (None if unannotated or none)."""
+    lines = before_line.split("\n")
+    for i in range(len(lines) - 1, -1, -1):
+        line = lines[i]
+        stripped = line.lstrip()
+        if not stripped or stripped.startswith("#"):
+            continue
+        own = len(line) - len(stripped)
+        if own >= indent:
+            continue
+        if re.match(r"(?:async\s+)?def\b", stripped):
+            header = " ".join(lines[i:])  # a header may go over lines; the body starts after its `:`
+            match = re.search(r"\)\s*(?:->\s*(?P<type>[^:]+?)\s*)?:", header)
+            return match.group("type") if match and match.group("type") else None
+        if stripped.startswith("class ") or own == 0:
+            return None
+        indent = own  # a block inside the function: keep looking outwards
+    return None
+
+
+def _inside_brackets(text: str, start: int) -> bool:
+    """True if the receiver at `start` is inside an open bracket (a line break does not end the expression there).
+
+    Read back to the last line that starts at column 0: an expression spanning lines opened its bracket there or later.
+    """
+    depth = 0
+    top = 0
+    for match in re.finditer(r"\n(?=[^\s#])", text[:start]):
+        top = match.end()
+    for ch in reversed(text[top:start]):
+        if ch in ")]}":
+            depth += 1
+        elif ch in "([{":
+            if depth == 0:
+                return True
+            depth -= 1
+    return False
+
+
+def member_types(session, items, names: frozenset[str]) -> dict[str, list[str | None]]:
+    """Each method's return annotation from jedi's resolve (`def count() -> int`); nothing for the rest (unknown)."""
+    from mgd.monitors.completion_memo import is_latest
+    from mgd.monitors.dereference import item_name
+    from mgd.monitors.python.values import known_builtin, not_callable
+
+    if not hasattr(session, "resolve_completion"):
+        return {}
+    builtin = known_builtin(session, names)
+    key = (id(session), getattr(session, "pid", None), builtin)
+    if builtin is not None and key in _BUILTIN_TYPES:
+        return _BUILTIN_TYPES[key]
+    if not is_latest(session, items):
+        return {}
+    # dunders are hidden unless the model writes one (`mgd.monitors.dereference`): not worth a request each
+    methods = sorted(
+        {n for i in items if i.kind == _METHOD and (n := item_name(i)) in names and not n.startswith("__")}, key=_plain_first
+    )
+    found: dict[str, list[str | None]] = {}
+    for name in methods[:MAX_RESOLVES]:
+        answer = session.resolve_completion(name)
+        detail = str((answer or {}).get("detail") or "")
+        match = re.match(rf"def {re.escape(name)}\(.*\)\s*->\s*(?P<type>.+)$", detail, re.S)
+        found[name] = [_known(match.group("type")) if match else None]
+    if builtin is None and not_callable(session, names):  # asks the literals' members once per server
+        builtin = known_builtin(session, names)
+    if builtin is not None:
+        # `str.`, `list.`: the same members at every dot; resolved once per server
+        _BUILTIN_TYPES[(id(session), getattr(session, "pid", None), builtin)] = found
+    return found
+
+
+def _plain_first(name: str) -> tuple[bool, str]:
+    return name.startswith("_"), name
+
+
+def _known(annotation: str) -> str | None:
+    """A return annotation as the rules compare it: `None`, a simple class name, or None (unknown: unions, generics, strings)."""
+    annotation = annotation.strip()
+    if annotation in ("None", "NoReturn", "Never"):
+        return "None" if annotation == "None" else None
+    if not _SIMPLE.match(annotation):
+        return None
+    name = annotation.rsplit(".", 1)[-1]
+    return None if name in ("Any", "object", "Self") or re.fullmatch(r"[A-Z]\d?|_\w+", name) else name
+
+
+def verdict(expected: Expectation, member: str | None, root: str | None) -> str:
+    """`VOID`, `NO` or `FITS` for a method returning `member` where `expected` holds (unknown types fit)."""
+    return judged(expected, member, "None", lambda want, given: _fits(want, given, bases(root)))
+
+
+def _fits(expected: str, member: str, bases: DeclaredTypes) -> bool | None:
+    """True/False where the rules decide; None where they cannot."""
+    if expected == member or expected == "object" or expected in _TOWER.get(member, ()):
+        return True
+    if member in BUILTINS:
+        return False if expected in BUILTINS or bases.declares(expected) else None
+    if bases.declares(member):
+        mro = bases.supertypes(member)
+        if expected in mro:
+            return True
+        return None if bases.leaves_project(member) else False
+    return None
+
+
+def bases(root: str | None) -> DeclaredTypes:
+    """The project's classes and the bases their sources list (none without a root)."""
+    return DeclaredTypes.read(("python", root or ""), _python_files(root) if root else (), _classes, "object", limit=5000)
+
+
+_CLASS = re.compile(r"^[ \t]*class\s+([A-Za-z_]\w*)\s*(?:\(([^)]*)\))?\s*:", re.M)
+
+
+def _classes(text: str):
+    """(name, bases as written, no type parameters) for each class statement of Python source `text`."""
+    for match in _CLASS.finditer(text):
+        listed = match.group(2) or ""
+        names = (part.strip().split("[", 1)[0].rsplit(".", 1)[-1] for part in listed.split(","))
+        yield match.group(1), frozenset(n for n in names if n and "=" not in n), frozenset()
+
+
+def _python_files(root: str):
+    """The `.py` files under `root`, skipping virtual environments and hidden folders."""
+    for folder, dirs, files in os.walk(root):
+        dirs[:] = [d for d in dirs if not d.startswith(".") and d not in ("venv", "site-packages", "node_modules", "__pycache__")]
+        for name in files:
+            if name.endswith(".py"):
+                yield os.path.join(folder, name)

@@ -1,0 +1,163 @@
+"""The `types` monitor on Java, with the real JDT.LS and the real tokenizer, on a small project written here.
+
+At `int n = shelf.` the monitor drops `stackCrate` (void) from the names and
+lets `heaviestCrate` and `getClass` through only as chain steps: the
+expression may not end after them (`;` banned after `heaviestCrate()`),
+while `.` may follow. `totalUnits` (int) ends it freely.
+"""
+
+from __future__ import annotations
+
+import pytest
+import torch
+
+from mgd.decoding.processor import MGDLogitsProcessor
+from mgd.lsp.session import LanguageServerSession
+from mgd.monitors import monitors_by_name
+from mgd.monitors.base import Document
+from mgd.monitors.types import NO, VOID, TypesMonitor
+
+from types_projects import java_depot
+
+HEAD = "package org.depot;\n\nclass Use {\n    int f(Shelf shelf, Crate crate) {\n"
+TAIL = "\n        return 0;\n    }\n}\n"
+
+
+@pytest.fixture(scope="module")
+def depot(tmp_path_factory):
+    return java_depot(tmp_path_factory)
+
+
+@pytest.fixture(scope="module")
+def jdtls(depot):
+    with LanguageServerSession(depot, language="java") as running:
+        yield running
+
+
+@pytest.fixture(scope="module")
+def path(depot) -> str:
+    return str(depot / "src/main/java/org/depot/Use.java")
+
+
+@pytest.fixture(scope="module")
+def processor(tokenizer, jdtls):
+    return MGDLogitsProcessor(tokenizer, jdtls, monitors_by_name("deref,types", "java"))
+
+
+def verdicts(jdtls, path: str, line: str) -> dict[str, str]:
+    judged = TypesMonitor().judge(jdtls, Document(path, HEAD + line, TAIL), "")
+    assert judged is not None, line
+    return judged[1]
+
+
+def allowed_after(processor, tokenizer, path: str, line: str, written: str = "") -> set[bytes]:
+    """The tokens the processor lets through once `written` follows the prompt `HEAD + line` (each step asked in turn)."""
+    prompt = tokenizer(HEAD + line, add_special_tokens=False)["input_ids"]
+    more = tokenizer(written, add_special_tokens=False)["input_ids"] if written else []
+    processor.clear_prompts()
+    processor.add_prompt(prompt, Document(path, HEAD + line, TAIL))
+    for step in range(len(more) + 1):
+        out = processor(torch.tensor([prompt + more[:step]]), torch.zeros(1, len(tokenizer)))
+    table = processor.index.token_bytes
+    return {table[t] for t in torch.nonzero(out[0] > float("-inf")).flatten().tolist() if table[t]}
+
+
+def test_int_expected_keeps_int_members_and_ends_no_other(jdtls, path):
+    found = verdicts(jdtls, path, "        int n = shelf.")
+    assert found["totalUnits"] != NO and found["capacity"] != NO
+    assert found["stackCrate"] == VOID and found["wait"] == VOID and found["notify"] == VOID
+    assert found["heaviestCrate"] == NO and found["getClass"] == NO and found["label"] == NO
+    assert found["totalWeight"] == NO  # long does not narrow to int
+    assert found["isFull"] == NO
+    assert found["pick"] != NO  # a type variable: unknown, so it fits
+
+
+def test_int_expected_through_the_processor(processor, tokenizer, path):
+    line = "        int n = shelf."
+    at_dot = allowed_after(processor, tokenizer, path, line)
+    assert b"total" in at_dot or b"totalUnits" in at_dot
+    assert not any(t.startswith(b"stack") for t in at_dot)  # void: dropped outright
+    assert b"he" in at_dot and b"get" in at_dot  # `heaviestCrate`, `getClass`: chain steps may start here
+    ended = allowed_after(processor, tokenizer, path, line, "heaviestCrate()")
+    assert b";" not in ended and b");" not in ended and b"\n" in ended
+    assert b"." in ended  # `shelf.heaviestCrate().weight()` is an int
+    assert b";" not in allowed_after(processor, tokenizer, path, line, "getClass()")
+    names_only = MGDLogitsProcessor(tokenizer, processor.guide.session, monitors_by_name("deref", "java"))
+    assert b";" in allowed_after(names_only, tokenizer, path, line, "getClass()")  # what `types` adds
+    assert b";" in allowed_after(processor, tokenizer, path, line, "heaviestCrate().weight()")
+    assert b";" in allowed_after(processor, tokenizer, path, line, "totalUnits()")
+    # an operator ends the rule: `isFull()` is a boolean operand of `?:`
+    assert b";" in allowed_after(processor, tokenizer, path, line, "isFull() ? 1 : 0")
+
+
+def test_a_project_type_expected_keeps_its_members(jdtls, processor, tokenizer, path):
+    found = verdicts(jdtls, path, "        Crate c = shelf.")
+    assert found["heaviestCrate"] != NO
+    assert found["getClass"] == NO and found["totalUnits"] == NO and found["label"] == NO
+    line = "        Crate c = shelf."
+    assert b";" in allowed_after(processor, tokenizer, path, line, "heaviestCrate()")
+    assert b";" not in allowed_after(processor, tokenizer, path, line, "getClass()")
+
+
+def test_a_void_member_is_dropped_in_an_argument(jdtls, processor, tokenizer, path):
+    line = "        shelf.stackCrate(shelf."
+    found = verdicts(jdtls, path, line)
+    assert found["stackCrate"] == VOID and found["heaviestCrate"] != NO and found["totalUnits"] == NO
+    at_dot = allowed_after(processor, tokenizer, path, line)
+    assert not any(t.startswith(b"stack") for t in at_dot) and not any(t.startswith(b"wait") for t in at_dot)
+    ended = allowed_after(processor, tokenizer, path, line, "totalUnits()")
+    assert b")" not in ended and b");" not in ended and b"," not in ended
+
+
+def test_a_builder_chain_stays_open(jdtls, processor, tokenizer, path):
+    line = "        Crate b = Crate."
+    found = verdicts(jdtls, path, line)
+    assert found["builder"] == NO  # a Builder, not a Crate: a chain step only
+    written = allowed_after(processor, tokenizer, path, line, "builder()")
+    assert b"." in written and b";" not in written
+    inner = verdicts(jdtls, path, "        Crate b = Crate.builder().")
+    assert inner["build"] != NO and inner["weight"] == NO
+    assert b";" in allowed_after(processor, tokenizer, path, line, "builder().weight(3).build()")
+    # the chain may go on over lines, as builders are written
+    assert b"\n" in allowed_after(processor, tokenizer, path, "        Crate b = Crate.builder().", "weight(3)")
+
+
+def test_conditions_and_return_take_their_types(jdtls, path):
+    condition = verdicts(jdtls, path, "        if (shelf.")
+    assert condition["isFull"] != NO and condition["totalUnits"] == NO
+    returned = verdicts(jdtls, path, "        return shelf.")  # f returns int
+    assert returned["totalUnits"] != NO and returned["label"] == NO
+    boxed = verdicts(jdtls, path, "        Integer i = shelf.")
+    assert boxed["totalUnits"] != NO and boxed["totalWeight"] == NO
+
+
+def test_where_nothing_is_expected_or_known_nothing_is_masked_for_its_type(jdtls, path):
+    monitor = TypesMonitor()
+    assert monitor.allowed_names(jdtls, Document(path, HEAD + "        shelf.", TAIL), "") is None  # a statement
+    generic = "package org.depot;\n\nclass Use {\n    <T> T f(Shelf shelf) {\n"
+    for head, line in ((HEAD, "        var v = shelf."), (HEAD, "        Object o = shelf."), (generic, "        T t = shelf.")):
+        names = monitor.allowed_names(jdtls, Document(path, head + line, TAIL), "")
+        # a value is needed, of a type that is not known or takes anything: only void members go
+        assert names is not None and not names.no_end, line
+        assert "stackCrate" not in names and {"heaviestCrate", "totalUnits", "getClass", "label"} <= names, line
+
+
+def test_an_answer_for_this_is_not_reused_where_another_type_is_expected(processor, tokenizer, path):
+    # `this.` answers are kept per document for the receiver alone (mgd.decoding.kept_answers): the
+    # types answer depends on the place, so two generations from one prompt must not share it
+    prefix = "package org.depot;\n\nclass Use {\n    Crate top;\n    int count;\n\n    int f(Shelf shelf) {\n        "
+    prompt = tokenizer(prefix, add_special_tokens=False)["input_ids"]
+    processor.clear_prompts()
+    processor.add_prompt(prompt, Document(path, prefix, TAIL))
+
+    def after(written: str) -> set[bytes]:
+        more = tokenizer(written, add_special_tokens=False)["input_ids"]
+        processor.guide.reset()  # a new generation from the same prompt
+        for step in range(len(more) + 1):
+            out = processor(torch.tensor([prompt + more[:step]]), torch.zeros(1, len(tokenizer)))
+        table = processor.index.token_bytes
+        return {table[t] for t in torch.nonzero(out[0] > float("-inf")).flatten().tolist() if table[t]}
+
+    assert b";" not in after("int n = this.top")
+    assert b";" in after("Crate c = this.top")
+    assert b";" not in after("Crate c = this.count")

@@ -1,0 +1,141 @@
+"""The `types` monitor's rules without a server: where an expression ends, what a place expects, what fits."""
+
+from __future__ import annotations
+
+import pytest
+
+from mgd.decoding.chain_rules import BAD, ChainRules, advance
+from mgd.decoding.token_index import NameTrie, token_index_for
+from mgd.monitors.base import Names
+from mgd.monitors.java import types as java
+from mgd.monitors.python import types as python
+from mgd.monitors.types import FITS, NO, VOID, DeclaredTypes, Expectation, combined, receiver_start
+
+
+def test_what_ends_the_expression():
+    assert advance(0, ";", newline_ends=False) == BAD
+    assert advance(0, "();", newline_ends=False) == BAD
+    assert advance(0, "()", newline_ends=False) == 0  # the call closed: still waiting
+    assert advance(0, "(a, (b)", newline_ends=False) == 1
+    assert advance(1, "))", newline_ends=False) == BAD  # closes the member's call and the one around it
+    assert advance(0, "().", newline_ends=False) is None  # a chain step
+    assert advance(0, " >", newline_ends=False) is None  # an operand
+    assert advance(0, "\n", newline_ends=False) == 0 and advance(0, "\n", newline_ends=True) == BAD
+    assert advance(1, '")"', newline_ends=False) is None  # a string in the arguments: the rule gives up
+
+
+def test_the_chain_bans_and_the_trie_agree(tokenizer):
+    index = token_index_for(tokenizer)
+    rules = ChainRules(index.token_bytes, index.end_ids, newline_ends=False)
+    semicolon = tokenizer(";", add_special_tokens=False)["input_ids"][0]
+    dot = tokenizer(".", add_special_tokens=False)["input_ids"][0]
+    assert semicolon in rules.bad(0) and dot not in rules.bad(0) and index.end_ids[0] in rules.bad(0)
+    names = Names({"getClass", "get"}, no_end={"getClass"})
+    trie = NameTrie.build(names, no_end=names.no_end, rest_ends=rules.rest_ends())
+    node = trie.follow(b"get")
+    assert node.no_end is None and node.follow(b"Class").no_end is not None
+    # from `get`, a token finishing `Class` and ending the statement is out; one going on with `.` is in
+    mask = index.allowed_mask(node)
+    assert (mask == index.scan_allowed(node)).all()
+
+
+def test_receiver_start():
+    assert receiver_start("int n = shelf.") == 8
+    assert receiver_start("x = a.b(c, d(e))[0].") == 4
+    assert receiver_start('s = "a.b".', "_") == 4
+    assert receiver_start("x = (int) 1.") is None
+
+
+@pytest.mark.parametrize(
+    "line, expected",
+    [
+        ("int n = shelf.", "int"),
+        ("private final List<Crate> crates = shelf.", "List"),
+        ("if (a && !shelf.", java.BOOLEAN),
+        ("int k = 3 * shelf.", java.NUMBER),
+        ("boolean ok = a <= shelf.", java.NUMBER),
+        ("Object o = x == shelf.", None),
+    ],
+)
+def test_java_expectations_from_text(line, expected):
+    found = java.expectation(None, None, "class A {\n  void f() {\n    " + line)
+    assert found is not None and found.type == expected
+
+
+def test_java_places_without_an_opinion():
+    for line in ("shelf.", "for (Crate c : shelf.", "x -> shelf.", "List<shelf."):
+        found = java.expectation(None, None, "class A {\n  void f() {\n    " + line)
+        assert found is None or found.type is None, line
+    assert java.expectation(None, None, "class A {\n  int f() {\n    Runnable r = () -> {\n      return shelf.") is None
+
+
+def test_java_return_type_of_the_enclosing_method():
+    text = "class A {\n  long f(int x) {\n    for (int i = 0; i < x; i++) {\n      if (x > 2) {\n        return shelf."
+    assert java.expectation(None, None, text) == Expectation("long", "return")
+    field = "class A {\n  private Crate top;\n  void f() {\n    top = shelf."
+    assert java.expectation(None, None, field) == Expectation("Crate", "assignment")
+
+
+def test_java_conversions():
+    empty = DeclaredTypes({}, top="Object")
+    fits = lambda expected, member: java._fits(expected, member, empty)  # noqa: E731
+    assert fits("long", "int") and fits("double", "Integer") and fits("int", "Integer") and fits("Integer", "int")
+    assert fits("int", "long") is False and fits("Long", "int") is False and fits("int", "boolean") is False
+    assert fits("String", "int") is False and fits("int", "String") is False and fits("String", "Object") is False
+    assert fits("Number", "int") and fits("Comparable", "String") and fits("CharSequence", "String")
+    assert fits("List", "ArrayList") is None  # JDK hierarchy: unknown
+    assert fits("int", "Class") is False  # no JDK type but the boxes unboxes
+    project = DeclaredTypes({"Crate": frozenset(), "Heavy": frozenset({"Crate"})}, top="Object")
+    assert java._fits("Crate", "Heavy", project) and java._fits("Heavy", "Crate", project) is False
+    assert java._fits("Crate", "Class", project) is False
+    assert java.verdict(Expectation("int", "return"), "void", None) == VOID
+    assert java.verdict(Expectation(None, "value"), "int", None) == FITS
+
+
+def test_python_conversions():
+    bases = DeclaredTypes({"Crate": frozenset(), "Heavy": frozenset({"Crate"}), "Odd": frozenset({"Base"})})
+    assert python._fits("int", "bool", bases) and python._fits("float", "int", bases) and python._fits("Crate", "Heavy", bases)
+    assert python._fits("bool", "int", bases) is False and python._fits("str", "int", bases) is False
+    assert python._fits("Crate", "str", bases) is False and python._fits("Heavy", "Crate", bases) is False
+    assert python._fits("Crate", "Odd", bases) is None  # Odd's base comes from elsewhere
+    assert python._known("Optional[int]") is None and python._known("None") == "None" and python._known("T") is None
+
+
+def test_overloads_combine():
+    assert combined([VOID, VOID]) == VOID and combined([VOID, NO]) == NO and combined([NO, FITS]) == FITS
+
+
+@pytest.mark.parametrize(
+    "text, expected",
+    [
+        ("def f(b: Bay) -> bool:\n    if b:\n        return b.", Expectation("bool", "return")),
+        ("class A:\n    async def f(self) -> int:\n        return self.", Expectation("int", "return")),
+        ("def f(b) -> list[int]:\n    return b.", Expectation(None, "return")),  # unreadable: some value
+        ("def f(b):\n    n: float = b.", Expectation("float", "assignment")),
+        ("def f(b):\n    while not b.", Expectation(None, "condition")),
+        ("def f(b) -> Optional[int]:\n    return b.", None),  # None fits
+        ("def outer() -> int:\n    def inner():\n        return b.", None),  # inner says nothing
+        ("def f(b) -> int:\n    return [b.", None),  # inside brackets
+        ("def f(b) -> int:\n    b.", None),  # a statement
+    ],
+)
+def test_python_expectations_from_text(text, expected):
+    assert python.expectation(None, None, text) == expected
+
+
+def test_one_completion_list_serves_both_monitors():
+    from mgd.monitors.completion_memo import completions_at, is_latest
+
+    class Session:
+        completion_serial = 0
+
+        def completions(self, path, text, offset):
+            self.completion_serial += 1
+            return [text, offset, self.completion_serial]
+
+    session = Session()
+    first = completions_at(session, "a.py", "x.", 2)
+    assert completions_at(session, "a.py", "x.", 2) is first and is_latest(session, first)
+    other = completions_at(session, "a.py", "y.", 2)
+    assert other is not first and not is_latest(session, first)
+    assert completions_at(session, "a.py", "x.", 2) is not first  # asked again: another list came in between
