@@ -208,7 +208,10 @@ def _names(items) -> set[str]:
 # -- queries ------------------------------------------------------------------
 
 
-
+@pytest.mark.skipif(
+    sys.prefix != sys.base_prefix,
+    reason="the tests run in a virtual environment: a nested one would see the base Python's packages, not these",
+)
 def test_jdtls_found_from_a_venv_with_system_site_packages(tmp_path):
     """A virtual environment that sees the base Python's packages also finds the wheel's JDT.LS (its data lies under the base prefix)."""
     import venv
@@ -220,6 +223,7 @@ def test_jdtls_found_from_a_venv_with_system_site_packages(tmp_path):
     )  # fmt: skip
     assert found.returncode == 0, found.stderr
     assert pathlib.Path(found.stdout.strip()).resolve() == pathlib.Path(jdtls.find_jdtls_home()).resolve()
+
 
 def test_members_of_a_class_in_another_package(jdtls_session, java_project):
     items = jdtls_session.completions(_library(java_project), *_body("return book.|"))
