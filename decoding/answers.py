@@ -108,7 +108,7 @@ class Answers:
         if key in self._names or self._ahead.pending(("names", key)):
             return
         session, document = self.session, self._prompts.document(prompt)
-        if any(self.kept.get(k)[0] for k in self._kept_name_keys(document, generated, key, monitors)):
+        if any(self._kept(k)[0] for k in self._kept_name_keys(document, generated, key, monitors)):
             return
         if self._ahead.start(("names", key), session, lambda: allowed_together(monitors, session, document, generated)):
             self.stats.prefetched += 1
@@ -119,7 +119,7 @@ class Answers:
         if self._call_monitor is None or key in self._signatures or self._ahead.pending(("sig", key)):
             return
         session, document, monitor = self.session, self._prompts.document(prompt), self._call_monitor
-        if self.kept.get(("sig", _identity(document), generated))[0]:
+        if self._kept(("sig", _identity(document), generated))[0]:
             return
         if self._ahead.start(("sig", key), session, lambda: monitor.signature(session, document, generated)):
             self.stats.prefetched += 1
@@ -152,7 +152,7 @@ class Answers:
         document, session = self._prompts.document(prompt), self.session
         kept_keys = self._kept_name_keys(document, generated, key, monitors)
         for kept_key in kept_keys:
-            found, trie = self.kept.get(kept_key)
+            found, trie = self._kept(kept_key)
             if found:
                 self.stats.kept_hits += 1
                 if log.isEnabledFor(logging.INFO):
@@ -196,7 +196,7 @@ class Answers:
         if key not in self._not_callable:
             document, session = self._prompts.document(prompt), self.session
             kept_key = ("callable", _identity(document), generated, name, checker.name)
-            found, verdict = self.kept.get(kept_key)
+            found, verdict = self._kept(kept_key)
             if found:
                 self.stats.kept_hits += 1
                 self._not_callable[key] = verdict
@@ -223,7 +223,7 @@ class Answers:
         if key not in self._signatures:
             document = self._prompts.document(prompt)
             kept_key = ("sig", _identity(document), generated)
-            found, sig = self.kept.get(kept_key)
+            found, sig = self._kept(kept_key)
             if found:
                 self.stats.kept_hits += 1
             else:
@@ -254,6 +254,12 @@ class Answers:
 
             self._open_in_prompt[prompt] = walk_calls((), self._scan(""), "", text, signature_at)[0]
         return self._open_in_prompt[prompt]
+
+    def _kept(self, key: tuple) -> tuple[bool, object]:
+        """A kept answer for `key`, only while the server that gave it still runs (a dead one must be asked, and noticed)."""
+        if not getattr(self.session, "running", True):
+            return False, None
+        return self.kept.get(key)
 
     def _count_unanswered(self, key: tuple, reply: Reply) -> None:
         """Count a query the session says it could not answer, and the row step it leaves unconstrained."""

@@ -259,6 +259,24 @@ class LanguageServerSession:
         process = getattr(getattr(self._server, "server", None), "process", None)
         return getattr(process, "pid", None)
 
+    @property
+    def running(self) -> bool:
+        """True while the server process is up; one killed counts as down at once, before a query finds it dead.
+
+        Answers kept from earlier queries are handed out only while this
+        holds, so a dead server is noticed (and restarted or replaced) at the
+        next request rather than hidden behind them.
+        """
+        process = getattr(getattr(self._server, "server", None), "process", None)
+        if not self.available or process is None or getattr(process, "returncode", None) is not None:
+            return False
+        try:
+            with open(f"/proc/{process.pid}/stat") as stat:
+                # a killed child the event loop has not reaped yet is a zombie ("Z")
+                return stat.read().rsplit(")", 1)[1].split()[0] != "Z"
+        except (OSError, IndexError):
+            return _process_exists(process.pid)
+
     # -- queries -----------------------------------------------------------
 
     def completions(self, path: str | os.PathLike, text: str, offset: int) -> CompletionList | None:
@@ -600,3 +618,14 @@ def _describe(err: BaseException) -> str:
     if isinstance(err, (TimeoutError, asyncio.TimeoutError)):
         return "no answer in time"
     return str(err) or type(err).__name__
+
+
+def _process_exists(pid: int) -> bool:
+    """True if a process `pid` exists (where /proc cannot be read)."""
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return True

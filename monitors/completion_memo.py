@@ -19,7 +19,8 @@ def completions_at(session, path, text: str, offset: int):
     key = (str(path), text, offset)
     with _LOCK:
         kept = _LAST.get(id(session))
-    if kept is not None and kept[0] == getattr(session, "completion_serial", None) and kept[1] == key:
+    # a dead server's list is not handed out again: the request must reach it, so the death is noticed
+    if kept is not None and kept[0] == getattr(session, "completion_serial", None) and kept[1] == key and getattr(session, "running", True):
         return kept[2]
     items = session.completions(path, text, offset)
     serial = getattr(session, "completion_serial", None)

@@ -6,6 +6,8 @@ tests ask a fresh guide (nothing kept) at the same rows and compare masks.
 
 from __future__ import annotations
 
+import time
+
 import numpy as np
 import pytest
 
@@ -186,3 +188,29 @@ def test_an_import_line_is_answered_once_and_as_the_server_would(tokenizer, book
         assert isinstance(mask, np.ndarray) and np.array_equal(mask, _fresh_mask(tokenizer, session, document, prompt, rows))
     asked_on_the_way = _queries_before_last_token(tokenizer, session, document, prompt, rows)
     assert guide.stats.kept_hits >= 1 and guide.stats.queries == 1 + asked_on_the_way
+
+
+def test_a_killed_server_is_asked_not_hidden_behind_kept_answers(tokenizer, bookshop):
+    """After SIGKILL, the same text is asked again (no kept answer, no memo): the session restarts the server and answers."""
+    import os
+    import signal
+
+    path = str(bookshop / "bookshop" / "killed.py")
+    prefix = "from bookshop.models import Catalogue\n\n\ndef f(c: Catalogue):\n    return c."
+    document = Document(path, prefix, "\n")
+    with LanguageServerSession(bookshop) as own:
+        guide = Guide(tokenizer, own, prefetch=False)
+        prompt, rows = _rows(tokenizer, prefix)
+        guide.add_prompt(prompt, document)
+        first = _advise(guide, rows)
+        assert own.running and guide.stats.queries == 1
+        os.kill(own.pid, signal.SIGKILL)
+        deadline = time.monotonic() + 10
+        while own.running and time.monotonic() < deadline:
+            time.sleep(0.05)
+        assert not own.running
+        guide.reset()
+        second = _advise(guide, rows)
+        assert guide.stats.kept_hits == 0 and guide.stats.queries == 2
+        assert own.restarts == 1 and own.running
+        assert isinstance(second, np.ndarray) and np.array_equal(first, second)
