@@ -47,6 +47,7 @@ from multilspy.language_server import LanguageServer
 from multilspy.lsp_protocol_handler.server import ProcessLaunchInfo
 
 from mgd.lsp.errors import ServerUnavailable
+from mgd.lsp.process_guard import pid_alive
 from mgd.lsp.process_guard import guarded
 
 log = logging.getLogger("mgd")
@@ -370,19 +371,10 @@ def sweep_stale_scratch() -> None:
             owner = int(pathlib.Path(directory, OWNER_FILE).read_text())
         except (OSError, ValueError):
             continue  # not ours, or still being created
-        if owner == os.getpid() or _pid_alive(owner):
+        if owner == os.getpid() or pid_alive(owner):
             continue
         shutil.rmtree(directory, ignore_errors=True)
 
-
-def _pid_alive(pid: int) -> bool:
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except PermissionError:
-        return True
-    return True
 
 
 # -- the project -------------------------------------------------------------

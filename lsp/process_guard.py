@@ -25,6 +25,17 @@ PR_SET_PDEATHSIG = 1
 GUARD = os.path.abspath(__file__)
 
 
+def pid_alive(pid: int) -> bool:
+    """True if a process `pid` exists (a zombie not yet reaped counts as existing)."""
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return True
+
+
 def guarded(command: list[str], parent_pid: int | None = None) -> list[str]:
     """`command` wrapped in the guard, for the process `parent_pid` (default: this one).
 

@@ -25,7 +25,7 @@ from dataclasses import dataclass
 
 from mgd.lsp.errors import ServerUnavailable
 from mgd.lsp.positions import ENCODINGS, offset_to_position, single_edit
-from mgd.lsp.process_guard import guarded
+from mgd.lsp.process_guard import guarded, pid_alive
 
 __all__ = [
     "SUPPORTED_LANGUAGES",
@@ -275,7 +275,7 @@ class LanguageServerSession:
                 # a killed child the event loop has not reaped yet is a zombie ("Z")
                 return stat.read().rsplit(")", 1)[1].split()[0] != "Z"
         except (OSError, IndexError):
-            return _process_exists(process.pid)
+            return pid_alive(process.pid)  # where /proc cannot be read
 
     # -- queries -----------------------------------------------------------
 
@@ -618,14 +618,3 @@ def _describe(err: BaseException) -> str:
     if isinstance(err, (TimeoutError, asyncio.TimeoutError)):
         return "no answer in time"
     return str(err) or type(err).__name__
-
-
-def _process_exists(pid: int) -> bool:
-    """True if a process `pid` exists (where /proc cannot be read)."""
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except PermissionError:
-        return True
-    return True
