@@ -303,6 +303,10 @@ class PromptRunner:
                 "unresolved_dependencies": len(getattr(build, "unresolved", ())),
                 "constrained_steps": run["constrained_steps"],
                 "server_queries": run["server_queries"],
+                # the server did not answer (timeout, error, dead server): those steps went unguided, and a
+                # table over such samples measures load, not guidance
+                "unanswered_queries": run["unanswered_queries"],
+                "unguided_steps": run["unguided_steps"],
             })  # fmt: skip
         return PromptOutcome(prompt.id, records)
 

@@ -116,7 +116,8 @@ def complete_function(
 
     With a `session` the monitors guide decoding. Each result has `text`, `stop`
     (`function_end`, `eos` or `max_tokens`), `new_tokens`, and the processor's
-    `constrained_steps` and `server_queries` shared by the batch.
+    `constrained_steps`, `server_queries`, `unanswered_queries` and
+    `unguided_steps` shared by the batch.
     """
     from mgd.engines import LLAMA_CPP, engine_of
 
@@ -144,6 +145,8 @@ def complete_function(
                 "new_tokens": ended.lengths[row],
                 "constrained_steps": completion.constrained_steps,
                 "server_queries": completion.server_queries,
+                "unanswered_queries": completion.unanswered_queries,
+                "unguided_steps": completion.unguided_steps,
             }
         )
     return results

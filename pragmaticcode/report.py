@@ -66,6 +66,8 @@ def summarise(records: list[dict]) -> dict:
         entry["unchecked"] = sum(1 for r in flat if r.get("cr") is None)  # the compile or type check could not run
         # guidance at the prompt's dot left out the original's next name (a bug where the original compiles)
         entry["truth_masked"] = sum(1 for r in flat if r.get("truth_masked"))
+        # guided samples where the server left queries unanswered (older records do not say)
+        entry["unanswered"] = sum(1 for r in flat if (r.get("unanswered_queries") or 0) > 0)
         entry["original_errors"] = sum(1 for samples in prompts if (samples[0].get("original_errors") or 0) > 0)
         # of those, prompts whose project declares dependencies this machine has no jar for
         entry["unresolved_dependency_errors"] = sum(
@@ -130,6 +132,11 @@ def warnings(summary: dict) -> list[str]:
             f"own ({why}); CR there counts only the errors a sample adds"
         )
     for mode, entry in summary.items():
+        if entry.get("unanswered"):
+            said.append(
+                f"warning: in {entry['unanswered']} {mode} samples the language server left queries unanswered "
+                "(timeout, error or dead server); those steps went unguided"
+            )
         if entry.get("truth_masked"):
             said.append(f"warning: {entry['truth_masked']} {mode} samples had the original's next name masked at the prompt's dot")
     return said

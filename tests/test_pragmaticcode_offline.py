@@ -323,3 +323,21 @@ def test_report_counts_capped_samples_and_cr_over_those_that_ended(tmp_path):
     assert summary["unguided"]["hit_cap"] == 0 and summary["unguided"]["cr_ended_on_their_own"] == 0.0
     assert endings(summary)[1] == "guided: 1 of 2 samples hit the token cap; CR over the 1 that ended on their own: 100.00"
     assert truth_distribution(records)["prompts"] == 2  # one length per prompt, not per sample
+
+
+def test_report_warns_of_guided_samples_the_server_left_unanswered():
+    from mgd.pragmaticcode.report import warnings
+
+    records = [
+        _record("a", "unguided", 0, True, 1.0, 1.0, 1.0),
+        _record("b", "unguided", 0, True, 1.0, 1.0, 1.0),
+        {**_record("a", "guided", 0, True, 1.0, 1.0, 1.0), "unanswered_queries": 2, "unguided_steps": 2},
+        {**_record("b", "guided", 0, True, 1.0, 1.0, 1.0), "unanswered_queries": 0, "unguided_steps": 0},
+    ]
+    summary = summarise(records)
+    assert summary["guided"]["unanswered"] == 1 and summary["unguided"]["unanswered"] == 0
+    said = [w for w in warnings(summary) if "unanswered" in w]
+    assert said == [
+        "warning: in 1 guided samples the language server left queries unanswered (timeout, error or dead server); "
+        "those steps went unguided"
+    ]

@@ -20,7 +20,7 @@ RECORD_KEYS = {
     "shard", "definition_kind", "completion", "stop", "new_tokens", "seconds", "next_identifier",
     "generated_identifier", "nim", "ism", "pm", "cr", "syntax_error", "new_errors", "checker_error",
     "constrained_steps", "server_queries", "language", "truth_masked", "original_errors", "unresolved_dependencies",
-    "engine", "truth_tokens",
+    "engine", "truth_tokens", "unanswered_queries", "unguided_steps",
 }  # fmt: skip
 
 
