@@ -39,39 +39,23 @@ def add_parser(sub, parser_class) -> None:
     build.add_argument("--max-lines", type=int, default=15, help="longest rest of a function, in lines (default 15)")
 
     run = commands.add_parser("eval", help="generate at each prompt and score every sample", epilog=_EPILOG)
-    run.add_argument(
-        "--dataset",
-        help="dataset folder, prompts.jsonl, the paper's DotPrompts dataset.csv (with --repos), "
-        "or `python`/`java` for a shipped dataset (default: python)",
-    )
-    run.add_argument("--repos", help="for a DotPrompts dataset.csv: folder with one sub-folder per owner/name")
-    run.add_argument("--out", required=True, help="results JSONL, appended one record per sample")
-    run.add_argument(
-        "--model", help="Hugging Face causal LM directory, or a GGUF file for llama.cpp (default: embedded SmolLM2-135M-Instruct)"
-    )
-    from mgd.cli import engine_option
-
-    engine_option(run)
+    _generation_options(run, out_help="results JSONL, appended one record per sample")
     run.add_argument("--samples", type=int, default=1, help="samples per prompt and mode, n (default 1)")
     run.add_argument("--temperature", type=float, default=0.0, help="sampling temperature; 0 is greedy (default)")
-    run.add_argument(
-        "--max-new-tokens", type=int, default=DEFAULT_MAX_NEW_TOKENS,
-        help=f"token cap per sample (default {DEFAULT_MAX_NEW_TOKENS}: 90%% of both default datasets' ground truths fit)",
-    )  # fmt: skip
-    run.add_argument("--limit", type=int, help="only the first K prompts (of the shard)")
     run.add_argument("--modes", default="unguided,guided", help="comma-separated: unguided, guided (default both)")
-    run.add_argument(
-        "--monitors", help="monitors for guided mode (default: the language's: Python deref,imports,classes,args; "
-        "Java deref,args,enums,new)",
+
+    paper = commands.add_parser(
+        "paper",
+        help="the MGD paper's protocol: greedy and 6 samples at temperature 0.8, score@1…6, a Markdown report and charts",
+        description="Runs greedy (n=1) and sampled (n=6, T=0.8) decoding, unguided and guided, into OUT/greedy*.jsonl "
+        "and OUT/sampled-n6*.jsonl (one file per shard), then writes OUT/report.md (score@1…6 of every metric and the "
+        "relative gains beside the paper's) and OUT/score-at-k.png. Shards, --resume and --ray work as for eval.",
+        epilog=_EPILOG,
     )  # fmt: skip
-    run.add_argument("--shard", default="1/1", help="run the i-th of N deterministic slices, as i/N (default 1/1)")
-    run.add_argument("--resume", action="store_true", help="continue an interrupted run in --out")
-    run.add_argument("--work", help="where packages are fetched and installed (default: the mgd cache)")
-    run.add_argument(
-        "--ray", nargs="?", const="", metavar="ADDRESS",
-        help="run on Ray, one task per project: on the cluster whose head is at ADDRESS (HOST:PORT), "
-        "or without ADDRESS on a local Ray with one worker per core",
-    )  # fmt: skip
+    _generation_options(paper, out_help="folder for the results, report.md and the charts (made if missing)")
+    paper.add_argument("--report-only", action="store_true", help="only write the report from the results in --out")
+
+    from mgd.cli import engine_option
 
     lengths = commands.add_parser(
         "lengths", help="how long each prompt's ground truth is, in the model's tokens (to choose --max-new-tokens)",
@@ -93,12 +77,46 @@ def add_parser(sub, parser_class) -> None:
     top.set_defaults(pc_parser=top)
 
 
+def _generation_options(parser: argparse.ArgumentParser, out_help: str) -> None:
+    """The options `eval` and `paper` share: what to run, where, on which model and engine."""
+    from mgd.cli import engine_option
+
+    parser.add_argument(
+        "--dataset",
+        help="dataset folder, prompts.jsonl, the paper's DotPrompts dataset.csv (with --repos), "
+        "or `python`/`java` for a shipped dataset (default: python)",
+    )
+    parser.add_argument("--repos", help="for a DotPrompts dataset.csv: folder with one sub-folder per owner/name")
+    parser.add_argument("--out", required=True, help=out_help)
+    parser.add_argument(
+        "--model", help="Hugging Face causal LM directory, or a GGUF file for llama.cpp (default: embedded SmolLM2-135M-Instruct)"
+    )
+    engine_option(parser)
+    parser.add_argument(
+        "--max-new-tokens", type=int, default=DEFAULT_MAX_NEW_TOKENS,
+        help=f"token cap per sample (default {DEFAULT_MAX_NEW_TOKENS}: 90%% of both default datasets' ground truths fit)",
+    )  # fmt: skip
+    parser.add_argument("--limit", type=int, help="only the first K prompts (of the shard)")
+    parser.add_argument(
+        "--monitors", help="monitors for guided mode (default: the language's: Python deref,imports,classes,args; "
+        "Java deref,args,enums,new)",
+    )  # fmt: skip
+    parser.add_argument("--shard", default="1/1", help="run the i-th of N deterministic slices, as i/N (default 1/1)")
+    parser.add_argument("--resume", action="store_true", help="continue an interrupted run in --out")
+    parser.add_argument("--work", help="where packages are fetched and installed (default: the mgd cache)")
+    parser.add_argument(
+        "--ray", nargs="?", const="", metavar="ADDRESS",
+        help="run on Ray, one task per project: on the cluster whose head is at ADDRESS (HOST:PORT), "
+        "or without ADDRESS on a local Ray with one worker per core",
+    )  # fmt: skip
+
+
 def run(args: argparse.Namespace) -> int:
     """Run the chosen `pragmaticcode` subcommand; return the exit status."""
     if args.pc_command is None:
         args.pc_parser.print_help()
         return 2
-    return {"build": _build, "eval": _eval, "lengths": _lengths, "report": _report}[args.pc_command](args)
+    return {"build": _build, "eval": _eval, "paper": _paper, "lengths": _lengths, "report": _report}[args.pc_command](args)
 
 
 def _work(args) -> pathlib.Path:
@@ -161,15 +179,8 @@ def load_prompts(dataset: str | None, repos: str | None) -> list:
 
 
 def _eval(args) -> int:
-    from mgd.pragmaticcode.evaluate import EvalConfig, evaluate, parse_shard, shard_prompts
-    from mgd.pragmaticcode.java.dotprompts import repos_folder
+    from mgd.pragmaticcode.evaluate import EvalConfig
 
-    index, count = parse_shard(args.shard)
-    if args.limit is not None and args.limit < 1:
-        raise InputError("--limit must be at least 1")
-    from mgd.engines import LLAMA_CPP, choose_engine
-
-    engine = choose_engine(args.engine, args.model)
     config = EvalConfig(
         modes=tuple(m.strip() for m in args.modes.split(",") if m.strip()),
         samples=args.samples,
@@ -177,18 +188,41 @@ def _eval(args) -> int:
         max_new_tokens=args.max_new_tokens,
         model=args.model,
         monitors=args.monitors,
-        engine=engine,
+        engine=_engine(args),
     )
     config.check()
+    return _evaluate(args, config, _prompts(args), args.out)
+
+
+def _engine(args) -> str:
+    """The engine `--engine`/`--model` resolve to; InputError for a model path that engine cannot load."""
+    from mgd.engines import LLAMA_CPP, choose_engine
+
+    engine = choose_engine(args.engine, args.model)
     if args.model is not None and engine != LLAMA_CPP and not pathlib.Path(args.model).is_dir():
         raise InputError(f"--model {args.model} is not a directory")
-    prompts = shard_prompts(load_prompts(args.dataset, args.repos), index, count)[: args.limit]
+    return engine
+
+
+def _prompts(args) -> list:
+    """The prompts of `--dataset`, sliced by `--shard` and `--limit`."""
+    from mgd.pragmaticcode.evaluate import parse_shard, shard_prompts
+
+    index, count = parse_shard(args.shard)
+    if args.limit is not None and args.limit < 1:
+        raise InputError("--limit must be at least 1")
+    return shard_prompts(load_prompts(args.dataset, args.repos), index, count)[: args.limit]
+
+
+def _evaluate(args, config, prompts: list, out) -> int:
+    """Run `config` over `prompts` into `out` and say what was written; the exit status."""
+    from mgd.pragmaticcode.evaluate import evaluate
+    from mgd.pragmaticcode.java.dotprompts import repos_folder
+
     repos = repos_folder(args.repos)
-    summary = evaluate(
-        prompts, args.out, config, _work(args), resume=args.resume, shard=args.shard, repos=repos, ray=args.ray
-    )
+    summary = evaluate(prompts, out, config, _work(args), resume=args.resume, shard=args.shard, repos=repos, ray=args.ray)
     print(
-        f"{summary['written']} records written to {args.out}; {summary['already_done']} prompts were already done"
+        f"{summary['written']} records written to {out}; {summary['already_done']} prompts were already done"
         + (f"; {len(summary['skipped'])} skipped" if summary["skipped"] else ""),
         file=sys.stderr,
     )
@@ -199,6 +233,37 @@ def _eval(args) -> int:
             file=sys.stderr,
         )
     return 1 if summary["skipped"] or summary["unchecked"] else 0
+
+
+def _paper(args) -> int:
+    from mgd.pragmaticcode.evaluate import EvalConfig, parse_shard
+    from mgd.pragmaticcode.protocol import RUNS, protocol_report, score_at_k_chart, summaries
+
+    folder = pathlib.Path(args.out)
+    status = 0
+    if not args.report_only:
+        parse_shard(args.shard)
+        prompts = _prompts(args)
+        configs = [
+            EvalConfig(samples=run.samples, temperature=run.temperature, max_new_tokens=args.max_new_tokens,
+                       model=args.model, monitors=args.monitors, engine=_engine(args))
+            for run in RUNS
+        ]  # fmt: skip
+        for config in configs:
+            config.check()
+        folder.mkdir(parents=True, exist_ok=True)
+        for run, config in zip(RUNS, configs):
+            print(f"mgd: {run.name}: {run.samples} sample(s) per prompt and mode at temperature {run.temperature}", file=sys.stderr)
+            status = max(status, _evaluate(args, config, prompts, run.path(folder, args.shard)))
+    elif not folder.is_dir():
+        raise InputError(f"--out {folder} is not a folder")
+    title = {"python": "PragmaticCode-Py", "java": "PragmaticCode-Java"}.get(args.dataset or "python", str(args.dataset))
+    (folder / "report.md").write_text(protocol_report(folder, title))
+    sampled = summaries(folder).get(RUNS[1].name)
+    if sampled is not None:
+        score_at_k_chart(sampled, folder / "score-at-k.png", f"{title}, {RUNS[1].samples} samples at T={RUNS[1].temperature}")
+    print((folder / "report.md").read_text())
+    return status
 
 
 def _lengths(args) -> int:

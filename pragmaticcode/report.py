@@ -55,6 +55,8 @@ def summarise(records: list[dict]) -> dict:
         entry: dict = {"prompts": len(prompts), "samples_per_prompt": n, **_scores(prompts, 1, n)}
         if n > 1:
             entry[f"at_{n}"] = _scores(prompts, n, n)
+            # every k from 2 to n, for the paper's score@1…n curves
+            entry["at_k"] = {str(k): _scores(prompts, k, n) for k in range(2, n + 1)}
         flat = [r for samples in prompts for r in samples]
         entry["stops"] = dict(sorted(Counter(r["stop"] for r in flat).items()))
         entry["syntax_errors"] = sum(1 for r in flat if r.get("syntax_error"))

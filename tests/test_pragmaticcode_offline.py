@@ -341,3 +341,33 @@ def test_report_warns_of_guided_samples_the_server_left_unanswered():
         "warning: in 1 guided samples the language server left queries unanswered (timeout, error or dead server); "
         "those steps went unguided"
     ]
+
+
+def test_paper_protocol_report_gives_score_at_1_to_6_and_relative_gains(tmp_path):
+    from mgd.pragmaticcode.protocol import RUNS, protocol_report, score_at_k_chart, summaries
+
+    greedy, sampled = RUNS
+    records = [
+        _record("a", "unguided", 0, False, 0.0, 0.0, 0.0), _record("a", "guided", 0, True, 1.0, 1.0, 1.0),
+        _record("b", "unguided", 0, True, 1.0, 1.0, 1.0), _record("b", "guided", 0, True, 1.0, 1.0, 1.0),
+    ]  # fmt: skip
+    greedy.path(tmp_path, "1/2").write_text("".join(json.dumps(r) + "\n" for r in records))
+    # prompt a: unguided compiles in 1 of 6 samples, guided in 3 of 6; prompt b: 0 and 6
+    cr = {("a", "unguided"): 1, ("a", "guided"): 3, ("b", "unguided"): 0, ("b", "guided"): 6}
+    samples = [
+        _record(p, mode, i, i < cr[p, mode], 1.0, 0.5, 0.5) for (p, mode) in cr for i in range(6)
+    ]  # fmt: skip
+    sampled.path(tmp_path, "1/1").write_text("".join(json.dumps(r) + "\n" for r in samples))
+    found = summaries(tmp_path)
+    at = found[sampled.name]["unguided"]["at_k"]
+    # score@k of 0/1 values is pass@k: prompt a unguided 1 - C(5,k)/C(6,k) = k/6, prompt b 0
+    assert [at[str(k)]["cr"] for k in range(2, 7)] == [pytest.approx(100 * k / 6 / 2, abs=0.01) for k in range(2, 7)]
+    assert found[sampled.name]["guided"]["at_k"]["6"]["cr"] == 100.0
+    report = protocol_report(tmp_path, "PragmaticCode-Py")
+    assert "| CR@1 | 50.00 | 100.00 | +100.0% |" in report  # greedy: 1 of 2 prompts compile unguided, both guided
+    assert "| CR | unguided | 8.33 | 16.67 | 25.00 | 33.33 | 41.67 | 50.00 |" in report
+    assert "| CR | guided | 75.00 |" in report and "| paper, SantaCoder-1.1B (sampled) | +23.8% |" in report
+    score_at_k_chart(found[sampled.name], tmp_path / "k.png", "test")
+    assert (tmp_path / "k.png").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+    with pytest.raises(InputError, match="holds no results"):
+        summaries(tmp_path / "nothing")

@@ -110,3 +110,20 @@ def test_a_killed_run_resumes_without_duplicates_or_gaps(dataset):
     keys = [(r["prompt_id"], r["mode"], r["sample"]) for r in after]
     assert len(keys) == len(set(keys)) == 6
     assert after[: len(before)] == before  # nothing already written was lost or rewritten
+
+
+@pytest.mark.model
+def test_paper_protocol_runs_greedy_and_six_samples_and_writes_the_report(dataset):
+    out = dataset / "paper"
+    result = _mgd("pragmaticcode", "paper", "--dataset", str(dataset / "data"), "--out", str(out), "--limit", "1",
+                  "--max-new-tokens", "12", "--work", str(dataset / "work"))  # fmt: skip
+    assert result.returncode == 0, result.stderr[-2000:]
+    greedy, sampled = _records(out / "greedy.jsonl"), _records(out / "sampled-n6.jsonl")
+    assert sorted((r["mode"], r["sample"]) for r in greedy) == [("guided", 0), ("unguided", 0)]
+    assert sorted((r["mode"], r["sample"]) for r in sampled) == sorted((m, i) for m in ("guided", "unguided") for i in range(6))
+    assert {r["temperature"] for r in sampled} == {0.8} and {r["engine"] for r in greedy + sampled} == {"llama.cpp"}
+    report = (out / "report.md").read_text()
+    assert "| CR | guided |" in report and "@6 |" in report and "paper, CodeGen-350M" in report
+    assert (out / "score-at-k.png").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+    again = _mgd("pragmaticcode", "paper", "--out", str(out), "--report-only", timeout=120)
+    assert again.returncode == 0 and again.stdout.strip() == report.strip()
