@@ -155,3 +155,6 @@ class Monitor(ABC):
     @abstractmethod
     def allowed_names(self, session, document: Document, generated: str) -> frozenset[str] | None:
         """Names that may follow `prefix + generated` (which ends at the query point), or None for no constraint."""
+
+    def warm_up(self, session, document: Document) -> None:
+        """Ask ahead, with no bound on time, what a later answer reuses; most monitors have nothing to ask."""

@@ -137,7 +137,8 @@ class _Packages:
             self.texts[key] = data.decode("utf-8")
         return self.texts[key]
 
-    def language_server(self, prompt: Prompt, build):
+    def language_server(self, prompt: Prompt, build, document: Document, monitors: list):
+        """The project's server, started (and its monitors warmed up at `document`) at its first prompt."""
         from mgd.lsp.session import ServerUnavailable
 
         key = project_of(prompt)
@@ -149,6 +150,17 @@ class _Packages:
             except ServerUnavailable as err:
                 log.warning("%s: language server unavailable (%s); guided samples run unguided", key, err)
                 self.session = None
+            else:
+                # what a monitor asks once per server (Java's `new` sweep) is asked before any step waits for it,
+                # so the samples measure guidance, not a first-use stall; its time is not a sample's
+                started = time.perf_counter()
+                for monitor in monitors:
+                    try:
+                        if hasattr(monitor, "warm_up"):  # call monitors have nothing to warm up
+                            monitor.warm_up(self.session, document)
+                    except Exception as err:  # a warm-up is an optimisation: the steps ask again, bounded
+                        log.warning("%s: warming up %s failed (%s)", key, monitor.name, err)
+                log.info("%s: monitors warmed up in %.1f s", key, time.perf_counter() - started)
             self.session_for = key
         return self.session
 
@@ -233,7 +245,7 @@ class PromptRunner:
         document = Document(str(build.root / prompt.file), text[: prompt.dot_offset + 1], text[prompt.function["end"] :])
         runs: list[tuple[str, dict]] = []
         for mode in pending_modes(prompt, config, done):
-            session = self.packages.language_server(prompt, build) if mode == "guided" else None
+            session = self.packages.language_server(prompt, build, document, monitors) if mode == "guided" else None
             masked = truth_masked(prompt, document, session, monitors) if session else None
             torch.manual_seed(_seed(prompt.id, mode))
             started = time.perf_counter()

@@ -124,6 +124,18 @@ def test_new_offers_only_instantiable_classes(processor, tokenizer, report, jdtl
     assert b"Item" not in allowed and b"Pri" not in allowed
 
 
+def test_new_warmed_up_answers_without_asking_and_the_same_as_cold(report, jdtls):
+    path, text = report
+    prefix, suffix = split_at(text, "return new ", 'Magazine("m-1", "Monthly", 1, 10)')
+    cold = NewMonitor().allowed_names(jdtls, Document(path, prefix, suffix), "")
+    warm = NewMonitor()
+    # warmed up at a prompt that ends at a member dot, as the evaluation's prompts do
+    warm.warm_up(jdtls, Document(path, split_at(text, "return catalogue.", "size();")[0], suffix))
+    sent = jdtls.requests
+    assert warm.allowed_names(jdtls, Document(path, prefix, suffix), "") == cold
+    assert jdtls.requests == sent  # the sweep was made ahead: the step asks nothing
+
+
 def test_call_arity_follows_the_overloads(processor, tokenizer, report):
     path, text = report
     prefix, _ = split_at(text, "        return catalogue.", "size();")
