@@ -1,4 +1,4 @@
-"""The `mgd pragmaticcode` commands: build, eval, report."""
+"""The `mgd pragmaticcode` commands: build, eval, paper, lengths, report."""
 
 from __future__ import annotations
 
@@ -236,13 +236,12 @@ def _evaluate(args, config, prompts: list, out) -> int:
 
 
 def _paper(args) -> int:
-    from mgd.pragmaticcode.evaluate import EvalConfig, parse_shard
+    from mgd.pragmaticcode.evaluate import EvalConfig
     from mgd.pragmaticcode.protocol import RUNS, protocol_report, score_at_k_chart, summaries
 
     folder = pathlib.Path(args.out)
     status = 0
     if not args.report_only:
-        parse_shard(args.shard)
         prompts = _prompts(args)
         configs = [
             EvalConfig(samples=run.samples, temperature=run.temperature, max_new_tokens=args.max_new_tokens,

@@ -125,5 +125,5 @@ def test_paper_protocol_runs_greedy_and_six_samples_and_writes_the_report(datase
     report = (out / "report.md").read_text()
     assert "| CR | guided |" in report and "@6 |" in report and "paper, CodeGen-350M" in report
     assert (out / "score-at-k.png").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
-    again = _mgd("pragmaticcode", "paper", "--out", str(out), "--report-only", timeout=120)
+    again = _mgd("pragmaticcode", "paper", "--dataset", str(dataset / "data"), "--out", str(out), "--report-only", timeout=120)
     assert again.returncode == 0 and again.stdout.strip() == report.strip()
