@@ -150,3 +150,6 @@ class CallMonitor:
     def signature(self, session, document: Document, generated: str) -> Signature | None:
         """The callee's Signature right after `prefix + generated` (which ends with `(`), or None for no constraint."""
         raise NotImplementedError
+
+    def warm_up(self, session, document: Document) -> None:
+        """Nothing to ask ahead: a signature depends on the call it is asked at."""

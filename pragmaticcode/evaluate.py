@@ -156,8 +156,7 @@ class _Packages:
                 started = time.perf_counter()
                 for monitor in monitors:
                     try:
-                        if hasattr(monitor, "warm_up"):  # call monitors have nothing to warm up
-                            monitor.warm_up(self.session, document)
+                        monitor.warm_up(self.session, document)
                     except Exception as err:  # a warm-up is an optimisation: the steps ask again, bounded
                         log.warning("%s: warming up %s failed (%s)", key, monitor.name, err)
                 log.info("%s: monitors warmed up in %.1f s", key, time.perf_counter() - started)
