@@ -257,8 +257,9 @@ def _paper(args) -> int:
     elif not folder.is_dir():
         raise InputError(f"--out {folder} is not a folder")
     title = {"python": "PragmaticCode-Py", "java": "PragmaticCode-Java"}.get(args.dataset or "python", str(args.dataset))
-    (folder / "report.md").write_text(protocol_report(folder, title))
-    sampled = summaries(folder).get(RUNS[1].name)
+    found = summaries(folder)
+    (folder / "report.md").write_text(protocol_report(found, title))
+    sampled = found.get(RUNS[1].name)
     if sampled is not None:
         score_at_k_chart(sampled, folder / "score-at-k.png", f"{title}, {RUNS[1].samples} samples at T={RUNS[1].temperature}")
     print((folder / "report.md").read_text())

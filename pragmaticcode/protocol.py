@@ -129,9 +129,8 @@ def summaries(folder: pathlib.Path) -> dict[str, dict]:
     return found
 
 
-def protocol_report(folder: pathlib.Path, title: str) -> str:
-    """The protocol's tables as Markdown: greedy, score@1…6 of the samples, and the gains beside the paper's."""
-    found = summaries(folder)
+def protocol_report(found: dict[str, dict], title: str) -> str:
+    """The protocol's tables as Markdown from its `summaries`: greedy, score@1…6 of the samples, the paper's gains beside."""
     greedy, sampled = found.get(RUNS[0].name), found.get(RUNS[1].name)
     out = [f"# {title}: the MGD paper's protocol", ""]
     if greedy is not None:

@@ -363,7 +363,7 @@ def test_paper_protocol_report_gives_score_at_1_to_6_and_relative_gains(tmp_path
     # score@k of 0/1 values is pass@k: prompt a unguided 1 - C(5,k)/C(6,k) = k/6, prompt b 0
     assert [at[str(k)]["cr"] for k in range(2, 7)] == [pytest.approx(100 * k / 6 / 2, abs=0.01) for k in range(2, 7)]
     assert found[sampled.name]["guided"]["at_k"]["6"]["cr"] == 100.0
-    report = protocol_report(tmp_path, "PragmaticCode-Py")
+    report = protocol_report(found, "PragmaticCode-Py")
     assert "| CR@1 | 50.00 | 100.00 | +100.0% |" in report  # greedy: 1 of 2 prompts compile unguided, both guided
     assert "| CR | unguided | 8.33 | 16.67 | 25.00 | 33.33 | 41.67 | 50.00 |" in report
     assert "| CR | guided | 75.00 |" in report and "| paper, SantaCoder-1.1B (sampled) | +23.8% |" in report
