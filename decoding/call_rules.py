@@ -115,7 +115,10 @@ class CallRules:
             bans.extend(cached)
             if state.calls[-1].closed_to_arguments() and state.lex.in_code:
                 bans.extend(self._starts_argument)
-        if state.names is None and opens_call(state.lex, state.line):
+        # A complete member name may be followed by `()` in one token (`getHeaders().`): judge it as after free text;
+        # a partial name, or one that takes no `(`, is left to the member rules (and asks nothing).
+        names = state.names
+        if (names is None or (names.terminal and not names.no_call)) and opens_call(state.lex, state.line):
             threshold = float(scores.max()) - margin
             generated = None
             for tid in self._paren_open:

@@ -149,6 +149,44 @@ def test_call_arity_follows_the_overloads(processor, tokenizer, report):
     assert b")" in three and b"," not in three
 
 
+def test_call_arity_holds_where_the_rest_of_the_method_is_cut_away(processor, tokenizer, report):
+    # the evaluation's document: the text after the cursor starts where the function ended, so nothing closes the
+    # call. Inside a nested block and before an annotated method, JDT.LS's signature help then finds no call at a
+    # bare `restock(` (javapoet's `type.emit(` before `@Override`) unless the request closes the call.
+    path, text = report
+    prefix = text[: text.index("        Book book = catalogue.")] + "        if (isbn == null) {\n            catalogue."
+    suffix = '\n\n    @Override\n    public String toString() {\n        return "report";\n    }\n}\n'
+    opened = allowed_tokens(processor, tokenizer, path, prefix + "restock(", suffix)
+    assert b")" not in opened and b");" not in opened  # no overload of restock takes no argument
+    assert b'"' in opened
+    one = allowed_tokens(processor, tokenizer, path, prefix + 'restock("sku"', suffix)
+    assert b"," in one and b")" not in one
+
+
+def _allowed_after(processor, tokenizer, path: str, prefix: str, suffix: str, generated: str) -> set[bytes]:
+    """The tokens the processor lets through once `generated` follows the prompt `prefix`, fed a token a step."""
+    ids = tokenizer(prefix, add_special_tokens=False)["input_ids"]
+    more = tokenizer(generated, add_special_tokens=False)["input_ids"]
+    assert tokenizer.decode(ids + more) == prefix + generated
+    processor.clear_prompts()
+    processor.add_prompt(ids, Document(path, prefix, suffix))
+    for step in range(len(more) + 1):
+        masked = processor(torch.tensor([ids + more[:step]]), torch.zeros(1, len(tokenizer)))
+    return {processor.index.token_bytes[t] for t in torch.nonzero(masked[0] > float("-inf")).flatten().tolist()}
+
+
+def test_a_paren_token_right_after_a_member_name_is_judged_by_the_signature(processor, tokenizer, report):
+    # `original.getHeaders().containsHeader(name)` for `getHeaders(String)`: the model writes the member's name, then
+    # one token `()` or `();`; the call must be judged while the name is still being written, not only after a `(`
+    path, text = report
+    prefix, suffix = split_at(text, "        Book book = catalogue.", "findBookByIsbn(isbn);")
+    allowed = _allowed_after(processor, tokenizer, path, prefix, suffix, "restock")
+    assert b"(" in allowed and b'("' in allowed
+    assert b"()" not in allowed and b"();" not in allowed  # no overload of restock takes no argument
+    allowed = _allowed_after(processor, tokenizer, path, prefix, suffix, "size")
+    assert b"()" in allowed and b"();" in allowed
+
+
 def test_a_call_that_takes_no_argument_may_only_close(processor, tokenizer, report):
     path, text = report
     prefix, suffix = split_at(text, 'book == null ? "unknown" : book.getTitle(', ");")

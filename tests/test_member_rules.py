@@ -342,23 +342,23 @@ def _spelled(tokenizer, text: str) -> list[int]:
 
 
 @pytest.mark.parametrize(
-    "member,callable_",
+    "member,callable_,bare",
     [
-        ("capacity_limit", False),  # an int
-        ("title", False),  # a str
-        ("waddle_speed", False),  # a property, a float
-        ("waddle", True),  # a method
-        ("waddle_speed_fn", True),
-        ("helper", True),  # an instance whose class has __call__
-        ("callback", True),  # print
-        ("kind", True),  # a class
-        ("f", True),  # Callable[[int], int]: jedi lists no __call__, and no builtin's members
-        ("thing", True),  # unknown
+        ("capacity_limit", False, False),  # an int
+        ("title", False, False),  # a str
+        ("waddle_speed", False, False),  # a property, a float
+        ("waddle", True, False),  # a method that needs `steps`: `()` breaks its signature
+        ("waddle_speed_fn", True, True),
+        ("helper", True, True),  # an instance whose class has __call__
+        ("callback", True, True),  # print
+        ("kind", True, True),  # a class
+        ("f", True, True),  # Callable[[int], int]: jedi lists no __call__, and no builtin's members
+        ("thing", True, True),  # unknown
     ],
 )
-def test_paren_after_a_member_follows_its_kind_and_type(tokenizer, jedi, path, member, callable_):
+def test_paren_after_a_member_follows_its_kind_and_type(tokenizer, jedi, path, member, callable_, bare):
     allowed = allowed_after(tokenizer, jedi, path, KEEPER_HEAD, _spelled(tokenizer, member))
-    assert (b"(" in allowed) == callable_ and (b"()" in allowed) == callable_, member
+    assert (b"(" in allowed) == callable_ and (b"()" in allowed) == bare, member
     assert b")" in allowed and b" " in allowed and b"." in allowed  # the name may end in any other way
     if not callable_:
         assert not any(t.lstrip(b" \t").startswith(b"(") for t in allowed), member

@@ -244,8 +244,19 @@ class JavaArgumentMonitor(CallMonitor):
     def signature(self, session, document: Document, generated: str) -> Signature | None:
         """All overloads the server lists at the `(`, merged into one Signature (None if none)."""
         text = document.prefix + generated
-        answer = session.signature_help(document.path, text + document.suffix, len(text))
+        answer = session.signature_help(document.path, closed_call(text, document.suffix), len(text))
         return java_signature((answer or {}).get("signatures") or [])
+
+
+def closed_call(text: str, suffix: str) -> str:
+    """The document to ask signature help in at the end of `text`, an open call's argument list: the call closed.
+
+    Where nothing after the cursor closes the call (the rest of the method is
+    not written yet) and an annotated declaration follows, as in `type.emit(`
+    before `@Override`, JDT.LS's parser finds no call and answers no signature;
+    a `)` at the cursor lets it find the call without changing which it is.
+    """
+    return text + ")" + suffix
 
 
 def java_signature(signatures: list[dict]) -> Signature | None:

@@ -36,6 +36,7 @@ import pathlib
 import re
 
 from mgd.monitors.types import DeclaredTypes, Expectation, enclosing_call, judged, receiver_start
+from mgd.monitors.java.monitors import closed_call
 
 PRIMITIVES = frozenset({"byte", "short", "char", "int", "long", "float", "double", "boolean"})
 _WIDER = {
@@ -140,7 +141,7 @@ def _argument(session, document, text: str, code: str, start: int) -> Expectatio
         return Expectation(BOOLEAN, "condition")
     if not keyword or word in _KEYWORDS and word not in ("this", "super"):
         return None  # a cast or grouping `(`, `for (`, `switch (`: no opinion
-    answer = session.signature_help(document.path, text[:start] + document.suffix, start)
+    answer = session.signature_help(document.path, closed_call(text[:start], document.suffix), start)
     signatures = (answer or {}).get("signatures") or []
     if len(signatures) != 1:
         return Expectation(None, "value")  # overloads: some value, which one is not known
