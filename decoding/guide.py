@@ -56,6 +56,7 @@ import numpy as np
 
 from mgd.decoding.answers import Answers
 from mgd.decoding.call_rules import CallRules
+from mgd.decoding.warm_up import wait_for_warm_ups, warm_up_in_background
 from mgd.decoding.chain_rules import chain_rules_for
 from mgd.decoding.member_rules import MemberRules
 from mgd.decoding.merges import MergeRules
@@ -118,6 +119,8 @@ class Guide:
         """Declare that a prompt (its token ids) stands for the text before `document`'s insertion point."""
         self._prompts.add(tuple(prompt_ids or ()), document, start_state(self._scan(document.prefix), document.prefix))
         self.reset()
+        if self.answers.prefetching:  # what a monitor asks once per server, asked before a step needs it
+            warm_up_in_background(self.session, self.monitors, document)
 
     def clear_prompts(self) -> None:
         """Forget every registered prompt (before registering the next batch's)."""
@@ -154,6 +157,7 @@ class Guide:
     def settle(self, timeout: float = 10.0) -> None:
         """Wait (at most `timeout` seconds) for queries started ahead to end, so the stats count them."""
         self.answers.settle(timeout)
+        wait_for_warm_ups(timeout)
 
     def begin_step(self, ids: np.ndarray) -> None:
         """Start a decoding step over rows `ids` (rows, length), before `advise` is asked about each row."""

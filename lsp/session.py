@@ -279,13 +279,18 @@ class LanguageServerSession:
 
     # -- queries -----------------------------------------------------------
 
-    def completions(self, path: str | os.PathLike, text: str, offset: int) -> CompletionList | None:
+    def completions(
+        self, path: str | os.PathLike, text: str, offset: int, *, patience: float | None = None
+    ) -> CompletionList | None:
         """Completions at character `offset` of `text` (the in-memory content of `path`).
 
         Returns None, after logging a warning, when the server is unavailable,
-        fails or does not answer within `request_timeout`.
+        fails or does not answer within `request_timeout`. `patience`: wait
+        this long instead, and take no answer in that time as slowness, not
+        as a hung server (for work asked ahead, such as a sweep of every type
+        on a classpath that the server is still indexing).
         """
-        result = self._ask("completion", path, text, offset)
+        result = self._ask("completion", path, text, offset, patience)
         if result is None:
             return None
         items = result.get("items", []) if isinstance(result, dict) else result
@@ -357,31 +362,38 @@ class LanguageServerSession:
                 locations.append(Location(path, start.get("line", 0), start.get("character", 0)))
         return locations
 
-    def _ask(self, method: str, path: str | os.PathLike, text: str, offset: int):
+    def _ask(self, method: str, path: str | os.PathLike, text: str, offset: int, patience: float | None = None):
         with self._lock:
             self.requests += 1
             if method == "completion":
                 self.completion_serial += 1
-            answer = self._ask_locked(method, path, text, offset)
+            answer = self._ask_locked(method, path, text, offset, patience)
             if answer is None:
                 self.unanswered += 1
             return answer
 
-    def _ask_locked(self, method: str, path: str | os.PathLike, text: str, offset: int):
+    def _ask_locked(self, method: str, path: str | os.PathLike, text: str, offset: int, patience: float | None = None):
         if not self.available:
             return None
         uri = pathlib.Path(path).resolve().as_uri()
         for attempt in range(2):
             try:
-                return self._run(self._request(method, uri, text, offset), self.request_timeout) or []
+                return self._run(self._request(method, uri, text, offset), patience or self.request_timeout) or []
             except Exception as err:  # noqa: BLE001 - a failed query must not stop decoding
                 log.warning("language server: %s failed (%s)", method.replace("_", " "), _describe(err))
+                if patience is not None and self._alive():
+                    return None  # slow, not hung: the next request, on the usual bound, tells
                 if not self._dead_or_hung(err):  # it answered (an error), or we failed: the server is fine
                     self.failed_requests += 1
                     return None
                 if not self._recover() or attempt:
                     return None
         return None
+
+    def _alive(self) -> bool:
+        """True if the server process is still running."""
+        process = getattr(getattr(self._server, "server", None), "process", None)
+        return process is not None and process.returncode is None
 
     def _dead_or_hung(self, err: BaseException) -> bool:
         """True if `err` means the server process is gone or silent (restart it), not that one question failed."""

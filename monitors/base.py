@@ -11,7 +11,7 @@ from __future__ import annotations
 
 from abc import ABC, abstractmethod
 from dataclasses import dataclass
-from typing import Protocol
+from typing import Callable, Protocol
 
 # The scanner contract: every language's scanner state has these fields, with
 # CODE (its mode for code) equal to 0 and `prev` taking the PREV_* values below.
@@ -156,5 +156,12 @@ class Monitor(ABC):
     def allowed_names(self, session, document: Document, generated: str) -> frozenset[str] | None:
         """Names that may follow `prefix + generated` (which ends at the query point), or None for no constraint."""
 
-    def warm_up(self, session, document: Document) -> None:
-        """Ask ahead, with no bound on time, what a later answer reuses; most monitors have nothing to ask."""
+    # True for a monitor whose `warm_up` asks the server something (once per server)
+    warms_up: bool = False
+
+    def warm_up(self, session, document: Document, send: Callable[[Callable[[], object]], object] | None = None) -> None:
+        """Ask ahead, with no bound on time, what a later answer reuses; most monitors have nothing to ask.
+
+        `send(ask)` sends one request (`ask()`) the way the caller wants (in
+        the background: through the session's gate); by default, directly.
+        """

@@ -151,5 +151,7 @@ class CallMonitor:
         """The callee's Signature right after `prefix + generated` (which ends with `(`), or None for no constraint."""
         raise NotImplementedError
 
-    def warm_up(self, session, document: Document) -> None:
+    warms_up = False
+
+    def warm_up(self, session, document: Document, send=None) -> None:
         """Nothing to ask ahead: a signature depends on the call it is asked at."""

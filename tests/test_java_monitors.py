@@ -4,11 +4,14 @@ from __future__ import annotations
 
 import pathlib
 import shutil
+import time
 
 import pytest
 import torch
 
+from mgd.decoding.guide import Guide
 from mgd.decoding.processor import MGDLogitsProcessor
+from mgd.decoding.warm_up import wait_for_warm_ups
 from mgd.demo import example_repo
 from mgd.lsp.session import LanguageServerSession
 from mgd.monitors import default_monitors, monitors_by_name
@@ -53,6 +56,7 @@ def allowed_tokens(processor, tokenizer, path: str, prefix: str, suffix: str) ->
     ids = tokenizer(prefix, add_special_tokens=False)["input_ids"]
     processor.clear_prompts()
     processor.add_prompt(ids, Document(path, prefix, suffix))
+    assert wait_for_warm_ups(120)  # the `new` sweep the guide started in the background is done
     masked = processor(torch.tensor([ids]), torch.zeros(1, len(tokenizer)))
     return {processor.index.token_bytes[t] for t in torch.nonzero(masked[0] > float("-inf")).flatten().tolist()}
 
@@ -134,6 +138,40 @@ def test_new_warmed_up_answers_without_asking_and_the_same_as_cold(report, jdtls
     sent = jdtls.requests
     assert warm.allowed_names(jdtls, Document(path, prefix, suffix), "") == cold
     assert jdtls.requests == sent  # the sweep was made ahead: the step asks nothing
+
+
+class _SlowServer:
+    """JDT.LS with every completion delayed (fault injection: a large classpath's slow sweep)."""
+
+    def __init__(self, session, delay: float) -> None:
+        self._session, self._delay = session, delay
+
+    def __getattr__(self, name):
+        return getattr(self._session, name)
+
+    def completions(self, *args, **kwargs):
+        time.sleep(self._delay)
+        return self._session.completions(*args, **kwargs)
+
+
+def test_a_guide_sweeps_for_new_in_the_background_and_leaves_new_free_meanwhile(tokenizer, report, jdtls):
+    path, text = report
+    prefix, suffix = split_at(text, "return new ", 'Magazine("m-1", "Monthly", 1, 10)')
+    at_new = Document(path, prefix, suffix)
+    cold = NewMonitor().allowed_names(jdtls, at_new, "")
+    monitor, slow = NewMonitor(), _SlowServer(jdtls, delay=0.2)
+    guide = Guide(tokenizer, slow, [monitor], language="java", prefetch=True)
+    # the guide meets the server at a prompt ending at a member dot, as the evaluation's prompts do
+    guide.add_prompt(tokenizer("x", add_special_tokens=False)["input_ids"], Document(path, split_at(text, "return catalogue.", "size();")[0], suffix))
+    time.sleep(0.5)
+    # the sweep (26 requests, over 5 s here) is under way: a step at `new ` is left free, not made to sweep again
+    sent = jdtls.requests
+    assert monitor.allowed_names(slow, at_new, "") is None
+    assert jdtls.requests - sent <= 3  # only the background sweep's own requests went out meanwhile
+    assert wait_for_warm_ups(120)
+    sent = jdtls.requests
+    assert monitor.allowed_names(slow, at_new, "") == cold
+    assert jdtls.requests == sent  # swept ahead: the step asks nothing
 
 
 def test_call_arity_follows_the_overloads(processor, tokenizer, report):

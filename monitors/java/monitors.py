@@ -23,6 +23,7 @@ from __future__ import annotations
 
 import pathlib
 import re
+import threading
 
 from mgd.monitors.base import Document, Monitor, Trigger
 from mgd.monitors.calls import CallMonitor, Signature
@@ -31,6 +32,7 @@ from mgd.monitors.dereference import item_name
 # LSP CompletionItemKind values.
 _CONSTRUCTOR, _CLASS, _ENUM_MEMBER = 4, 7, 20
 _SWEEP = "ABCDEFGHIJKLMNOPQRSTUVWXYZ"
+SWEEP_PATIENCE = 60.0  # seconds one request of a sweep asked ahead may take (a fresh JDT.LS indexes first)
 _IDENTIFIER = re.compile(r"^[^\W\d][\w$]*$")
 _SPACE_AHEAD = Trigger(at=" ", lead_space=True)
 _HERE = Trigger()
@@ -83,6 +85,8 @@ class NewMonitor(Monitor):
         # them a file can name depends on its package and imports: that is
         # worked out per file from the sweep.
         self._offered: dict[tuple[int, int | None], dict[str, frozenset[str]]] = {}
+        self._sweeping: set[tuple[int, int | None]] = set()  # servers a thread is sweeping now
+        self._lock = threading.Lock()  # a background warm-up and the steps share the two
 
     def trigger(self, state, line: str) -> Trigger | None:
         """Fires right after the keyword `new` in code."""
@@ -91,17 +95,21 @@ class NewMonitor(Monitor):
         match = _NEW.search(line)
         return _after_keyword(match, match.group("space")) if match else None
 
-    def warm_up(self, session, document: Document) -> None:
-        """Sweep the types now, while nothing waits for them.
+    warms_up = True
+
+    def warm_up(self, session, document: Document, send=None) -> None:
+        """Sweep the types now, while nothing waits for them (each request through `send`, if given).
 
         The sweep is 26 completions over the whole classpath: about 20 s on
         httpcomponents-client (measured 2026-12-05), longer than a step may
-        wait, and the server stays busy with it after the step gave up. A
-        caller that can (the evaluation, once per project) sweeps first.
+        wait, and the server stays busy with it after the step gave up. The
+        evaluation sweeps once per project before its first sample; a guide
+        sweeps in the background when it first meets a server
+        (`mgd.decoding.warm_up`).
         """
         # at the start of the prompt's own line: a statement may begin with `new` there
         start = document.prefix.rsplit("\n", 1)[0] + "\n"
-        self._offered_by(session, Document(document.path, start + "new ", document.suffix), "")
+        self._offered_by(session, Document(document.path, start + "new ", document.suffix), "", send, ahead=True)
 
     def allowed_names(self, session, document: Document, generated: str) -> frozenset[str] | None:
         """Types the server can construct here that the file can name, less the project's abstract types; and the first segments of qualified names."""
@@ -116,24 +124,38 @@ class NewMonitor(Monitor):
             names |= {f.split(".", 1)[0] for fqns in offered.values() for f in fqns if "." in f}
         return frozenset(names) or None
 
-    def _offered_by(self, session, document: Document, generated: str) -> dict[str, frozenset[str]] | None:
-        """The sweep of this server, made now if it was not yet; None if the server failed."""
+    def _offered_by(
+        self, session, document: Document, generated: str, send=None, ahead: bool = False
+    ) -> dict[str, frozenset[str]] | None:
+        """The sweep of this server, made now if it was not yet; None if the server failed or another thread is sweeping."""
         key = (id(session), getattr(session, "pid", None))
-        if key not in self._offered:
-            offered = self._sweep(session, document, generated)
-            if offered is None:
-                return None
-            self._offered[key] = offered
-        return self._offered[key]
+        with self._lock:
+            if key in self._offered:
+                return self._offered[key]
+            if key in self._sweeping:
+                return None  # a background warm-up is at it: no constraint now, rather than a second sweep
+            self._sweeping.add(key)
+        try:
+            offered = self._sweep(session, document, generated, send or (lambda ask: ask()), ahead)
+        finally:
+            with self._lock:
+                self._sweeping.discard(key)
+        if offered is not None:
+            with self._lock:
+                self._offered[key] = offered
+        return offered
 
-    def _sweep(self, session, document: Document, generated: str) -> dict[str, frozenset[str]] | None:
+    def _sweep(self, session, document: Document, generated: str, send, ahead: bool) -> dict[str, frozenset[str]] | None:
         # JDT.LS proposes only the expected type after a bare `new `; with one
         # letter typed it proposes every type starting with it. Each item's
         # detail is the type's qualified name (`java.util.zip.ZipFile`).
         text = document.prefix + generated
         found: dict[str, set[str]] = {}
+        # asked ahead, a sweep may wait for a server still indexing its classpath: slow is not hung there
+        patient = {"patience": SWEEP_PATIENCE} if ahead else {}
         for letter in _SWEEP:
-            items = session.completions(document.path, text + letter + document.suffix, len(text) + 1)
+            typed = text + letter + document.suffix
+            items = send(lambda typed=typed: session.completions(document.path, typed, len(text) + 1, **patient))
             if items is None or getattr(items, "is_incomplete", False):
                 return None
             for item in items:
