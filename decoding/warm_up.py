@@ -25,7 +25,9 @@ from mgd.monitors.base import Document
 
 log = logging.getLogger("mgd")
 
-_started: set[tuple[int, int | None, int]] = set()  # (session, its server's pid, monitor) warmed up or warming
+# (session, its server's pid, monitor class) warmed up or warming: what a monitor asks once per server does not
+# depend on the instance (`mgd.generate` makes new monitors per call)
+_started: set[tuple[int, int | None, str]] = set()
 _running: list[threading.Thread] = []
 _lock = threading.Lock()
 
@@ -37,7 +39,7 @@ def warm_up_in_background(session, monitors: Sequence[object], document: Documen
     due = []
     with _lock:
         for monitor in monitors:
-            key = (id(session), getattr(session, "pid", None), id(monitor))
+            key = (id(session), getattr(session, "pid", None), type(monitor).__qualname__)
             if getattr(monitor, "warms_up", False) and key not in _started:
                 _started.add(key)
                 due.append(monitor)

@@ -104,6 +104,9 @@ def project_of(prompt: Prompt) -> str:
     return f"{prompt.package}=={prompt.version}"
 
 
+FIRST_TOUCH_PATIENCE = 120.0  # seconds a project's fresh server may take over its first completion
+
+
 class _Packages:
     """Fetched packages and their source files, loaded once; one language server at a time."""
 
@@ -154,6 +157,11 @@ class _Packages:
                 # what a monitor asks once per server (Java's `new` sweep) is asked before any step waits for it,
                 # so the samples measure guidance, not a first-use stall; its time is not a sample's
                 started = time.perf_counter()
+                # a fresh server's first answer can outlast a step's bound (JDT.LS on jline3's 6,000-line file, or a
+                # loaded machine): asked patiently first, it is not taken for a hung server and restarted
+                self.session.completions(
+                    document.path, document.prefix + document.suffix, len(document.prefix), patience=FIRST_TOUCH_PATIENCE
+                )
                 for monitor in monitors:
                     try:
                         monitor.warm_up(self.session, document)

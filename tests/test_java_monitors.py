@@ -128,18 +128,6 @@ def test_new_offers_only_instantiable_classes(processor, tokenizer, report, jdtl
     assert b"Item" not in allowed and b"Pri" not in allowed
 
 
-def test_new_warmed_up_answers_without_asking_and_the_same_as_cold(report, jdtls):
-    path, text = report
-    prefix, suffix = split_at(text, "return new ", 'Magazine("m-1", "Monthly", 1, 10)')
-    cold = NewMonitor().allowed_names(jdtls, Document(path, prefix, suffix), "")
-    warm = NewMonitor()
-    # warmed up at a prompt that ends at a member dot, as the evaluation's prompts do
-    warm.warm_up(jdtls, Document(path, split_at(text, "return catalogue.", "size();")[0], suffix))
-    sent = jdtls.requests
-    assert warm.allowed_names(jdtls, Document(path, prefix, suffix), "") == cold
-    assert jdtls.requests == sent  # the sweep was made ahead: the step asks nothing
-
-
 class _SlowServer:
     """JDT.LS with every completion delayed (fault injection: a large classpath's slow sweep)."""
 
@@ -152,6 +140,22 @@ class _SlowServer:
     def completions(self, *args, **kwargs):
         time.sleep(self._delay)
         return self._session.completions(*args, **kwargs)
+
+
+def test_new_warmed_up_answers_without_asking_and_the_same_as_cold(report, jdtls):
+    path, text = report
+    prefix, suffix = split_at(text, "return new ", 'Magazine("m-1", "Monthly", 1, 10)')
+    cold = NewMonitor().allowed_names(jdtls, Document(path, prefix, suffix), "")
+    # the sweep is kept per server: another session object stands for a server not yet swept
+    server = _SlowServer(jdtls, delay=0.0)
+    warm = NewMonitor()
+    # warmed up at a prompt that ends at a member dot, as the evaluation's prompts do
+    sent = jdtls.requests
+    warm.warm_up(server, Document(path, split_at(text, "return catalogue.", "size();")[0], suffix))
+    assert jdtls.requests - sent == 26
+    sent = jdtls.requests
+    assert NewMonitor().allowed_names(server, Document(path, prefix, suffix), "") == cold  # any instance: per server
+    assert jdtls.requests == sent  # the sweep was made ahead: the step asks nothing
 
 
 def test_a_guide_sweeps_for_new_in_the_background_and_leaves_new_free_meanwhile(tokenizer, report, jdtls):

@@ -214,3 +214,23 @@ def test_an_error_response_does_not_restart_the_server(bookshop, caplog):
         assert any("completion failed" in r.message for r in caplog.records)
         assert not any("restarting" in r.message for r in caplog.records)
         assert session.completions(path, text, len(text)), "the same server answers the next question"
+
+
+def test_a_patient_request_takes_silence_as_slowness_not_a_hung_server(bookshop, caplog):
+    path = bookshop / "bookshop" / "report.py"
+    text = "from bookshop.models import Catalogue\n\ndef f(c: Catalogue):\n    return c."
+    with LanguageServerSession(bookshop, max_restarts=0) as session:
+        pid = session.pid
+        # fault injection: a bound no server meets, as a fresh JDT.LS indexing a large classpath
+        # outlasts a step's bound on its first type search
+        session.request_timeout = 1e-6
+        with caplog.at_level(logging.WARNING, logger="mgd"):
+            assert session.completions(path, text, len(text), patience=1e-6) is None
+        assert session.available and session.pid == pid and session.restarts == 0
+        assert not any("restarting" in r.message or "unavailable" in r.message for r in caplog.records)
+        # given time, the same server answers
+        answer = session.completions(path, text, len(text), patience=30.0)
+        assert answer and "restock" in {item.label for item in answer}
+        # without patience the same silence is a hung server: with no restarts left, the session gives up
+        assert session.completions(path, text, len(text)) is None
+        assert not session.available
