@@ -25,9 +25,8 @@ from mgd.monitors.base import Document
 
 log = logging.getLogger("mgd")
 
-# (session, its server's pid, monitor class) warmed up or warming: what a monitor asks once per server does not
-# depend on the instance (`mgd.generate` makes new monitors per call)
-_started: set[tuple[int, int | None, str]] = set()
+# (session, its server's pid, monitor) warmed up or warming; a monitor keeps what it asked (see NewMonitor)
+_started: set[tuple[int, int | None, int]] = set()
 _running: list[threading.Thread] = []
 _lock = threading.Lock()
 
@@ -39,7 +38,7 @@ def warm_up_in_background(session, monitors: Sequence[object], document: Documen
     due = []
     with _lock:
         for monitor in monitors:
-            key = (id(session), getattr(session, "pid", None), type(monitor).__qualname__)
+            key = (id(session), getattr(session, "pid", None), id(monitor))
             if getattr(monitor, "warms_up", False) and key not in _started:
                 _started.add(key)
                 due.append(monitor)

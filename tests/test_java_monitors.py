@@ -146,15 +146,13 @@ def test_new_warmed_up_answers_without_asking_and_the_same_as_cold(report, jdtls
     path, text = report
     prefix, suffix = split_at(text, "return new ", 'Magazine("m-1", "Monthly", 1, 10)')
     cold = NewMonitor().allowed_names(jdtls, Document(path, prefix, suffix), "")
-    # the sweep is kept per server: another session object stands for a server not yet swept
-    server = _SlowServer(jdtls, delay=0.0)
     warm = NewMonitor()
     # warmed up at a prompt that ends at a member dot, as the evaluation's prompts do
     sent = jdtls.requests
-    warm.warm_up(server, Document(path, split_at(text, "return catalogue.", "size();")[0], suffix))
+    warm.warm_up(jdtls, Document(path, split_at(text, "return catalogue.", "size();")[0], suffix))
     assert jdtls.requests - sent == 26
     sent = jdtls.requests
-    assert NewMonitor().allowed_names(server, Document(path, prefix, suffix), "") == cold  # any instance: per server
+    assert warm.allowed_names(jdtls, Document(path, prefix, suffix), "") == cold
     assert jdtls.requests == sent  # the sweep was made ahead: the step asks nothing
 
 

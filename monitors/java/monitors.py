@@ -78,15 +78,18 @@ class NewMonitor(Monitor):
 
     name = "new"
 
-    # What a project's server offers after `new ` hardly depends on the text
-    # around it (types are proposed with an automatic import), so one sweep
-    # per server is kept, shared by every instance (`mgd.generate` makes new
-    # monitors per call); a restarted server is a new entry. Which of them a
-    # file can name depends on its package and imports: that is worked out
-    # per file from the sweep.
-    _offered: dict[tuple[int, int | None], dict[str, frozenset[str]]] = {}
-    _sweeping: set[tuple[int, int | None]] = set()  # servers a thread is sweeping now
-    _lock = threading.Lock()  # background warm-ups and the steps share the two
+    def __init__(self) -> None:
+        # What a project's server offers after `new ` hardly depends on the
+        # text around it (types are proposed with an automatic import), so one
+        # sweep per server is kept; a restarted server is a new entry. Kept per
+        # instance, not per process: a class the project gains later must not
+        # be masked by an old sweep (`mgd serve` keeps its monitors per
+        # session; `mgd.generate` makes new ones per call). Which of them a
+        # file can name depends on its package and imports: that is worked
+        # out per file from the sweep.
+        self._offered: dict[tuple[int, int | None], dict[str, frozenset[str]]] = {}
+        self._sweeping: set[tuple[int, int | None]] = set()  # servers a thread is sweeping now
+        self._lock = threading.Lock()  # a background warm-up and the steps share the two
 
     def trigger(self, state, line: str) -> Trigger | None:
         """Fires right after the keyword `new` in code."""
