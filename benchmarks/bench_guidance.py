@@ -38,6 +38,7 @@ from dataclasses import dataclass, field
 from typing import Callable, Iterator
 
 import numpy as np
+import psutil
 import torch
 from tqdm import tqdm
 
@@ -92,6 +93,7 @@ class ModeTotals:
 
     seconds: float = 0.0
     cpu_seconds: float = 0.0  # this process's CPU time (every thread; not the language server's)
+    server_cpu_seconds: float = 0.0  # the language servers' CPU time over the same generations
     tokens: int = 0
     constrained_steps: int = 0
     server_queries: int = 0
@@ -99,10 +101,11 @@ class ModeTotals:
     unguided_steps: int = 0
     step_seconds: list[float] = field(default_factory=list)  # guided: each guidance call (one decoding step)
 
-    def add(self, seconds: float, cpu_seconds: float, done: mgd.Completion) -> None:
+    def add(self, seconds: float, cpu_seconds: float, done: mgd.Completion, server_cpu_seconds: float = 0.0) -> None:
         """Count one generation."""
         self.seconds += seconds
         self.cpu_seconds += cpu_seconds
+        self.server_cpu_seconds += server_cpu_seconds
         self.tokens += done.new_tokens
         self.constrained_steps += done.constrained_steps
         self.server_queries += done.server_queries
@@ -115,6 +118,7 @@ class ModeTotals:
         return {
             "seconds": round(self.seconds, 3),
             "cpu_seconds": round(self.cpu_seconds, 3),
+            "server_cpu_seconds": round(self.server_cpu_seconds, 3),
             "tokens": self.tokens,
             "tokens_per_s": round(rate, 2),
             "constrained_steps": self.constrained_steps,
@@ -185,6 +189,16 @@ class EngineRun:
     steps: list[NameTrie] = field(default_factory=list)  # the mask node of every guided constrained step
     prefetch: PrefetchTotals = field(default_factory=PrefetchTotals)
     monitors: str | None = None  # the guided runs' monitors by name (None: the language's default set)
+    # One monitor list per server, made at its first guided run: each guide is fresh, as `mgd.generate`
+    # makes one, but the monitors' once-per-server warm-up (the `new` sweep) is not repeated per prompt.
+    monitor_sets: dict = field(default_factory=dict)
+
+    def monitors_for(self, session) -> list:
+        """This run's monitors for `session`, made once per server."""
+        if id(session) not in self.monitor_sets:
+            names = self.monitors or language_named(session.language).default_monitors
+            self.monitor_sets[id(session)] = monitors_named(names, session.language)
+        return self.monitor_sets[id(session)]
 
     def describe(self) -> dict:
         """What runs the model: library version and threads."""
@@ -242,6 +256,20 @@ def load_engine(name: str) -> EngineRun:
     return EngineRun(name, model, tokenizer, index, load_s, index_s)
 
 
+def server_cpu_seconds(sessions: dict) -> float:
+    """CPU time (user + system) used so far by every server process of `sessions` and their children."""
+    total = 0.0
+    for session in sessions.values():
+        try:
+            process = psutil.Process(session.pid)
+            for p in (process, *process.children(recursive=True)):
+                times = p.cpu_times()
+                total += times.user + times.system
+        except (psutil.Error, TypeError, ValueError):
+            continue  # a server that is down (or restarting) has no CPU time to add
+    return total
+
+
 def start_sessions(repos: list[pathlib.Path], stack: contextlib.ExitStack, language: str = "python") -> tuple[dict, dict]:
     """One started language server per repository, and how long each took to start."""
     sessions, startup = {}, {}
@@ -257,7 +285,7 @@ def start_sessions(repos: list[pathlib.Path], stack: contextlib.ExitStack, langu
 
 def new_guide(run: EngineRun, session):
     """A fresh guide for one generation, as `mgd.generate` makes (kept here so its stats can be read)."""
-    monitors = monitors_named(run.monitors, session.language) if run.monitors else None
+    monitors = run.monitors_for(session)
     if run.name == LLAMA_CPP:
         from mgd.decoding.guide import Guide
 
@@ -381,14 +409,17 @@ def compare_generation(points: list[DerefPoint], sessions: dict, runs: list[Engi
         order = runs if i % 2 == 0 else runs[::-1]
         for run in order:
             for mode in ("unguided", "guided") if (i // len(runs)) % 2 == 0 else ("guided", "unguided"):
+                # The server's CPU is read around each generation: work it does after a guided run
+                # (diagnostics of the edited document) lands in whichever generation comes next.
+                server_before = server_cpu_seconds(sessions)
                 if mode == "unguided":
                     seconds, cpu, done, _ = generate_at(point, run, max_new_tokens)
-                    run.unguided.add(seconds, cpu, done)
+                    run.unguided.add(seconds, cpu, done, server_cpu_seconds(sessions) - server_before)
                 else:
                     # Recording costs one list append per constrained step, far below timer noise.
                     with recording_steps(run.index, run.steps), timing_processor(run.guided.step_seconds):
                         seconds, cpu, done, stats = generate_at(point, run, max_new_tokens, sessions[point.repo])
-                    run.guided.add(seconds, cpu, done)
+                    run.guided.add(seconds, cpu, done, server_cpu_seconds(sessions) - server_before)
                     run.prefetch.add(stats)
 
 
@@ -590,6 +621,7 @@ def render(result: dict) -> str:
         row("guided / unguided wall time", lambda e: f"{e['generation']['guided_over_unguided']:.3f}"),
         row("  CPU s unguided / guided", lambda e: f"{e['generation']['unguided']['cpu_seconds']:.1f}/{e['generation']['guided']['cpu_seconds']:.1f}"),
         row("  guided / unguided CPU time", lambda e: f"{e['generation']['guided_over_unguided_cpu']:.3f}"),
+        row("  server CPU s unguided / guided", lambda e: f"{e['generation']['unguided']['server_cpu_seconds']:.1f}/{e['generation']['guided']['server_cpu_seconds']:.1f}"),
         row("constrained steps", lambda e: f"{e['generation']['guided']['constrained_steps']}"),
         row("server queries (taken by steps)", lambda e: f"{e['generation']['guided']['server_queries']}"),
         row("server queries per prompt (all asked)", lambda e: f"{e['prefetch']['queries'] / cfg['points']:.2f}"),

@@ -26,7 +26,7 @@ import time
 from typing import Callable
 
 from mgd.decoding.call_rules import unclosed_calls, walk_calls
-from mgd.decoding.chain_rules import ChainRules
+from mgd.decoding.chain_rules import SUMS, ChainRules
 from mgd.decoding.kept_answers import KeptAnswers, stable_receiver
 from mgd.decoding.prefetch import Prefetcher, Reply, gate_for, prefetch_enabled, timed, wait_bound
 from mgd.decoding.prompts import Prompts
@@ -71,6 +71,7 @@ class Answers:
         self._names: dict[tuple[int, str, tuple[str, ...], Trigger], NameTrie | None] = {}
         self._signatures: dict[tuple[int, str], Signature | None] = {}
         self._not_callable: dict[tuple[int, str, str], bool] = {}
+        self._name_types: dict[tuple[int, str], dict[str, str] | None] = {}
         self._open_in_prompt: dict[int, tuple] = {}
         self._unanswered: set[tuple] = set()  # keys of `_names` / `_signatures` the server did not answer
         self._warned_late = False
@@ -169,17 +170,18 @@ class Answers:
         trie = None
         if answer:
             # a `Names` answer carries member rules, which frozenset equality does not see
-            rules = tuple(getattr(answer, rule, frozenset()) for rule in ("no_call", "checked", "hidden", "no_end"))
+            rules = tuple(getattr(answer, rule, frozenset()) for rule in ("no_call", "checked", "hidden", "no_end", "no_end_sums"))
             shape = (answer, open_start, trigger.lead_space) + rules
             trie = self._tries.get(shape)
             if trie is None:
                 if len(self._tries) >= _MAX_TRIES:
                     self._tries.clear()
-                no_call, checked, hidden, no_end = rules
-                rest_ends = self._chains.rest_ends() if no_end and self._chains is not None else None
+                no_call, checked, hidden, no_end, sums = rules
+                chains = self._chains if no_end else None
                 trie = self._tries[shape] = NameTrie.build(
                     answer, open_start, trigger.lead_space, no_call=no_call, checked=checked, hidden=hidden,
-                    no_end=no_end, rest_ends=rest_ends,
+                    no_end=no_end, rest_ends=chains.rest_ends() if chains else None,
+                    no_end_sums=sums, rest_ends_sums=chains.rest_ends(SUMS) if chains and sums else None,
                 )
         self._names[key] = trie
         if _answered(reply):
@@ -212,6 +214,27 @@ class Answers:
                 said = "not callable: no `(` after it" if verdict else "may be callable: `(` stays free"
                 log.info("mgd: %s at %r: %s [%.0f ms]", checker.name, where, said, reply.seconds * 1000)
         return self._not_callable[key]
+
+    def name_types(self, prompt: int, generated: str, monitor: Monitor) -> dict[str, str] | None:
+        """The declared types of the variables and fields named like the name `generated` ends with (`monitor.name_types`; cached, kept)."""
+        key = (prompt, generated)
+        if key not in self._name_types:
+            document, session = self._prompts.document(prompt), self.session
+            kept_key = ("name types", _identity(document), generated)
+            found, types = self._kept(kept_key)
+            if found:
+                self.stats.kept_hits += 1
+            else:
+                reply = self._obtain(None, lambda: monitor.name_types(session, document, generated))
+                types = reply.value
+                self._count_unanswered(key, reply)
+                if _answered(reply):
+                    self.kept.put(kept_key, types)
+                if log.isEnabledFor(logging.INFO):
+                    where = (document.prefix + generated).rsplit("\n", 1)[-1].lstrip()[-40:]
+                    log.info("mgd: %s at %r: names in scope %s [%.0f ms]", monitor.name, where, types, reply.seconds * 1000)
+            self._name_types[key] = types
+        return self._name_types[key]
 
     def known_names(self, prompt: int, generated: str, monitor_names: tuple[str, ...], trigger: Trigger) -> NameTrie | None:
         """The answer `names_after` gave for monitors named `monitor_names`, if it was asked; never a query."""

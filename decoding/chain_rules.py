@@ -16,8 +16,19 @@ a condition). Such a name is allowed; what follows it decides:
   a quote, `/`, `#` or `\\` there (a string or comment could hold a
   bracket) ends the rule, never a wrong ban.
 
-Tokens are judged by simulating their text from the waiting depth; the
-lists of banned ids per depth are built once per vocabulary and language.
+**Through sums** (`SUMS`): a member whose every arithmetic result is still
+unfit (`mgd.monitors.java.types`: a `long` where an `int` goes, any number
+where a `boolean` goes) starts the rule at `SUMS` instead of 0. There an
+arithmetic, bitwise or shift operator (`+ - * / % & | ^ << >> >>>`) keeps
+the rule waiting through the next operand (names, numbers, `.`, brackets),
+since binary numeric promotion never narrows: `this.remaining - 1;` is
+still a `long`. A comparison (`<`, `>`, `<=`, `>=`, `==`, `!=`), `?`, `&&`,
+`||`, an assignment (`=`, `-=`, ...), a string or a comment ends the rule
+(the value may be a boolean now, or the rule cannot see), and so do a `.`
+or a word right after the member (a chain step, `instanceof`).
+
+Tokens are judged by simulating their text from the waiting state; the
+lists of banned ids per state are built once per vocabulary and language.
 """
 
 from __future__ import annotations
@@ -30,9 +41,25 @@ _ENDS = frozenset(";,)]}:")
 _OPEN, _CLOSE = frozenset("([{"), frozenset(")]}")
 _GIVE_UP = frozenset("\"'`/#\\")  # a string, comment or continuation may hide brackets
 
+# States of the rule through sums (above the bracket depths 0..MAX_DEPTH).
+SUMS = 100  # right after the member (or its call): an arithmetic operator keeps the value unfit
+_OPERAND = 101  # in an operand after such an operator
+_OP = 102  # after `+ - * % ^ ~` (or `<<`): `=` would make it an assignment
+_SLASH = 103  # after `/`: a comment, `/=` or a division
+_GT, _GT2, _GT3 = 104, 105, 106  # after `>`, `>>`, `>>>`: a comparison, a shift or an assignment
+_LT = 107  # after `<`: a comparison or `<<`
+_AMP, _PIPE = 108, 109  # after `&` / `|`: a bitwise operator, or `&&` `||` `&=` `|=`
+_IN_CALL = 110  # + depth: inside the member's own call; back at SUMS when it closes
+_IN_GROUP = 120  # + depth: inside an operand's brackets; back at _OPERAND when they close
+_TOP = frozenset({0, SUMS, _OPERAND, _OP, _SLASH, _GT, _GT2, _GT3, _LT, _AMP, _PIPE})  # the generation may not end here
+_OPERATOR_STATE = {"+": _OP, "-": _OP, "*": _OP, "%": _OP, "^": _OP, "~": _OP,
+                   "/": _SLASH, ">": _GT, "<": _LT, "&": _AMP, "|": _PIPE}  # fmt: skip
+
 
 def advance(depth: int, text: str, newline_ends: bool) -> int | None:
-    """The waiting depth after `text` is written at `depth`: BAD if it ends the expression, None once the rule is over."""
+    """The waiting state after `text` is written at state `depth`: BAD if it ends the expression, None once the rule is over."""
+    if depth >= SUMS:
+        return _advance_sums(depth, text, newline_ends)
     for ch in text:
         if depth == 0:
             if ch in " \t\r" or (ch == "\n" and not newline_ends):
@@ -54,6 +81,52 @@ def advance(depth: int, text: str, newline_ends: bool) -> int | None:
     return depth
 
 
+def _advance_sums(state: int, text: str, newline_ends: bool) -> int | None:
+    """`advance` from a state of the rule through sums."""
+    for ch in text:
+        state = _sums_step(state, ch, newline_ends)
+        if state is None or state == BAD:
+            return state
+    return state
+
+
+def _sums_step(state: int, ch: str, newline_ends: bool) -> int | None:
+    """The state after one character `ch` at `state` (a state through sums)."""
+    if state >= _IN_CALL:
+        base, back = (_IN_GROUP, _OPERAND) if state >= _IN_GROUP else (_IN_CALL, SUMS)
+        depth = state - base
+        if ch in _GIVE_UP:
+            return None
+        if ch in _OPEN:
+            return None if depth + 1 > MAX_DEPTH else state + 1
+        if ch in _CLOSE:
+            return back if depth == 1 else state - 1
+        return state
+    if state in (_OP, _SLASH, _GT2, _GT3, _AMP, _PIPE, _GT, _LT):
+        if ch == "=" or (state == _SLASH and ch in "/*") or (state == _AMP and ch == "&") or (state == _PIPE and ch == "|"):
+            return None  # an assignment, a comment, `&&`, `||`
+        if state == _GT:
+            return _GT2 if ch == ">" else None  # `>` alone is a comparison
+        if state == _LT:
+            return _OP if ch == "<" else None
+        if state == _GT2 and ch == ">":
+            return _GT3
+        state = _OPERAND  # the operator is complete: `ch` starts (or spaces before) the next operand
+    if ch in " \t\r" or (ch == "\n" and not newline_ends):
+        return state
+    if ch in _ENDS or ch == "\n":
+        return BAD
+    if ch in _OPERATOR_STATE:
+        return _OPERATOR_STATE[ch]
+    if state == SUMS:
+        return _IN_CALL + 1 if ch == "(" else None  # `.` or a word: a chain step or `instanceof`
+    if ch in "([":
+        return _IN_GROUP + 1
+    if ch.isalnum() or ch in "_$.":
+        return _OPERAND
+    return None  # `=`, `!`, `?`, a string, `{`: the rule cannot follow
+
+
 class ChainRules:
     """Which tokens end the expression while the rule waits at a depth, for one vocabulary and language."""
 
@@ -73,14 +146,15 @@ class ChainRules:
         found = self._bad.get(depth)
         if found is None:
             found = [t for t, text in enumerate(self._texts) if text and advance(depth, text, self.newline_ends) == BAD]
-            if depth == 0:
+            if depth in _TOP:
                 found += self._end_ids  # the generation may not end with the value still unfit
             self._bad[depth] = found
         return found
 
-    def rest_ends(self) -> np.ndarray:
-        """Bool (vocab,): True where a token's text after its leading identifier would end the expression at depth 0."""
-        if not hasattr(self, "_rest"):
+    def rest_ends(self, start: int = 0) -> np.ndarray:
+        """Bool (vocab,): True where a token's text after its leading identifier would end the expression from state `start` (0 or SUMS)."""
+        cache = self.__dict__.setdefault("_rest", {})
+        if start not in cache:
             from mgd.decoding.token_index import ident_prefix_len
 
             rest = np.zeros(len(self._texts), dtype=bool)
@@ -88,9 +162,9 @@ class ChainRules:
                 data = text.encode("utf-8")
                 k = ident_prefix_len(data)
                 if 0 < k < len(data):
-                    rest[t] = advance(0, data[k:].decode("utf-8", errors="replace"), self.newline_ends) == BAD
-            self._rest = rest
-        return self._rest
+                    rest[t] = advance(start, data[k:].decode("utf-8", errors="replace"), self.newline_ends) == BAD
+            cache[start] = rest
+        return cache[start]
 
 
 _SHARED: dict[tuple[int, bool], ChainRules] = {}

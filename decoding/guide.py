@@ -14,7 +14,9 @@ Each step, for every row (batch * beams * return sequences):
    allows that name; inside a call, ban tokens that break its rules; after
    a member whose value the server says is not callable, ban a `(`
    (`MemberRules.bans`); after a member whose type does not fit where its
-   value goes, ban what would end the expression (`ChainRules`).
+   value goes, ban what would end the expression (`ChainRules`); with
+   `types` in Java, ban what would end a call's argument after a plain name
+   whose type the parameter cannot take (`ArgumentRules`).
 
 Server queries run off the critical path: once a row is advised, the guide
 reads the row's most probable allowed token into its state (as the next step
@@ -57,6 +59,7 @@ import numpy as np
 from mgd.decoding.answers import Answers
 from mgd.decoding.call_rules import CallRules
 from mgd.decoding.warm_up import wait_for_warm_ups, warm_up_in_background
+from mgd.decoding.argument_rules import ArgumentRules
 from mgd.decoding.chain_rules import chain_rules_for
 from mgd.decoding.member_rules import MemberRules
 from mgd.decoding.merges import MergeRules
@@ -69,6 +72,7 @@ from mgd.monitors import default_monitors, language as language_named
 from mgd.monitors.base import Document, Monitor
 from mgd.monitors.calls import CallMonitor, CallTrack
 from mgd.monitors.compose import fired_together
+from mgd.monitors.types import TypesMonitor
 
 log = logging.getLogger("mgd")
 
@@ -112,6 +116,10 @@ class Guide:
         self._merges = MergeRules(self.index, self.answers, self.monitors, self._scan)
         self._members = MemberRules(self.index, self.answers, self._merges.monitors)
         self._calls = CallRules(self.index.token_bytes, self.answers) if self.call_monitor is not None else None
+        # a plain name passed to a known parameter type: only with `types`, on calls `args` follows, in Java
+        judge = next((m for m in self.monitors if isinstance(m, TypesMonitor)), None)
+        follows = self._calls is not None and judge is not None and self.language == "java"
+        self._arguments = ArgumentRules(self.index.token_bytes, self.answers, judge) if follows else None
         self._reader = TokenReader(self.index.token_bytes, self._merges, self._calls, self._chains)
         self.reset()
 
@@ -256,6 +264,8 @@ class Guide:
         if self._calls is not None:
             bans += self._calls.bans(prompt, gen, state, row_scores, self.merge_margin)
         bans += self._chain_bans(state)
+        if self._arguments is not None:
+            bans += self._arguments.bans(prompt, gen, state, row_scores, self.merge_margin)
         if not bans:
             return keep
         if keep is None or isinstance(keep, list):
@@ -268,7 +278,7 @@ class Guide:
         """Tokens that would end the expression after a member whose type does not fit there."""
         node = state.names
         if node is not None and node.terminal and node.no_end is not None:
-            return self._chains.bad(0)
+            return self._chains.bad(node.chain_start)
         if state.chain is not None:
             self.answers.stats.chain_steps += 1
             return self._chains.bad(state.chain)

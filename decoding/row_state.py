@@ -101,7 +101,7 @@ class TokenReader:
             end = names.follow(body[:k])
             if end is not None and end.terminal and end.no_end is not None and k < len(body):
                 # the member's name ends in this token: the rest is read from right after it
-                return self._chains.after(0, body[k:].decode("utf-8", errors="replace"))
+                return self._chains.after(end.chain_start, body[k:].decode("utf-8", errors="replace"))
         if state.chain is not None:
             return self._chains.after(state.chain, text)
         return None

@@ -17,6 +17,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
+from mgd.decoding.chain_rules import SUMS as _SUMS
 from mgd.decoding.token_text import token_bytes_table
 
 # Identifier bytes: ASCII letters, digits, `_`, and every byte of a multi-byte
@@ -73,7 +74,7 @@ class NameTrie:
     """
 
     __slots__ = (
-        "children", "terminal", "open", "lead", "mask", "no_call", "checked", "narrow", "hidden", "calls", "no_end",
+        "children", "terminal", "open", "lead", "mask", "no_call", "checked", "narrow", "hidden", "calls", "no_end", "chain_start",
     )  # fmt: skip
 
     def __init__(self) -> None:
@@ -90,22 +91,25 @@ class NameTrie:
         self.calls: list | None = []
         # (terminal) bool (vocab,): tokens finishing the name whose rest ends the expression; None: no such rule
         self.no_end: np.ndarray | None = None
+        self.chain_start = 0  # the expression-end rule's state right after this name (`chain_rules.SUMS` or 0)
 
     @classmethod
     def build(
         cls, names, open_start: bool = False, lead_space: bool = False, *, no_call=(), checked=(), hidden=(),
-        no_end=(), rest_ends: np.ndarray | None = None,
+        no_end=(), rest_ends: np.ndarray | None = None, no_end_sums=(), rest_ends_sums: np.ndarray | None = None,
     ) -> "NameTrie":
         """Build a trie of names (`open_start`: no name at all is allowed too; `lead_space`: a space comes first).
 
         `no_call`, `checked`, `hidden`, `no_end`: the member rules of `mgd.monitors.base.Names`;
-        `rest_ends` (`ChainRules.rest_ends`) is what `no_end` bans after a name (no rule without it).
+        `rest_ends` (`ChainRules.rest_ends`) is what `no_end` bans after a name (no rule without it);
+        `no_end_sums` names start the rule through sums, and ban `rest_ends_sums` (`rest_ends(SUMS)`) after them.
         """
         root = cls()
         root.open = open_start
         root.lead = lead_space
         no_call, checked = frozenset(no_call), frozenset(checked)
         no_end = frozenset(no_end) if rest_ends is not None else frozenset()
+        sums = frozenset(no_end_sums) & no_end if rest_ends_sums is not None else frozenset()
         for name in names:
             node = root
             path = [root]
@@ -115,7 +119,9 @@ class NameTrie:
             node.terminal = True
             node.no_call = node.no_call or name in no_call
             node.checked = (node.checked or name in checked) and not node.no_call
-            if name in no_end:
+            if name in sums:
+                node.no_end, node.chain_start = rest_ends_sums, _SUMS
+            elif name in no_end:
                 node.no_end = rest_ends
             if name in checked:
                 for on_path in path:
@@ -124,7 +130,8 @@ class NameTrie:
         shown = frozenset(names) - root.hidden
         if root.hidden and shown:
             root.narrow = cls.build(
-                shown, open_start, lead_space, no_call=no_call, checked=checked, no_end=no_end, rest_ends=rest_ends
+                shown, open_start, lead_space, no_call=no_call, checked=checked, no_end=no_end, rest_ends=rest_ends,
+                no_end_sums=sums, rest_ends_sums=rest_ends_sums,
             )
         return root
 

@@ -77,6 +77,9 @@ class Names(frozenset):
       their call's closing `)`): their type does not fit where the value
       goes, but a `.` (a chain step) or an operator may still follow them
       (`mgd.monitors.types`, `mgd.decoding.chain_rules`).
+    - `no_end_sums`: those of `no_end` whose arithmetic results are unfit
+      too (a `long` where an `int` goes): the rule waits through
+      arithmetic operators after them.
 
     Intersecting two answers (`allowed_together`) keeps the names both allow
     and every rule either one gives; a plain frozenset brings none.
@@ -86,14 +89,16 @@ class Names(frozenset):
     checked: frozenset[str]
     hidden: frozenset[str]
     no_end: frozenset[str]
+    no_end_sums: frozenset[str]
 
-    def __new__(cls, names=(), *, no_call=(), checked=(), hidden=(), no_end=()):
+    def __new__(cls, names=(), *, no_call=(), checked=(), hidden=(), no_end=(), no_end_sums=()):
         self = super().__new__(cls, names)
         every = frozenset(self)
         self.no_call = frozenset(no_call) & every
         self.checked = (frozenset(checked) & every) - self.no_call
         self.hidden = frozenset(hidden) & every
-        self.no_end = frozenset(no_end) & every
+        self.no_end = (frozenset(no_end) | frozenset(no_end_sums)) & every
+        self.no_end_sums = frozenset(no_end_sums) & every
         return self
 
     def __and__(self, other):
@@ -105,22 +110,23 @@ class Names(frozenset):
             checked=self.checked | getattr(other, "checked", frozenset()),
             hidden=self.hidden | getattr(other, "hidden", frozenset()),
             no_end=self.no_end | getattr(other, "no_end", frozenset()),
+            no_end_sums=self.no_end_sums | getattr(other, "no_end_sums", frozenset()),
         )
 
     __rand__ = __and__
 
     def __reduce__(self):
-        return (_names, (frozenset(self), self.no_call, self.checked, self.hidden, self.no_end))
+        return (_names, (frozenset(self), self.no_call, self.checked, self.hidden, self.no_end, self.no_end_sums))
 
     def __repr__(self) -> str:
         return (
             f"Names({sorted(self)!r}, no_call={sorted(self.no_call)!r}, checked={sorted(self.checked)!r}, "
-            f"hidden={sorted(self.hidden)!r}, no_end={sorted(self.no_end)!r})"
+            f"hidden={sorted(self.hidden)!r}, no_end={sorted(self.no_end)!r}, no_end_sums={sorted(self.no_end_sums)!r})"
         )
 
 
-def _names(names, no_call, checked, hidden, no_end=frozenset()) -> Names:
-    return Names(names, no_call=no_call, checked=checked, hidden=hidden, no_end=no_end)
+def _names(names, no_call, checked, hidden, no_end=frozenset(), no_end_sums=frozenset()) -> Names:
+    return Names(names, no_call=no_call, checked=checked, hidden=hidden, no_end=no_end, no_end_sums=no_end_sums)
 
 
 @dataclass(frozen=True)

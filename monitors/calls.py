@@ -36,6 +36,8 @@ class Signature:
     trailing_comma: bool = True
     # Python passes arguments by keyword (`f(name=1)`); Java has no keyword arguments.
     keyword_arguments: bool = True
+    # Each positional parameter's declared type where the callee has one signature (Java); None: unknown.
+    types: tuple[str | None, ...] = ()
 
     def takes(self, count: int) -> bool:
         """True if a call may close with `count` positional arguments."""

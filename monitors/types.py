@@ -16,7 +16,7 @@ things (`mgd.monitors.java.types`, `mgd.monitors.python.types`):
 2. **What type each member gives**: JDT.LS writes it in every item's label
    (`totalUnits() : int`, `capacity : int`), at no extra query; for jedi
    one `completionItem/resolve` per method gives `def count() -> int`.
-3. **Whether that type fits** (`FITS`, `NO`, `VOID`): Java's primitive
+3. **Whether that type fits** (`FITS`, `NO`, `NO_SUMS`, `VOID`): Java's primitive
    widening, boxing and unboxing, `String`, and reference types by the
    project's declared hierarchy; Python's numeric tower and classes by the
    project's declared bases. Unknown, generic, `Any`, unions and types the
@@ -37,6 +37,10 @@ What the answer does with a member (a name with overloads counts all of them):
   whatever ends the expression. So a member whose type has no members
   (an `int` where a `Crate` is expected) is not dropped outright either:
   it may still be an operand (`shelf.isFull() ? a : b`).
+- every overload `NO_SUMS` or `VOID` (Java: a number whose every
+  arithmetic result is unfit too, a `long` where an `int` goes): marked
+  `no_end_sums`, so the rule also waits through arithmetic operators
+  (`this.remaining - 1;` is still a `long`; a comparison ends the rule).
 - otherwise: allowed as deref allows it.
 """
 
@@ -51,6 +55,7 @@ from mgd.monitors.completion_memo import completions_at
 from mgd.monitors.dereference import member_names
 
 FITS, NO, VOID = "fits", "no", "void"
+NO_SUMS = "no, nor any sum"  # unfit, and so is every arithmetic result that starts with it
 log = logging.getLogger("mgd")
 
 
@@ -87,12 +92,13 @@ class TypesMonitor(Monitor):
         names, verdicts = judged
         dropped = {n for n, v in verdicts.items() if v == VOID}
         no_end = {n for n, v in verdicts.items() if v == NO}
-        if not dropped and not no_end:
+        sums = {n for n, v in verdicts.items() if v == NO_SUMS}
+        if not dropped and not no_end and not sums:
             return None
-        return Names(names - dropped, no_end=no_end)
+        return Names(names - dropped, no_end=no_end, no_end_sums=sums)
 
     def judge(self, session, document: Document, generated: str) -> tuple[frozenset[str], dict[str, str]] | None:
-        """The members at the dot and each one's verdict (`FITS`, `NO`, `VOID`), or None where nothing is expected or known."""
+        """The members at the dot and each one's verdict (`FITS`, `NO`, `NO_SUMS`, `VOID`), or None where nothing is expected or known."""
         rules = language_rules(getattr(session, "language", "python"))
         text = document.prefix + generated
         expected = rules.expectation(session, document, text)
@@ -108,6 +114,27 @@ class TypesMonitor(Monitor):
         root = getattr(session, "root", None)
         verdicts = {name: combined([rules.verdict(expected, t, root) for t in types.get(name, [None])]) for name in names}
         return names, verdicts
+
+    def name_types(self, session, document: Document, generated: str) -> dict[str, str] | None:
+        """The declared type of each variable and field whose name starts with the name `generated` ends with (None: the server cannot say).
+
+        One completion request at the end of the text: the server lists the
+        names in scope there with their types (`mgd.decoding.argument_rules`).
+        """
+        rules = language_rules(getattr(session, "language", "python"))
+        variable_types = getattr(rules, "variable_types", None)
+        if variable_types is None:
+            return None
+        text = document.prefix + generated
+        items = completions_at(session, document.path, text + document.suffix, len(text))
+        if not items or getattr(items, "is_incomplete", False):
+            return None
+        return variable_types(items)
+
+    def fits_argument(self, session, expected: str, given: str) -> bool:
+        """False if a value of type `given` surely cannot be passed where a parameter of type `expected` is (unknowns fit)."""
+        rules = language_rules(getattr(session, "language", "python"))
+        return rules.verdict(Expectation(expected, "argument"), given, getattr(session, "root", None)) not in (NO, NO_SUMS)
 
     def expectation(self, session, document: Document, generated: str) -> Expectation | None:
         """What is expected where the expression ending at the dot goes (None: nothing the monitor can say)."""
@@ -126,10 +153,12 @@ def judged(expected: Expectation, member: str | None, void: str, fits: Callable[
 
 
 def combined(verdicts: list[str]) -> str:
-    """One verdict for a name from its overloads': `VOID` if all are void, `NO` if none fits, else `FITS`."""
+    """One verdict for a name from its overloads': `VOID` if all are void, `NO_SUMS` if all are that or void, `NO` if none fits, else `FITS`."""
     if verdicts and all(v == VOID for v in verdicts):
         return VOID
-    if verdicts and all(v in (NO, VOID) for v in verdicts):
+    if verdicts and all(v in (NO_SUMS, VOID) for v in verdicts):
+        return NO_SUMS
+    if verdicts and all(v in (NO, NO_SUMS, VOID) for v in verdicts):
         return NO
     return FITS
 

@@ -15,7 +15,7 @@ from mgd.decoding.processor import MGDLogitsProcessor
 from mgd.lsp.session import LanguageServerSession
 from mgd.monitors import monitors_by_name
 from mgd.monitors.base import Document
-from mgd.monitors.types import NO, VOID, TypesMonitor
+from mgd.monitors.types import NO, NO_SUMS, VOID, TypesMonitor
 
 from types_projects import java_depot
 
@@ -67,7 +67,7 @@ def test_int_expected_keeps_int_members_and_ends_no_other(jdtls, path):
     assert found["totalUnits"] != NO and found["capacity"] != NO
     assert found["stackCrate"] == VOID and found["wait"] == VOID and found["notify"] == VOID
     assert found["heaviestCrate"] == NO and found["getClass"] == NO and found["label"] == NO
-    assert found["totalWeight"] == NO  # long does not narrow to int
+    assert found["totalWeight"] == NO_SUMS  # long does not narrow to int, nor does any sum it starts
     assert found["isFull"] == NO
     assert found["pick"] != NO  # a type variable: unknown, so it fits
 
@@ -88,6 +88,20 @@ def test_int_expected_through_the_processor(processor, tokenizer, path):
     assert b";" in allowed_after(processor, tokenizer, path, line, "totalUnits()")
     # an operator ends the rule: `isFull()` is a boolean operand of `?:`
     assert b";" in allowed_after(processor, tokenizer, path, line, "isFull() ? 1 : 0")
+
+
+def test_a_wider_number_stays_unfit_through_arithmetic(processor, tokenizer, path):
+    line = "        int n = shelf."
+    for written in ("totalWeight() - 1", "totalWeight() >> 2", "totalWeight() * shelf.totalUnits()"):
+        assert b";" not in allowed_after(processor, tokenizer, path, line, written), written
+    # a comparison makes a boolean, which a ternary may turn into an int
+    assert b";" in allowed_after(processor, tokenizer, path, line, "totalWeight() > 0 ? 1 : 0")
+    # an `int` member's sums are free: `totalUnits() - 1` is an int
+    assert b";" in allowed_after(processor, tokenizer, path, line, "totalUnits() - 1")
+    found = verdicts(jdtls=processor.guide.session, path=path, line="        boolean full = shelf.")
+    assert found["totalWeight"] == NO_SUMS and found["isFull"] != NO
+    assert b";" not in allowed_after(processor, tokenizer, path, "        boolean full = shelf.", "totalUnits() + 1")
+    assert b";" in allowed_after(processor, tokenizer, path, "        boolean full = shelf.", "totalUnits() >= 1")
 
 
 def test_a_project_type_expected_keeps_its_members(jdtls, processor, tokenizer, path):
@@ -124,11 +138,11 @@ def test_a_builder_chain_stays_open(jdtls, processor, tokenizer, path):
 
 def test_conditions_and_return_take_their_types(jdtls, path):
     condition = verdicts(jdtls, path, "        if (shelf.")
-    assert condition["isFull"] != NO and condition["totalUnits"] == NO
+    assert condition["isFull"] != NO and condition["totalUnits"] == NO_SUMS  # `shelf.totalUnits() > 0` ends the rule
     returned = verdicts(jdtls, path, "        return shelf.")  # f returns int
     assert returned["totalUnits"] != NO and returned["label"] == NO
     boxed = verdicts(jdtls, path, "        Integer i = shelf.")
-    assert boxed["totalUnits"] != NO and boxed["totalWeight"] == NO
+    assert boxed["totalUnits"] != NO and boxed["totalWeight"] == NO_SUMS
 
 
 def test_where_nothing_is_expected_or_known_nothing_is_masked_for_its_type(jdtls, path):
@@ -161,3 +175,18 @@ def test_an_answer_for_this_is_not_reused_where_another_type_is_expected(process
     assert b";" not in after("int n = this.top")
     assert b";" in after("Crate c = this.top")
     assert b";" not in after("Crate c = this.count")
+
+
+def test_a_plain_name_of_the_wrong_type_may_not_end_an_argument(tokenizer, jdtls, path):
+    guided = MGDLogitsProcessor(tokenizer, jdtls, monitors_by_name("deref,args,types", "java"))
+    line = "        long total = 3;\n        shelf.stackCrate("  # stackCrate(Crate crate): one signature
+    after_total = allowed_after(guided, tokenizer, path, line, "total")
+    assert b")" not in after_total and b");" not in after_total  # a long is no Crate
+    assert b" +" in after_total or b"+" in after_total  # anything else stays free
+    assert b")" in allowed_after(guided, tokenizer, path, line, "crate")
+    after_shelf = allowed_after(guided, tokenizer, path, line, "shelf")
+    assert b")" not in after_shelf and b"." in after_shelf  # `shelf.heaviestCrate()` is a Crate
+    # a name the server does not list is not judged
+    assert b")" in allowed_after(guided, tokenizer, path, line, "unknownThing")
+    names_only = MGDLogitsProcessor(tokenizer, jdtls, monitors_by_name("deref,args", "java"))
+    assert b")" in allowed_after(names_only, tokenizer, path, line, "total")  # what `types` adds

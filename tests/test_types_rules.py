@@ -4,12 +4,12 @@ from __future__ import annotations
 
 import pytest
 
-from mgd.decoding.chain_rules import BAD, ChainRules, advance
+from mgd.decoding.chain_rules import BAD, SUMS, ChainRules, advance
 from mgd.decoding.token_index import NameTrie, token_index_for
 from mgd.monitors.base import Names
 from mgd.monitors.java import types as java
 from mgd.monitors.python import types as python
-from mgd.monitors.types import FITS, NO, VOID, DeclaredTypes, Expectation, combined, receiver_start
+from mgd.monitors.types import FITS, NO, NO_SUMS, VOID, DeclaredTypes, Expectation, combined, receiver_start
 
 
 def test_what_ends_the_expression():
@@ -22,6 +22,39 @@ def test_what_ends_the_expression():
     assert advance(0, " >", newline_ends=False) is None  # an operand
     assert advance(0, "\n", newline_ends=False) == 0 and advance(0, "\n", newline_ends=True) == BAD
     assert advance(1, '")"', newline_ends=False) is None  # a string in the arguments: the rule gives up
+
+
+@pytest.mark.parametrize(
+    "text, after",
+    [
+        ("();", BAD),
+        (" - 1;", BAD),  # `long - int` is a `long`
+        ("() - this.buffer.length();", BAD),  # the other operand's dots and call are read through
+        (" * (a + b(c, d)), x", BAD),  # its brackets too; the comma then ends the argument
+        (" >> 3;", BAD),
+        (" >>> 3)", BAD),
+        (" / 2 % 3 & 4 ^ 5 | 6 << 1;", BAD),
+        ("()\n    - 1;", BAD),
+        (" - 1", SUMS + 1),  # still waiting, in an operand
+        (" > 0 ? 1 : 0;", None),  # a comparison: a boolean now, a ternary may follow
+        (" >= 0", None),
+        (" <= 0", None),
+        (" == 0", None),
+        (" != 0", None),
+        (" && b", None),
+        (" || b", None),
+        (" -= 1", None),  # an assignment
+        (" >>= 1", None),
+        (" = 1", None),
+        (" // a comment", None),
+        (" + \"s\";", None),  # a string: the rule gives up
+        ("().intValue();", None),  # a box's chain step
+        (" instanceof Long", None),
+        (" ? 1 : 2", None),
+    ],
+)
+def test_sums_keep_the_rule_waiting_through_arithmetic(text, after):
+    assert advance(SUMS, text, newline_ends=False) == after
 
 
 def test_the_chain_bans_and_the_trie_agree(tokenizer):
@@ -90,6 +123,29 @@ def test_java_conversions():
     assert java._fits("Crate", "Class", project) is False
     assert java.verdict(Expectation("int", "return"), "void", None) == VOID
     assert java.verdict(Expectation(None, "value"), "int", None) == FITS
+    # a constant `int` field narrows into `short`, `char`, `byte` and their boxes: unknown, never a wrong mask
+    assert fits("short", "int") is None and fits("Character", "int") is None and fits("short", "long") is False
+
+
+@pytest.mark.parametrize(
+    "expected, member, found",
+    [
+        ("int", "long", NO_SUMS),  # every `long ± x` is a long or wider
+        ("int", "double", NO_SUMS),
+        ("Integer", "long", NO_SUMS),
+        ("int", "Long", NO_SUMS),  # unboxed, then promoted
+        ("boolean", "int", NO_SUMS),  # arithmetic never gives a boolean (a comparison ends the rule)
+        ("float", "double", NO_SUMS),
+        ("Long", "int", NO),  # `n + 1L` is a long: a sum may fit
+        ("String", "int", NO),  # `n + ""` is a String
+        ("int", "boolean", NO),
+        ("int", "String", NO),
+        ("short", "long", NO),  # narrowing by constants is for `int` alone
+        ("long", "int", FITS),
+    ],
+)
+def test_java_numbers_whose_sums_cannot_fit(expected, member, found):
+    assert java.verdict(Expectation(expected, "assignment"), member, None) == found
 
 
 def test_python_conversions():
@@ -103,6 +159,7 @@ def test_python_conversions():
 
 def test_overloads_combine():
     assert combined([VOID, VOID]) == VOID and combined([VOID, NO]) == NO and combined([NO, FITS]) == FITS
+    assert combined([NO_SUMS, VOID]) == NO_SUMS and combined([NO_SUMS, NO]) == NO and combined([NO_SUMS, FITS]) == FITS
 
 
 @pytest.mark.parametrize(

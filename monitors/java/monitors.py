@@ -299,6 +299,11 @@ def java_signature(signatures: list[dict]) -> Signature | None:
     if not counts and varargs_from is None:
         return None
     longest = max(counts | ({varargs_from} if varargs_from is not None else set()))
+    types: tuple[str | None, ...] = ()
+    if len(signatures) == 1 and varargs_from is None:
+        from mgd.monitors.java.types import parameter_type  # the type rules import this module
+
+        types = tuple(parameter_type(p) for p in signatures[0].get("parameters") or [])
     return Signature(
         positional=tuple(f"arg{i}" for i in range(longest)),
         keyword=frozenset(),
@@ -309,4 +314,5 @@ def java_signature(signatures: list[dict]) -> Signature | None:
         varargs_from=varargs_from,
         trailing_comma=False,
         keyword_arguments=False,
+        types=types,
     )

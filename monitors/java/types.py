@@ -28,6 +28,13 @@ so only themselves (and their own supertypes) fit; a project type fits a
 project type when the project's `extends`/`implements` lead to it; a JDK
 type that is neither primitive, box nor `String` fits any JDK type (no
 hierarchy is asked: unknown). Types the project declares twice are unknown.
+An `int` (or narrower) member where a `byte`, `short` or `char` (or its box)
+goes is unknown: a constant field narrows there.
+
+A number that does not fit is `NO_SUMS` when no arithmetic result that
+starts with it fits either (binary numeric promotion gives at least `int`
+and at least the member's own type): a `long` or `double` where an `int` or
+`Integer` goes, any number where a `boolean` goes.
 """
 
 from __future__ import annotations
@@ -35,7 +42,7 @@ from __future__ import annotations
 import pathlib
 import re
 
-from mgd.monitors.types import DeclaredTypes, Expectation, enclosing_call, judged, receiver_start
+from mgd.monitors.types import NO, NO_SUMS, DeclaredTypes, Expectation, enclosing_call, judged, receiver_start
 from mgd.monitors.java.monitors import closed_call
 
 PRIMITIVES = frozenset({"byte", "short", "char", "int", "long", "float", "double", "boolean"})
@@ -61,6 +68,9 @@ _FINAL_SUPERS = {
     "String": _BOX_SUPERS | {"CharSequence"},
 }
 NUMBER = "#number"  # an arithmetic operand: any primitive number or box
+_PROMOTED = ("int", "long", "float", "double")  # binary numeric promotion's results, narrowest first
+# A constant `int` (a `static final` field) narrows into these where its value is representable (JLS 5.2).
+_CONSTANT_NARROWS = frozenset({"byte", "short", "char", "Byte", "Short", "Character"})
 BOOLEAN = "boolean"
 
 _KEYWORDS = frozenset(
@@ -146,12 +156,37 @@ def _argument(session, document, text: str, code: str, start: int) -> Expectatio
     if len(signatures) != 1:
         return Expectation(None, "value")  # overloads: some value, which one is not known
     params = signatures[0].get("parameters") or []
-    if position >= len(params) or not isinstance(params[position], dict):
+    if position >= len(params):
         return Expectation(None, "value")
-    label = str(params[position].get("label", ""))
+    found = parameter_type(params[position])
+    return Expectation(found, "argument") if found else Expectation(None, "value")
+
+
+def parameter_type(param) -> str | None:
+    """A JDT.LS signature parameter's declared type (`String name` → `String`), as the rules compare it; None for varargs or unknown."""
+    label = str(param.get("label", "")) if isinstance(param, dict) else ""
     if "..." in label or " " not in label.strip():
-        return Expectation(None, "value")
-    return Expectation(_known(label.strip().rsplit(" ", 1)[0]), "argument")
+        return None
+    return _known(label.strip().rsplit(" ", 1)[0])
+
+
+# CompletionItemKind: Field, Variable, Constant; a method or type named alike is no value without more text
+_VALUE_KINDS = frozenset({5, 6, 21})
+
+
+def variable_types(items) -> dict[str, str]:
+    """The declared type of each variable, parameter and field in `items` (JDT.LS labels `crates : List<Crate>`), where it is one known type."""
+    from mgd.monitors.dereference import item_name
+
+    seen: dict[str, set] = {}
+    for item in items:
+        if getattr(item, "kind", None) not in _VALUE_KINDS:
+            continue
+        match = _LABEL_TYPE.search(item.label or "")
+        spelled = match.group("field") if match else None
+        seen.setdefault(item_name(item), set()).add(_known(spelled) if spelled else None)
+    # `Object` is what JDT.LS says of a lambda parameter it cannot infer: not a declared type to judge by
+    return {name: types.pop() for name, types in seen.items() if len(types) == 1 and None not in types and "Object" not in types}
 
 
 def _return_type(code: str) -> str | None:
@@ -254,8 +289,25 @@ def member_types(session, items, names: frozenset[str]) -> dict[str, list[str | 
 
 
 def verdict(expected: Expectation, member: str | None, root: str | None) -> str:
-    """`VOID`, `NO` or `FITS` for a member of type `member` where `expected` holds (unknown types fit)."""
-    return judged(expected, member, "void", lambda want, given: _fits(want, given, hierarchy(root)))
+    """`VOID`, `NO`, `NO_SUMS` or `FITS` for a member of type `member` where `expected` holds (unknown types fit)."""
+    found = judged(expected, member, "void", lambda want, given: _fits(want, given, hierarchy(root)))
+    return NO_SUMS if found == NO and _sums_unfit(expected.type, member) else found
+
+
+def _sums_unfit(expected: str | None, member: str | None) -> bool:
+    """True if no arithmetic result starting with a `member` value fits `expected` (numbers into numbers and booleans only)."""
+    numeric = _UNBOX.get(member, member)
+    if numeric not in PRIMITIVES or numeric == "boolean":
+        return False
+    promoted = numeric if numeric in _PROMOTED else "int"
+    if expected in ("boolean", "Boolean"):
+        return True
+    target = _UNBOX.get(expected, expected) if expected not in _CONSTANT_NARROWS else None
+    if target not in _PROMOTED:
+        return False
+    # a result is `promoted` or wider; a primitive target takes it by widening, a box only as its own primitive
+    reachable = {promoted} | _WIDER[promoted]
+    return target not in reachable
 
 
 def _fits(expected: str, member: str, hierarchy: DeclaredTypes) -> bool | None:
@@ -271,6 +323,9 @@ def _fits(expected: str, member: str, hierarchy: DeclaredTypes) -> bool | None:
         if numeric in PRIMITIVES:
             return numeric != "boolean"
         return _reference_fits(member, hierarchy, lambda m: False)
+    if expected in _CONSTANT_NARROWS and member in ("byte", "short", "char", "int"):
+        unboxed = _UNBOX.get(expected, expected)
+        return True if member == unboxed or unboxed in _WIDER[member] else None  # a constant may narrow
     if expected in PRIMITIVES:
         unboxed = _UNBOX.get(member, member)
         if unboxed in PRIMITIVES:
