@@ -32,6 +32,7 @@ import json
 import logging
 import os
 import pathlib
+import re
 import sys
 import time
 from dataclasses import dataclass, field
@@ -268,6 +269,28 @@ def server_cpu_seconds(sessions: dict) -> float:
         except (psutil.Error, TypeError, ValueError):
             continue  # a server that is down (or restarting) has no CPU time to add
     return total
+
+
+def server_thread_cpu(sessions: dict) -> dict[str, float]:
+    """CPU seconds so far of the servers' threads, summed by thread name without its number (`C2 CompilerThread`); Linux only, else empty."""
+    found: dict[str, float] = {}
+    tick = os.sysconf("SC_CLK_TCK") if hasattr(os, "sysconf") else 100
+    for session in sessions.values():
+        try:
+            process = psutil.Process(session.pid)
+            pids = [process.pid] + [p.pid for p in process.children(recursive=True)]
+        except (psutil.Error, TypeError, ValueError):
+            continue
+        for pid in pids:
+            task = pathlib.Path(f"/proc/{pid}/task")
+            for thread in task.iterdir() if task.is_dir() else ():
+                try:
+                    name = re.sub(r"[#\d\s-]+$", "", (thread / "comm").read_text().strip()) or "?"
+                    fields = (thread / "stat").read_text().rsplit(")", 1)[1].split()
+                except OSError:
+                    continue  # the thread ended
+                found[name] = found.get(name, 0.0) + (int(fields[11]) + int(fields[12])) / tick
+    return found
 
 
 def start_sessions(repos: list[pathlib.Path], stack: contextlib.ExitStack, language: str = "python") -> tuple[dict, dict]:
@@ -652,6 +675,9 @@ def render(result: dict) -> str:
         ]
     lines += [
         "",
+        "  servers' CPU by thread during generation: "
+        + (", ".join(f"{name} {s:.1f} s" for name, s in result.get("server_threads_cpu_s", {}).items()) or "not measured"),
+        "",
         f"3. Language-server completion, warm ({lsp['calls']} calls, {lsp['empty_answers']} without members)",
         f"  median {lsp['median_ms']:.2f} ms   p99 {lsp['p99_ms']:.2f} ms   mean {lsp['mean_ms']:.2f} ms",
         "",
@@ -718,7 +744,9 @@ def run(
         sessions, startup = start_sessions(repos, stack, language)
         for engine_run in runs:
             warm_up(points, sessions, engine_run, max_new_tokens)
+        threads_before = server_thread_cpu(sessions)
         compare_generation(points, sessions, runs, max_new_tokens)
+        threads_after = server_thread_cpu(sessions)
         masks = {r.name: measure_masks(r.index, r.steps, r.name) for r in runs}
         lsp = measure_completions(points, sessions, LSP_CALLS_QUICK if quick else LSP_CALLS, COMMENT[language])
     by_engine = {r.name: engine_result(r, masks[r.name]) for r in runs}
@@ -744,6 +772,10 @@ def run(
         "engines": by_engine,
         "comparison": compare_engines(by_engine),
         "lsp": lsp,
+        # where the servers' CPU went while every engine generated (both modes): the five busiest thread kinds
+        "server_threads_cpu_s": dict(
+            sorted(((n, round(s - threads_before.get(n, 0.0), 2)) for n, s in threads_after.items()), key=lambda kv: -kv[1])[:5]
+        ),
     }
     result["targets"] = targets(result)
     return result

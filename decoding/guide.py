@@ -257,6 +257,12 @@ class Guide:
             keep = self.index.allowed_mask(state.names)
             stats.constrained_steps += 1
             stats.mask_seconds.append(time.perf_counter() - started)
+            if state.names.terminal:
+                # a complete name may be followed by `.get` in one token: judged by the dot's answer, as in free text
+                merged = self._merges.allowed_after_name(prompt, gen, state.lex, row_scores, self.merge_margin)
+                if merged:
+                    keep = keep.copy()  # the trie node's cached mask is shared
+                    keep[merged] = True
         bans = self._members.bans(prompt, gen, state, row_scores, self.merge_margin)
         self._released_now = bans + self._members.masked_calls(state)
         if self._released_now:

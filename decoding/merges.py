@@ -110,6 +110,19 @@ class MergeRules:
                 banned.append(tid)
         return banned
 
+    def allowed_after_name(self, prompt: int, gen: np.ndarray, lex: ScanState, scores: np.ndarray, margin: float) -> list[int]:
+        """Dot-merged tokens (`.get`, `.__`) the server allows right after a complete name, as in free text.
+
+        The name's trie cannot judge them (they start the next member's name),
+        so its mask leaves them out; the dot's own answer can. Only tokens
+        that write the dot first (no call in between) are given back.
+        """
+        openers = self.openers(lex) if self.monitors else None
+        if not openers:
+            return []
+        banned = set(self.banned(prompt, gen, lex, scores, margin))
+        return [tid for tid, head, _name, _rest in openers if head == "." and tid not in banned and scores[tid] != float("-inf")]
+
     def _no_call_after(self, prompt: int, generated: str, name: str, node: NameTrie) -> bool:
         """True if no `(` may follow member `name` (complete at `node`) after `generated`, which ends with its dot."""
         if node.no_call:

@@ -123,6 +123,11 @@ class TokenReader:
             if names.terminal and (names.no_call or names.checked) and _only_spaces(data):
                 # `name ` then `(` is still a call: the rule on `(` holds past the spaces
                 return RowState(lex=lex, line=line, after_name=names)
+            if names.terminal and k == 0 and token in self._merges.dot_merged:
+                # `.__` right after a complete name: the next member's name, held to the answer that let it through
+                node = self._merges.names_opened(prompt, before, state.lex, text)
+                if node is not None:
+                    return RowState(lex=lex, line=line, names=node, asked=True)
             # the name ended (or, after a lone leading space, has yet to start:
             # the monitor fires again on the text as it now stands)
             return RowState(lex=lex, line=line)

@@ -1,4 +1,4 @@
-"""The `mgd pragmaticcode` commands: build, eval, paper, lengths, report."""
+"""The `mgd pragmaticcode` commands: build, eval, paper, lengths, report, truth."""
 
 from __future__ import annotations
 
@@ -74,6 +74,23 @@ def add_parser(sub, parser_class) -> None:
     report.add_argument("--json", action="store_true", help="print the numbers as JSON instead of the table")
     report.add_argument("--dataset", help="count only prompts of this dataset (as for eval)")
     report.add_argument("--repos", help="for a DotPrompts dataset.csv: folder with one sub-folder per owner/name")
+
+    truth = commands.add_parser(
+        "truth",
+        help="feed each prompt's ground truth through the guide and list every token of it the guide bans (wrong masks)",
+        description="Soundness check: the original rest of each function is fed to the guide a token at a time; "
+        "a banned ground-truth token is a wrong mask. No model runs, only its tokenizer; the language servers are real.",
+        epilog="exit status: 0 when nothing was banned, 1 when a ground-truth token was banned or a prompt could not "
+        "be checked, 2 for bad input.",
+    )  # fmt: skip
+    truth.add_argument("--dataset", help="as for eval (default: python)")
+    truth.add_argument("--repos", help="for a DotPrompts dataset.csv: folder with one sub-folder per owner/name")
+    truth.add_argument("--shard", default="1/1", help="the i-th of N deterministic slices, as i/N (default 1/1)")
+    truth.add_argument("--limit", type=int, help="only the first K prompts (of the shard)")
+    truth.add_argument("--monitors", help="monitors to check (default: the language's default set)")
+    truth.add_argument("--max-tokens", type=int, default=256, help="ground-truth tokens fed per prompt at most (default 256)")
+    truth.add_argument("--work", help="where packages are fetched and installed (default: the mgd cache)")
+    truth.add_argument("--json", action="store_true", help="print one JSON record per prompt instead of the summary")
     top.set_defaults(pc_parser=top)
 
 
@@ -116,7 +133,8 @@ def run(args: argparse.Namespace) -> int:
     if args.pc_command is None:
         args.pc_parser.print_help()
         return 2
-    return {"build": _build, "eval": _eval, "paper": _paper, "lengths": _lengths, "report": _report}[args.pc_command](args)
+    commands = {"build": _build, "eval": _eval, "paper": _paper, "lengths": _lengths, "report": _report, "truth": _truth}
+    return commands[args.pc_command](args)
 
 
 def _work(args) -> pathlib.Path:
@@ -311,3 +329,34 @@ def _report(args) -> int:
         if path is not None:
             print(f"\nchart: {path}")
     return 0
+
+
+def _truth(args) -> int:
+    from tqdm import tqdm
+
+    from mgd.pragmaticcode.java.dotprompts import repos_folder
+    from mgd.pragmaticcode.truth_check import check_truth
+
+    if args.max_tokens < 1:
+        raise InputError("--max-tokens must be at least 1")
+    prompts = _prompts(args)
+    checks = []
+    for found in tqdm(check_truth(prompts, args.monitors, _work(args), repos_folder(args.repos), args.max_tokens),
+                      total=len(prompts), desc="prompts", unit="prompt"):  # fmt: skip
+        checks.append(found)
+        if args.json:
+            print(json.dumps(found.as_dict()), flush=True)
+        for ban in found.banned:
+            tqdm.write(f"mgd: {found.prompt_id}: ground-truth token {ban['token']!r} banned at step {ban['step']} after {ban['before'][-60:]!r}")
+        if found.skipped:
+            tqdm.write(f"mgd: {found.prompt_id}: not checked: {found.skipped}")
+    banned = sum(len(c.banned) for c in checks)
+    skipped = sum(1 for c in checks if c.skipped)
+    if not args.json:
+        print(
+            f"{len(checks) - skipped} prompts checked, {sum(c.tokens for c in checks)} ground-truth tokens fed, "
+            f"{sum(c.constrained_steps for c in checks)} steps constrained, {banned} ground-truth tokens banned "
+            f"(in {sum(1 for c in checks if c.banned)} prompts), {sum(c.unanswered_queries for c in checks)} queries "
+            f"unanswered; {skipped} prompts not checked"
+        )
+    return 1 if banned or skipped else 0

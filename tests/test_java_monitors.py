@@ -122,10 +122,40 @@ def test_new_offers_only_instantiable_classes(processor, tokenizer, report, jdtl
     names = NewMonitor().allowed_names(jdtls, Document(path, prefix, suffix), "")
     assert names is not None and {"Magazine", "Book", "Report", "StringBuilder"} <= names
     assert "ArrayList" not in names  # Report.java does not import java.util: `new ArrayList` would not compile
-    assert not {"Item", "Priced", "Genre"} & names  # abstract, interface and enum of the project
+    assert "Genre" not in names  # an enum of the project: `new` never builds one
+    # the project's abstract class and interface: `new Item() { ... }` and `new Priced[2]` compile, `new Item();` not
+    assert {"Item", "Priced"} <= names.no_end and "Magazine" not in names.no_end
     allowed = allowed_tokens(processor, tokenizer, path, prefix, suffix)
     assert any(b"Magazine".startswith(t) for t in allowed if t)
-    assert b"Item" not in allowed and b"Pri" not in allowed
+    assert b"Gen" not in allowed and b"Genre" not in allowed
+    after_call = _allowed_after(processor, tokenizer, path, prefix, suffix, "Item()")
+    assert b";" not in after_call and b"\n" in after_call and b" {" in after_call
+    assert b";" in _allowed_after(processor, tokenizer, path, prefix, suffix, 'Magazine("m", "M", 1, 2)')
+
+
+def test_new_allows_a_class_written_after_its_sweep(report, jdtls, javashop, monkeypatch):
+    # `mgd serve` keeps one monitor (and its sweep) for a whole editing session: a class written since must stay free
+    import mgd.monitors.java.monitors as java_monitors
+
+    monkeypatch.setattr(java_monitors, "_SCAN_EVERY", 0.0)  # look for saved files at every call
+    path, text = report
+    prefix, suffix = split_at(text, "return new ", 'Magazine("m-1", "Monthly", 1, 10)')
+    monitor = NewMonitor()
+    swept = monitor.allowed_names(jdtls, Document(path, prefix, suffix), "")
+    assert swept is not None and "Pallet" not in swept and "Trolley" not in swept
+    in_this_file = monitor.allowed_names(jdtls, Document(path, prefix, suffix + "\nclass Pallet {}\n"), "")
+    assert "Pallet" in in_this_file
+    saved = javashop / SHOP / "Trolley.java"
+    saved.write_text("package org.example.shop;\n\npublic class Trolley {\n}\n")
+    try:
+        assert "Trolley" in monitor.allowed_names(jdtls, Document(path, prefix, suffix), "")
+        elsewhere = javashop / "src/main/java/org/other"
+        elsewhere.mkdir(parents=True)
+        (elsewhere / "Cart.java").write_text("package org.other;\n\npublic class Cart {\n}\n")
+        assert "Cart" not in monitor.allowed_names(jdtls, Document(path, prefix, suffix), "")  # not imported: no
+    finally:
+        saved.unlink()
+        shutil.rmtree(javashop / "src/main/java/org/other", ignore_errors=True)
 
 
 class _SlowServer:

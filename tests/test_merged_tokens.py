@@ -113,3 +113,40 @@ def test_paren_and_name_token_after_a_complete_member(merging_model, merging_tok
     text = _generate(merging_model, merging_tokenizer, session, Document(path, "xs: list[int] = []\nxs.", "\n"), push)
     assert not text.startswith("(")
     assert re.match(r"[A-Za-z_]", text), text
+
+
+class _PushEach(LogitsProcessor):
+    """Makes the i-th of `tokens` overwhelmingly likely at the i-th step (before guidance runs)."""
+
+    def __init__(self, tokens: list[int]) -> None:
+        self.tokens = tokens
+        self.width: int | None = None
+
+    def __call__(self, input_ids, scores):
+        if self.width is None:
+            self.width = input_ids.shape[1]
+        step = input_ids.shape[1] - self.width
+        if step < len(self.tokens):
+            scores = scores.clone()
+            scores[:, self.tokens[step]] += 1000.0
+        return scores
+
+
+@pytest.mark.parametrize("token, allowed", [(".items", True), (".append", False)])
+def test_a_dot_name_token_right_after_a_generated_member_is_judged_by_the_server(
+    merging_model, merging_tokenizer, session, path, token, allowed
+):
+    # the member `entries` is written by the model, so its trie is active when `.items` comes: the token starts
+    # the next member's name, which the trie cannot judge; the server's answer at `c.entries.` must
+    pushes = merging_tokenizer.encode("entries", add_special_tokens=False) + [_single_token(merging_tokenizer, token)]
+    doc = Document(path, "from bookshop.models import Catalogue\n\ndef f(c: Catalogue):\n    return c.", "\n")
+    ids = merging_tokenizer(doc.prefix, add_special_tokens=False)["input_ids"]
+    processor = MGDLogitsProcessor(merging_tokenizer, session)
+    processor.add_prompt(ids, doc)
+    out = merging_model.generate(
+        input_ids=torch.tensor([ids]), logits_processor=LogitsProcessorList([_PushEach(pushes), processor]),
+        max_new_tokens=len(pushes) + 2, do_sample=False, pad_token_id=merging_tokenizer.pad_token_id,
+    )  # fmt: skip
+    text = merging_tokenizer.decode(out[0, len(ids) :])
+    assert text.startswith("entries")
+    assert text.startswith("entries" + token) == allowed, text

@@ -127,3 +127,36 @@ def test_paper_protocol_runs_greedy_and_six_samples_and_writes_the_report(datase
     assert (out / "score-at-k.png").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
     again = _mgd("pragmaticcode", "paper", "--dataset", str(dataset / "data"), "--out", str(out), "--report-only", timeout=120)
     assert again.returncode == 0 and again.stdout.strip() == report.strip()
+
+
+def test_the_ground_truth_passes_the_guide_and_a_wrong_mask_would_be_caught(dataset):
+    result = _mgd("pragmaticcode", "truth", "--dataset", str(dataset / "data"), "--work", str(dataset / "work"),
+                  "--limit", "2", "--max-tokens", "48", "--json")  # fmt: skip
+    assert result.returncode == 0, result.stderr[-2000:]
+    checks = [json.loads(line) for line in result.stdout.splitlines()]
+    assert len(checks) == 2 and all(c["tokens"] > 0 and not c["banned"] and not c["skipped"] for c in checks)
+    assert sum(c["constrained_steps"] for c in checks) > 0  # the guide did constrain: the check saw it work
+    # fault injection: a monitor that allows one name nobody writes bans the original's first name, and is caught
+    from mgd.decoding.token_index import token_index_for
+    from mgd.models import load_model
+    from mgd.monitors.base import Document
+    from mgd.monitors.types import TypesMonitor
+    from mgd.pragmaticcode.evaluate import _Packages
+    from mgd.pragmaticcode.truth_check import check_prompt
+
+    class OnlyBogus(TypesMonitor):
+        def allowed_names(self, session, document, generated):
+            return frozenset({"zz_bogus"})
+
+    prompt = read_prompts(dataset / "data" / "prompts.jsonl")[0]
+    packages = _Packages(dataset / "work")
+    try:
+        build = packages.build(prompt)
+        text = packages.text(prompt, build)
+        document = Document(str(build.root / prompt.file), text[: prompt.dot_offset + 1], text[prompt.function["end"] :])
+        session = packages.language_server(prompt, build, document, [])
+        _model, tokenizer = load_model(None, "transformers")
+        found = check_prompt(prompt, text, str(build.root), session, [OnlyBogus()], tokenizer, token_index_for(tokenizer), 8)
+    finally:
+        packages.close()
+    assert found.banned and found.banned[0]["step"] == 0

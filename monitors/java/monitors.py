@@ -8,11 +8,12 @@
 - `NewMonitor` (`new`): after `new `, only types JDT.LS can construct there
   that the file can name as written (its own package, `java.lang`, its
   imports; nested types are left open; and the first segment of a qualified
-  name such as `java` in `new java.util.ArrayList<>()`), less the abstract
-  classes, interfaces and enums the project's own sources declare. JDT.LS
-  offers abstract types too (an anonymous class may follow) and says nothing
-  of abstractness in its items, so abstract types of the JDK and of jars stay
-  allowed. JDT.LS proposes types only once a letter is typed, so the monitor
+  name such as `java` in `new java.util.ArrayList<>()`), less the enums
+  the project's own sources declare. Its abstract classes and interfaces
+  may follow `new` only with a class body (`new Listener() { ... }`) or as
+  an array (`new Listener[3]`): the expression may not end right after
+  their call. JDT.LS says nothing of abstractness in its items, so abstract
+  types of the JDK and of jars stay free. JDT.LS proposes types only once a letter is typed, so the monitor
   sweeps A-Z once per server and filters the sweep per file.
 
 Each gives up (no constraint) when the server fails or offers nothing of the
@@ -21,11 +22,13 @@ kind it needs, as in a switch over an `int`.
 
 from __future__ import annotations
 
+import os
 import pathlib
 import re
 import threading
+import time
 
-from mgd.monitors.base import Document, Monitor, Trigger
+from mgd.monitors.base import Document, Monitor, Names, Trigger
 from mgd.monitors.calls import CallMonitor, Signature
 from mgd.monitors.dereference import item_name
 
@@ -89,6 +92,7 @@ class NewMonitor(Monitor):
         # out per file from the sweep.
         self._offered: dict[tuple[int, int | None], dict[str, frozenset[str]]] = {}
         self._sweeping: set[tuple[int, int | None]] = set()  # servers a thread is sweeping now
+        self._swept_at: dict[tuple[int, int | None], float] = {}  # when each sweep started (wall clock, as file times)
         self._lock = threading.Lock()  # a background warm-up and the steps share the two
 
     def trigger(self, state, line: str) -> Trigger | None:
@@ -115,17 +119,36 @@ class NewMonitor(Monitor):
         self._offered_by(session, Document(document.path, start + "new ", document.suffix), "", send, ahead=True)
 
     def allowed_names(self, session, document: Document, generated: str) -> frozenset[str] | None:
-        """Types the server can construct here that the file can name, less the project's abstract types; and the first segments of qualified names."""
+        """Types the server offers here that the file can name, less the project's enums; and the first segments of qualified names.
+
+        The project's abstract classes and interfaces stay, marked `no_end`:
+        `new Listener() { ... }` (an anonymous class) and `new Listener[3]`
+        compile, `new Listener();` does not, so the expression may not end
+        right after the call (`mgd.decoding.chain_rules`).
+        """
         offered = self._offered_by(session, document, generated)
         if offered is None:
             return None  # the server failed: ask again next time
         scope = FileScope.of(document.prefix + generated)
-        names = {name for name, fqns in offered.items() if any(scope.can_name(f) for f in fqns)}
-        names -= not_instantiable(getattr(session, "root", None))
+        enums, abstract = abstract_types(getattr(session, "root", None))
+        names, no_end = set(), set()
+        # types written since the sweep began (in this document, or in files saved since) are not in it: never mask them
+        key = (id(session), getattr(session, "pid", None))
+        fresh = declared_types(document.prefix + generated + document.suffix)
+        fresh |= types_saved_since(getattr(session, "root", None), self._swept_at.get(key, 0.0))
+        names |= {name for name in fresh if scope.can_name(fresh[name])}
+        for name, fqns in offered.items():
+            nameable = {f for f in fqns if scope.can_name(f)}
+            # judged only where every type the name can mean here is the project's (an import may bring another)
+            if not nameable or nameable <= enums:
+                continue
+            names.add(name)
+            if nameable <= abstract:
+                no_end.add(name)
         if names:
             # `new java.util.ArrayList<>()` names any type in full: its first segment may start it
             names |= {f.split(".", 1)[0] for fqns in offered.values() for f in fqns if "." in f}
-        return frozenset(names) or None
+        return Names(names, no_end=no_end) if names else None
 
     def _offered_by(
         self, session, document: Document, generated: str, send=None, ahead: bool = False
@@ -138,6 +161,7 @@ class NewMonitor(Monitor):
             if key in self._sweeping:
                 return None  # a background warm-up is at it: no constraint now, rather than a second sweep
             self._sweeping.add(key)
+            self._swept_at[key] = time.time()
         try:
             offered = self._sweep(session, document, generated, send or (lambda ask: ask()), ahead)
         finally:
@@ -233,16 +257,22 @@ class FileScope:
         return container == self.package or container in self.packages or fqn in self.types
 
 
-_DECLARES_ABSTRACT = re.compile(r"\b(?:abstract\s+(?:[a-z]+\s+)*class|interface|enum)\s+([A-Za-z_$][\w$]*)")
-_abstract_cache: dict[str, frozenset[str]] = {}
+_DECLARES_ABSTRACT = re.compile(r"\b(abstract\s+(?:[a-z]+\s+)*class|interface|enum)\s+([A-Za-z_$][\w$]*)")
+_abstract_cache: dict[str, tuple[frozenset[str], frozenset[str]]] = {}
+_PACKAGE = re.compile(r"\bpackage\s+([\w$.\s]+?)\s*;")
 
 
-def not_instantiable(root: str | None, limit: int = 20000) -> frozenset[str]:
-    """Names the project's sources declare as abstract classes, interfaces or enums (`new` cannot build them)."""
+def abstract_types(root: str | None, limit: int = 20000) -> tuple[frozenset[str], frozenset[str]]:
+    """The qualified names of the (enums, abstract classes and interfaces) the project's sources declare: `new` never builds the first, the second only with a class body.
+
+    A nested type is named as if it were top-level in its file's package:
+    such a name matches no type JDT.LS offers, so it is never judged.
+    """
     if not root:
-        return frozenset()
+        return frozenset(), frozenset()
     if root not in _abstract_cache:
-        names: set[str] = set()
+        enums: set[str] = set()
+        others: set[str] = set()
         for count, path in enumerate(pathlib.Path(root).rglob("*.java")):
             if count >= limit:
                 break
@@ -250,9 +280,55 @@ def not_instantiable(root: str | None, limit: int = 20000) -> frozenset[str]:
                 text = path.read_text(encoding="utf-8", errors="replace")
             except OSError:
                 continue
-            names.update(m.group(1) for m in _DECLARES_ABSTRACT.finditer(_strip_comments(text)))
-        _abstract_cache[root] = frozenset(names)
+            code = _strip_comments(text)
+            package = _PACKAGE.search(code)
+            prefix = re.sub(r"\s+", "", package.group(1)) + "." if package else ""  # the lexer's tokens come space-joined
+            for match in _DECLARES_ABSTRACT.finditer(code):
+                (enums if match.group(1) == "enum" else others).add(prefix + match.group(2))
+        _abstract_cache[root] = (frozenset(enums), frozenset(others))
     return _abstract_cache[root]
+
+
+_DECLARES = re.compile(r"\b(?:class|interface|record)\s+([A-Za-z_$][\w$]*)")
+_SCAN_EVERY = 10.0  # seconds between two looks for source files saved after a sweep
+_saved_scans: dict[str, tuple[float, dict[str, tuple[float, dict[str, str]]]]] = {}
+
+
+def declared_types(text: str) -> dict[str, str]:
+    """Each class, interface and record Java source `text` declares (no enums: `new` never builds one), with its qualified name."""
+    code = _strip_comments(text)
+    package = _PACKAGE.search(code)
+    prefix = re.sub(r"\s+", "", package.group(1)) + "." if package else ""
+    return {m.group(1): prefix + m.group(1) for m in _DECLARES.finditer(code) if code[max(0, m.start() - 2) : m.start()].strip() not in (".", "@")}
+
+
+def types_saved_since(root: str | None, since: float, limit: int = 20000) -> dict[str, str]:
+    """The types declared in the project's `.java` files modified after `since` (looked for at most every `_SCAN_EVERY` s)."""
+    if not root or not since:
+        return {}
+    now = time.monotonic()
+    last, files = _saved_scans.get(root, (0.0, {}))
+    if now - last >= _SCAN_EVERY:
+        seen: dict[str, tuple[float, dict[str, str]]] = {}
+        for count, path in enumerate(pathlib.Path(root).rglob("*.java")):
+            if count >= limit:
+                break
+            try:
+                mtime = os.stat(path).st_mtime
+            except OSError:
+                continue
+            key = str(path)
+            if mtime > since:
+                kept = files.get(key)
+                if kept is None or kept[0] != mtime:
+                    try:
+                        kept = (mtime, declared_types(path.read_text(encoding="utf-8", errors="replace")))
+                    except OSError:
+                        continue
+                seen[key] = kept
+        files = seen
+        _saved_scans[root] = (now, files)
+    return {name: fqn for mtime, types in files.values() if mtime > since for name, fqn in types.items()}
 
 
 def _strip_comments(text: str) -> str:
