@@ -114,6 +114,9 @@ class TokenReader:
         lex, line = state.lex.advance(text), next_line(state.line, text)
         if state.names is not None:
             names = state.names
+            if names.lead and ident_prefix_len(data) > 0:
+                # `new` + `len`: the keyword was the start of a longer word, so the trigger never was one
+                return RowState(lex=lex, line=line)
             # at an open or lead root a name may come after one space in the same token
             body = data[1:] if (names.lead or names.open) and space_then_name(data) else data
             k = ident_prefix_len(body)

@@ -211,6 +211,10 @@ class TokenIndex:
         self._open_free[[t for t in self.root.tail + self.root.call if not space_then_name(self.token_bytes[t])]] = True
         self._space_alone = np.zeros(self.vocab_size, dtype=bool)
         self._space_alone[self.space_root.full] = True  # a lone space: the name comes next
+        # A keyword that fires a lead root (`new`, `case`, `raise`, `except`) may be the start of a longer word
+        # (`newlen`, `exception`): a token that goes on with the word is free (`TokenReader` then drops the root).
+        self._word_goes_on = np.zeros(self.vocab_size, dtype=bool)
+        self._word_goes_on[[t for t, d in enumerate(self.token_bytes) if d and d[:1] in IDENT_CHARS]] = True
 
     def allowed_mask(self, names: NameTrie) -> np.ndarray:
         """Bool mask (vocab,) of tokens that extend the typed prefix at `names` toward an allowed name.
@@ -221,7 +225,8 @@ class TokenIndex:
         that prefix completes a name (and the text opens no call after a
         `no_call` name). At the root, `lead` lets the name come
         after one space in the same token (and requires the space), and
-        `open` also frees every token that begins no name at all.
+        `open` also frees every token that begins no name at all; a `lead`
+        root frees every token that goes on with the keyword's word.
         """
         if names.mask is not None:
             return names.mask
@@ -256,6 +261,8 @@ class TokenIndex:
             allowed = np.zeros(self.vocab_size, dtype=bool)
         if ids:
             allowed[ids] = True
+        if names.lead:
+            allowed |= self._word_goes_on
         names.mask = allowed
         return names.mask
 
@@ -294,7 +301,7 @@ class TokenIndex:
             elif space_then_name(data) and (names.lead or names.open):
                 mask[tid] = _continues_name(names, data[1:], tid)
             elif data[:1] in IDENT_CHARS:
-                mask[tid] = not names.lead and _continues_name(names, data, tid)
+                mask[tid] = names.lead or _continues_name(names, data, tid)
             elif names.terminal or names.open:
                 mask[tid] = not opens_member_name(data) and not (names.terminal and names.no_call and opens_call(data))
             else:

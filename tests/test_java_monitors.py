@@ -133,6 +133,19 @@ def test_new_offers_only_instantiable_classes(processor, tokenizer, report, jdtl
     assert b";" in _allowed_after(processor, tokenizer, path, prefix, suffix, 'Magazine("m", "M", 1, 2)')
 
 
+def test_new_as_the_start_of_a_longer_name_is_free(processor, tokenizer, report):
+    # `final int newlen = ...`: the text ends with `new`, but the word goes on (found by `mgd pragmaticcode truth`)
+    path, text = report
+    prefix, suffix = split_at(text, "        Book book = catalogue.findBookByIsbn(isbn);\n")
+    prefix += "        int new"
+    allowed = allowed_tokens(processor, tokenizer, path, prefix, suffix)
+    assert b"len" in allowed and b"Value" in allowed
+    assert any(b" Magazine".startswith(t) for t in allowed if t.startswith(b" ") and len(t) > 1)
+    assert b" Genre" not in allowed and b" Gen" not in allowed  # after the space, still only what `new` builds
+    after = _allowed_after(processor, tokenizer, path, prefix, suffix, "len")
+    assert b" =" in after  # `newlen` is a name: nothing is constrained
+
+
 def test_new_allows_a_class_written_after_its_sweep(report, jdtls, javashop, monkeypatch):
     # `mgd serve` keeps one monitor (and its sweep) for a whole editing session: a class written since must stay free
     import mgd.monitors.java.monitors as java_monitors

@@ -486,3 +486,15 @@ def _three_ways(real_model, zoo, session, body: str, max_new_tokens: int = 12) -
     finally:
         path.unlink()
     return unguided.text, before.text, guided.text
+
+
+def test_a_keyword_that_starts_a_longer_word_fires_nothing(tokenizer, jedi, path):
+    # `raise` and `except` at a line's start expect a class after a space; `raised` and `exception` are plain names
+    prefix = "from zoo.animals import Penguin\n\n\ndef f():\n    except"
+    allowed = allowed_after(tokenizer, jedi, path, prefix)
+    assert b"ion" in allowed or b"ions" in allowed  # `exception = ...` goes on
+    assert b" Penguin" in allowed or b" Pen" in allowed
+    assert b" w" not in allowed  # after the space, still a class only (`waddle` is no class)
+    # once the word went on, nothing is constrained: the text is `exception`, no trigger
+    after = allowed_after(tokenizer, jedi, path, prefix, _ids(tokenizer, "ion"))
+    assert b" =" in after and b" w" in after
