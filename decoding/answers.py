@@ -197,22 +197,18 @@ class Answers:
         key = (prompt, generated, name)
         if key not in self._not_callable:
             document, session = self._prompts.document(prompt), self.session
-            kept_key = ("callable", _identity(document), generated, name, checker.name)
-            found, verdict = self._kept(kept_key)
-            if found:
-                self.stats.kept_hits += 1
-                self._not_callable[key] = verdict
-                return verdict
-            reply = self._obtain(None, lambda: checker.value_not_callable(session, document, generated, name))
-            verdict = bool(reply.value)
-            self._count_unanswered(key, reply)
-            self._not_callable[key] = verdict
-            if _answered(reply):
-                self.kept.put(kept_key, verdict)
-            if log.isEnabledFor(logging.INFO):
-                where = (document.prefix + generated + name).rsplit("\n", 1)[-1].lstrip()[-40:]
-                said = "not callable: no `(` after it" if verdict else "may be callable: `(` stays free"
-                log.info("mgd: %s at %r: %s [%.0f ms]", checker.name, where, said, reply.seconds * 1000)
+
+            def ask() -> tuple[bool, bool]:
+                reply = self._obtain(None, lambda: checker.value_not_callable(session, document, generated, name))
+                verdict = bool(reply.value)
+                self._count_unanswered(key, reply)
+                if log.isEnabledFor(logging.INFO):
+                    where = (document.prefix + generated + name).rsplit("\n", 1)[-1].lstrip()[-40:]
+                    said = "not callable: no `(` after it" if verdict else "may be callable: `(` stays free"
+                    log.info("mgd: %s at %r: %s [%.0f ms]", checker.name, where, said, reply.seconds * 1000)
+                return verdict, _answered(reply)
+
+            self._not_callable[key] = self._remembered(("callable", _identity(document), generated, name, checker.name), ask)
         return self._not_callable[key]
 
     def name_types(self, prompt: int, generated: str, monitor: Monitor) -> dict[str, str] | None:
@@ -220,20 +216,16 @@ class Answers:
         key = (prompt, generated)
         if key not in self._name_types:
             document, session = self._prompts.document(prompt), self.session
-            kept_key = ("name types", _identity(document), generated)
-            found, types = self._kept(kept_key)
-            if found:
-                self.stats.kept_hits += 1
-            else:
+
+            def ask() -> tuple[object, bool]:
                 reply = self._obtain(None, lambda: monitor.name_types(session, document, generated))
-                types = reply.value
                 self._count_unanswered(key, reply)
-                if _answered(reply):
-                    self.kept.put(kept_key, types)
                 if log.isEnabledFor(logging.INFO):
                     where = (document.prefix + generated).rsplit("\n", 1)[-1].lstrip()[-40:]
-                    log.info("mgd: %s at %r: names in scope %s [%.0f ms]", monitor.name, where, types, reply.seconds * 1000)
-            self._name_types[key] = types
+                    log.info("mgd: %s at %r: names in scope %s [%.0f ms]", monitor.name, where, reply.value, reply.seconds * 1000)
+                return reply.value, _answered(reply)
+
+            self._name_types[key] = self._remembered(("name types", _identity(document), generated), ask)
         return self._name_types[key]
 
     def known_names(self, prompt: int, generated: str, monitor_names: tuple[str, ...], trigger: Trigger) -> NameTrie | None:
@@ -245,15 +237,9 @@ class Answers:
         key = (prompt, generated)
         if key not in self._signatures:
             document = self._prompts.document(prompt)
-            kept_key = ("sig", _identity(document), generated)
-            found, sig = self._kept(kept_key)
-            if found:
-                self.stats.kept_hits += 1
-            else:
-                sig, answered = self._query_signature(document, generated, ("sig", key))
-                if answered:
-                    self.kept.put(kept_key, sig)
-            self._signatures[key] = sig
+            self._signatures[key] = self._remembered(
+                ("sig", _identity(document), generated), lambda: self._query_signature(document, generated, ("sig", key))
+            )
         elif key in self._unanswered:
             self.stats.unguided_steps += 1
         return self._signatures[key]
@@ -277,6 +263,17 @@ class Answers:
 
             self._open_in_prompt[prompt] = walk_calls((), self._scan(""), "", text, signature_at)[0]
         return self._open_in_prompt[prompt]
+
+    def _remembered(self, kept_key: tuple, ask: Callable[[], tuple[object, bool]]):
+        """The answer kept under `kept_key` (a kept hit), else `ask()`'s value, kept when `ask` says the server answered."""
+        found, value = self._kept(kept_key)
+        if found:
+            self.stats.kept_hits += 1
+            return value
+        value, answered = ask()
+        if answered:
+            self.kept.put(kept_key, value)
+        return value
 
     def _kept(self, key: tuple) -> tuple[bool, object]:
         """A kept answer for `key`, only while the server that gave it still runs (a dead one must be asked, and noticed)."""

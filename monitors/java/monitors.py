@@ -281,8 +281,7 @@ def abstract_types(root: str | None, limit: int = 20000) -> tuple[frozenset[str]
             except OSError:
                 continue
             code = _strip_comments(text)
-            package = _PACKAGE.search(code)
-            prefix = re.sub(r"\s+", "", package.group(1)) + "." if package else ""  # the lexer's tokens come space-joined
+            prefix = _package_prefix(code)
             for match in _DECLARES_ABSTRACT.finditer(code):
                 (enums if match.group(1) == "enum" else others).add(prefix + match.group(2))
         _abstract_cache[root] = (frozenset(enums), frozenset(others))
@@ -294,11 +293,16 @@ _SCAN_EVERY = 10.0  # seconds between two looks for source files saved after a s
 _saved_scans: dict[str, tuple[float, dict[str, tuple[float, dict[str, str]]]]] = {}
 
 
+def _package_prefix(code: str) -> str:
+    """`org.acme.` for comment-free source `code` in package `org.acme` ('' in the default package)."""
+    package = _PACKAGE.search(code)
+    return re.sub(r"\s+", "", package.group(1)) + "." if package else ""  # the lexer's tokens come space-joined
+
+
 def declared_types(text: str) -> dict[str, str]:
     """Each class, interface and record Java source `text` declares (no enums: `new` never builds one), with its qualified name."""
     code = _strip_comments(text)
-    package = _PACKAGE.search(code)
-    prefix = re.sub(r"\s+", "", package.group(1)) + "." if package else ""
+    prefix = _package_prefix(code)
     return {m.group(1): prefix + m.group(1) for m in _DECLARES.finditer(code) if code[max(0, m.start() - 2) : m.start()].strip() not in (".", "@")}
 
 
