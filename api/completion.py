@@ -218,6 +218,7 @@ def complete_document(
         processor.clear_prompts()
     if processor is not None:
         processor.add_prompt(input_ids[0], document)
+        processor.one_line = stop_at_newline
         processors.append(processor)
         before = _counts(processor.stats)
     processors.extend(logits_processors)

@@ -88,6 +88,7 @@ def complete_on_llama(
             guide = Guide(vocab, session, monitors, index=index)
         guide.clear_prompts()
         guide.add_prompt(prompt, document)
+        guide.one_line = stop_at_newline
     before = _counts(guide.stats) if guide is not None else (0,) * 6
     hooks = ([_guide_hook(guide)] if guide is not None else []) + [_torch_hook(p) for p in logits_processors]
     stops = [_torch_stop(c) for c in stopping_criteria]

@@ -171,7 +171,8 @@ class Answers:
         if answer:
             # a `Names` answer carries member rules, which frozenset equality does not see
             rules = tuple(getattr(answer, rule, frozenset()) for rule in ("no_call", "checked", "hidden", "no_end", "no_end_sums"))
-            shape = (answer, open_start, trigger.lead_space) + rules
+            goes_on = trigger.lead_space and getattr(trigger, "word_may_go_on", True)
+            shape = (answer, open_start, trigger.lead_space, goes_on) + rules
             trie = self._tries.get(shape)
             if trie is None:
                 if len(self._tries) >= _MAX_TRIES:
@@ -179,7 +180,7 @@ class Answers:
                 no_call, checked, hidden, no_end, sums = rules
                 chains = self._chains if no_end else None
                 trie = self._tries[shape] = NameTrie.build(
-                    answer, open_start, trigger.lead_space, no_call=no_call, checked=checked, hidden=hidden,
+                    answer, open_start, trigger.lead_space, word_goes_on=goes_on, no_call=no_call, checked=checked, hidden=hidden,
                     no_end=no_end, rest_ends=chains.rest_ends() if chains else None,
                     no_end_sums=sums, rest_ends_sums=chains.rest_ends(SUMS) if chains and sums else None,
                 )

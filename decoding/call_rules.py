@@ -89,13 +89,17 @@ class CallRules:
         self._risky = [t for t, d in enumerate(token_bytes) if d and any(c in d for c in b"),=")]
         self._paren_open = [t for t, d in enumerate(token_bytes) if d and len(d) > 1 and d[:1] == b"("]
         # Where a call can take no further argument, every token that writes anything but
-        # space before its first `)` would start one (those with `)`, `,`, `=` are judged above);
-        # a line break there is legal but ends a one-line completion with the call still open.
+        # white space before its first `)` would start one (those with `)`, `,`, `=` are judged above).
+        # White space, line breaks included, stays free: the `)` may close the call on a line of its
+        # own (`mgd pragmaticcode truth` found one banned in openai-agents).
         risky = set(self._risky)
         self._starts_argument = [
-            t for t, d in enumerate(token_bytes)
-            if d and t not in risky and ((d.strip() and d.strip()[:1] != b")") or b"\n" in d)
+            t for t, d in enumerate(token_bytes) if d and t not in risky and d.strip() and d.strip()[:1] != b")"
         ]
+        # ... but a one-line completion (`mgd complete`, an editor's inline suggestion) ends at the line break,
+        # and would end with the call still open: there a line break is banned too.
+        self._line_breaks = [t for t, d in enumerate(token_bytes) if d and not d.strip() and b"\n" in d]
+        self.one_line = False
         # Outlives one generation: the same calls and scanner states come back.
         self._cache: dict[tuple, list[int]] = {}
 
@@ -115,6 +119,8 @@ class CallRules:
             bans.extend(cached)
             if state.calls[-1].closed_to_arguments() and state.lex.in_code:
                 bans.extend(self._starts_argument)
+                if self.one_line:
+                    bans.extend(self._line_breaks)
         # A complete member name may be followed by `()` in one token (`getHeaders().`): judge it as after free text;
         # a partial name, or one that takes no `(`, is left to the member rules (and asks nothing).
         names = state.names

@@ -150,6 +150,16 @@ class Guide:
         self.answers.session = session
 
     @property
+    def one_line(self) -> bool:
+        """True while the generation ends at its first line break (an inline completion): a call closed to arguments may not break the line."""
+        return self._calls is not None and self._calls.one_line
+
+    @one_line.setter
+    def one_line(self, on: bool) -> None:
+        if self._calls is not None:
+            self._calls.one_line = bool(on)
+
+    @property
     def stats(self) -> StepStats:
         """What guidance has cost so far."""
         return self.answers.stats

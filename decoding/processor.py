@@ -77,6 +77,7 @@ class MGDLogitsProcessor(LogitsProcessor):
     # The guide holds the state; the processor's long-standing attributes read it there.
     session = _guide_attribute("session", "The language-server session asked.")
     stats = _guide_attribute("stats", "What guidance has cost so far (a StepStats).")
+    one_line = _guide_attribute("one_line", "True while generation ends at its first line break (set per generation).")
     monitors = _guide_attribute("monitors", "The name monitors run (the call monitor is `_args`).")
     merge_margin = _guide_attribute("merge_margin", "How far below the row's best a dot-merged token is still checked.")
     index = _guide_attribute("index", "The token index (shared by every processor of a tokenizer).", settable=False)

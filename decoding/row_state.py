@@ -114,7 +114,7 @@ class TokenReader:
         lex, line = state.lex.advance(text), next_line(state.line, text)
         if state.names is not None:
             names = state.names
-            if names.lead and ident_prefix_len(data) > 0:
+            if names.word_goes_on and ident_prefix_len(data) > 0:
                 # `new` + `len`: the keyword was the start of a longer word, so the trigger never was one
                 return RowState(lex=lex, line=line)
             # at an open or lead root a name may come after one space in the same token

@@ -74,7 +74,7 @@ class NameTrie:
     """
 
     __slots__ = (
-        "children", "terminal", "open", "lead", "mask", "no_call", "checked", "narrow", "hidden", "calls", "no_end", "chain_start",
+        "children", "terminal", "open", "lead", "word_goes_on", "mask", "no_call", "checked", "narrow", "hidden", "calls", "no_end", "chain_start",
     )  # fmt: skip
 
     def __init__(self) -> None:
@@ -82,6 +82,7 @@ class NameTrie:
         self.terminal = False
         self.open = False  # (root only) the code may go on without writing a name
         self.lead = False  # (root only) a space must come first (`import` + ` Book`)
+        self.word_goes_on = False  # (lead root only) a token going on with the keyword's word is free (`new` + `len`)
         self.mask: np.ndarray | None = None  # cached allowed-token mask (bool), shape (vocab,)
         self.no_call = False  # (terminal) no `(` may follow the name
         self.checked = False  # (terminal) no `(` may follow if the server says the value is not callable
@@ -95,7 +96,7 @@ class NameTrie:
 
     @classmethod
     def build(
-        cls, names, open_start: bool = False, lead_space: bool = False, *, no_call=(), checked=(), hidden=(),
+        cls, names, open_start: bool = False, lead_space: bool = False, *, word_goes_on: bool = False, no_call=(), checked=(), hidden=(),
         no_end=(), rest_ends: np.ndarray | None = None, no_end_sums=(), rest_ends_sums: np.ndarray | None = None,
     ) -> "NameTrie":
         """Build a trie of names (`open_start`: no name at all is allowed too; `lead_space`: a space comes first).
@@ -107,6 +108,7 @@ class NameTrie:
         root = cls()
         root.open = open_start
         root.lead = lead_space
+        root.word_goes_on = lead_space and word_goes_on
         no_call, checked = frozenset(no_call), frozenset(checked)
         no_end = frozenset(no_end) if rest_ends is not None else frozenset()
         sums = frozenset(no_end_sums) & no_end if rest_ends_sums is not None else frozenset()
@@ -130,7 +132,7 @@ class NameTrie:
         shown = frozenset(names) - root.hidden
         if root.hidden and shown:
             root.narrow = cls.build(
-                shown, open_start, lead_space, no_call=no_call, checked=checked, no_end=no_end, rest_ends=rest_ends,
+                shown, open_start, lead_space, word_goes_on=word_goes_on, no_call=no_call, checked=checked, no_end=no_end, rest_ends=rest_ends,
                 no_end_sums=sums, rest_ends_sums=rest_ends_sums,
             )
         return root
@@ -261,7 +263,7 @@ class TokenIndex:
             allowed = np.zeros(self.vocab_size, dtype=bool)
         if ids:
             allowed[ids] = True
-        if names.lead:
+        if names.word_goes_on:
             allowed |= self._word_goes_on
         names.mask = allowed
         return names.mask
@@ -301,7 +303,7 @@ class TokenIndex:
             elif space_then_name(data) and (names.lead or names.open):
                 mask[tid] = _continues_name(names, data[1:], tid)
             elif data[:1] in IDENT_CHARS:
-                mask[tid] = names.lead or _continues_name(names, data, tid)
+                mask[tid] = names.word_goes_on or (not names.lead and _continues_name(names, data, tid))
             elif names.terminal or names.open:
                 mask[tid] = not opens_member_name(data) and not (names.terminal and names.no_call and opens_call(data))
             else:

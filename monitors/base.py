@@ -34,6 +34,9 @@ class ScanState(Protocol):
     @property
     def in_code(self) -> bool: ...  # the next character would be read as code
 
+    @property
+    def in_comment(self) -> bool: ...  # inside a comment
+
     def step(self, ch: str) -> "ScanState": ...  # the state after one more character
 
     def advance(self, text: str) -> "ScanState": ...  # the state after more text
@@ -136,10 +139,14 @@ class Trigger:
     `lead_space`: the name must come after a space the tokenizer usually
     writes together with it (`import` + ` Book`), so the query looks one
     space ahead and tokens are matched past their leading space.
+    `word_may_go_on`: the keyword that fired may be the start of a longer
+    word (`new` of `newlen`), so a token that goes on with it is free; False
+    where the line's shape rules that out (`from x import`).
     """
 
     at: str = ""
     lead_space: bool = False
+    word_may_go_on: bool = True
 
 
 class Monitor(ABC):

@@ -75,6 +75,9 @@ class CallTrack(NamedTuple):
 
         Returns the new track (None once the call closes) and whether a rule broke.
         """
+        if getattr(lex, "in_comment", False) or getattr(lex.step(ch), "in_comment", False):
+            # a comment is no argument text: `f(a=1,  # why\n b=2)` has its keyword `b` all the same
+            return self, False
         if lex.mode != CODE:
             return self._replace(content=True, ident=None), False
         if self.depth > 1:

@@ -347,9 +347,10 @@ def _truth(args) -> int:
         if args.json:
             print(json.dumps(found.as_dict()), flush=True)
         for ban in found.banned:
-            tqdm.write(f"mgd: {found.prompt_id}: ground-truth token {ban['token']!r} banned at step {ban['step']} after {ban['before'][-60:]!r}")
+            tqdm.write(f"mgd: {found.prompt_id}: ground-truth token {ban['token']!r} banned at step {ban['step']} "
+                       f"after {ban['before'][-60:]!r}", file=sys.stderr)  # stdout holds only the --json records
         if found.skipped:
-            tqdm.write(f"mgd: {found.prompt_id}: not checked: {found.skipped}")
+            tqdm.write(f"mgd: {found.prompt_id}: not checked: {found.skipped}", file=sys.stderr)
     banned = sum(len(c.banned) for c in checks)
     skipped = sum(1 for c in checks if c.skipped)
     if not args.json:

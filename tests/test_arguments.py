@@ -90,8 +90,9 @@ def path(bookshop):
 HEAD = "from bookshop.models import Catalogue\n\ndef f(c: Catalogue):\n    c.restock"
 
 
-def _masked(tokenizer, session, path, prefix, scores=None):
+def _masked(tokenizer, session, path, prefix, scores=None, one_line=False):
     proc = MGDLogitsProcessor(tokenizer, session, [ArgumentMonitor()])
+    proc.one_line = one_line
     ids = tokenizer(prefix, add_special_tokens=False)["input_ids"]
     proc.add_prompt(ids, Document(path, prefix, "\n"))
     scores = torch.zeros(1, len(tokenizer)) if scores is None else scores
@@ -123,7 +124,10 @@ PENGUINS = (
 def test_a_call_that_takes_no_more_arguments_may_only_close(tokenizer, session, path, call):
     banned = _masked(tokenizer, session, path, PENGUINS + call)
     assert b")" not in banned and b" )" not in banned and b" " not in banned
-    assert {b"1", b"p", b"pen", b"'", b"(", b"\n"} <= banned  # a line break would end the completion unclosed
+    assert {b"1", b"p", b"pen", b"'", b"("} <= banned
+    assert b"\n" not in banned  # the `)` may close the call on a line of its own
+    # an inline completion ends at the line break: there it would leave the call open
+    assert b"\n" in _masked(tokenizer, session, path, PENGUINS + call, one_line=True)
 
 
 def test_paren_token_that_opens_and_closes_is_judged(tokenizer, session, path):

@@ -71,6 +71,11 @@ class JavaLexState(NamedTuple):
         """True when the next character would be read as code."""
         return self.mode in (CODE, SLASH) or (self.mode == OPENING and self.count == 2)
 
+    @property
+    def in_comment(self) -> bool:
+        """True inside a `//` or `/* */` comment."""
+        return self.mode in (LINE_COMMENT, BLOCK_COMMENT)
+
     def advance(self, text: str) -> "JavaLexState":
         """Return the state after reading `text`."""
         state = self

@@ -4,7 +4,9 @@ Trigger: `(` right after a name in code (a call; not `def f(`, `class C(`,
 nor a keyword such as `if (`). Query: `textDocument/signatureHelp` just
 after the `(`. It gives up (no constraint) unless the server returns exactly
 one signature: overloads and unknown callees are left free, and so is a call
-once it unpacks `*args` or `**kwargs` into its arguments.
+once it unpacks `*args` or `**kwargs` into its arguments, and a class whose
+definition is not in the project's sources (one definition request: jedi
+reads other classes' constructors wrongly, `class float()`).
 Allowed, while the call is open: everything except text that
 - closes the call before every required parameter has a value,
 - ends a positional argument past the last positional parameter (unless the
@@ -102,4 +104,24 @@ class ArgumentMonitor(CallMonitor):
         signatures = (answer or {}).get("signatures") or []
         if len(signatures) != 1:
             return None
-        return parse_signature(signatures[0].get("label", ""))
+        label = signatures[0].get("label", "")
+        if label.startswith("class ") and not _defined_in_project(session, document, text):
+            return None
+        return parse_signature(label)
+
+
+def _defined_in_project(session, document: Document, text: str) -> bool:
+    """True if the callee before the `(` ending `text` is defined in the project's own sources (one definition request).
+
+    jedi's signatures of classes from the standard library, compiled modules
+    and installed packages are often not the constructor's: `class float()`
+    for `float(x)`, a `tuple` subclass's `iterable` for its own `__new__`
+    parameters. A project's classes it reads from their source.
+    """
+    name_end = len(text.rstrip()[:-1].rstrip())
+    root = str(getattr(session, "root", "") or "")
+    if not root or name_end < 1:
+        return False
+    locations = session.definition(document.path, text + document.suffix, name_end - 1) or []
+    inside = (str(loc.path) for loc in locations)
+    return any(p.startswith(root.rstrip("/") + "/") and p.endswith(".py") and "site-packages" not in p for p in inside)

@@ -7,14 +7,19 @@ parameter, and after `->`. Right after the
 keyword or punctuation the name comes after a space, which tokenizers write
 together with it (` ValueError`), so the query looks one space ahead.
 Query: `textDocument/completion` there; jedi lists every name in scope.
-Allowed: names jedi reports as classes (and interfaces, enums, structs, type
-parameters) and modules (`errors.MyError` reaches a class through them). In
-annotations also `None` and variables whose name starts with a capital
+Allowed in annotations: names jedi reports as classes (and interfaces,
+enums, structs, type parameters) and modules (`errors.MyError` reaches a
+class through them), `None`, and variables whose name starts with a capital
 letter, as type aliases do (`Vector = list[float]`); jedi reports aliases as
 variables and telling them from instances would cost a query per name, so
 this is a convention, minus the builtin singletons `NotImplemented` and
-`Ellipsis` (`raise NotImplemented` is a classic slip). The position
-is open: code that names nothing here (`(`, a string, a line break) is free.
+`Ellipsis`. After `raise`, `except` and in `isinstance(x, ` any name in
+scope may start the expression: `raise error` raises an instance held in a
+variable, `raise make_error()` one a function builds, `except ERRORS:`
+takes a tuple (all three were banned before `mgd pragmaticcode truth`
+found `raise remount_error` banned in openai-agents); only names in no
+scope are masked there. The position is open: code that names nothing
+here (`(`, a string, a line break) is free.
 Gives up (no constraint) when the server fails or lists no class.
 """
 
@@ -23,6 +28,7 @@ from __future__ import annotations
 import re
 
 from mgd.monitors.base import Document, Monitor, Trigger
+from mgd.monitors.dereference import member_names
 from mgd.monitors.python.lexer import LexState
 
 # LSP CompletionItemKind values of things that are, or lead to, classes.
@@ -68,6 +74,9 @@ class ClassMonitor(Monitor):
         text = document.prefix + generated
         items = session.completions(document.path, text + document.suffix, len(text)) or []
         annotation = any(p.search(text.rsplit("\n", 1)[-1].rstrip()) for p in _ANNOTATIONS)
+        if not annotation:
+            # an instance, a call or a tuple may follow `raise` / `except` / `isinstance(x, `: any name in scope
+            return member_names(items) or None
         names = {item.label for item in items if item.label.isidentifier() and item.kind in _CLASS_KINDS}
         if not names:
             return None

@@ -23,7 +23,8 @@ from mgd.monitors.python.lexer import LexState
 _FROM_IMPORT = re.compile(r"^\s*from\s+(?:\.+[\w.]*|[A-Za-z_][\w.]*)\s+import(?P<rest>.*)$")
 _IMPORT_LIST = re.compile(r"^(?:\s+|\s*\(\s*)(?:[A-Za-z_]\w*(?:\s+as\s+[A-Za-z_]\w*)?\s*,\s*)*$")
 _AFTER_SPACE = Trigger()
-_BEFORE_SPACE = Trigger(at=" ", lead_space=True)
+_BEFORE_SPACE = Trigger(at=" ", lead_space=True, word_may_go_on=False)  # `from x importBook` is no Python
+_AFTER_COMMA = Trigger(at=" ", lead_space=True)  # `from x import a,b` is: a name without the space goes free
 
 
 class ImportMonitor(Monitor):
@@ -40,8 +41,10 @@ class ImportMonitor(Monitor):
         if match is None:
             return None
         rest = match.group("rest")
-        if rest == "" or (rest.endswith(",") and _IMPORT_LIST.match(rest + " ")):
+        if rest == "":
             return _BEFORE_SPACE
+        if rest.endswith(",") and _IMPORT_LIST.match(rest + " "):
+            return _AFTER_COMMA
         if _IMPORT_LIST.match(rest):
             return _AFTER_SPACE
         return None

@@ -54,6 +54,11 @@ class LexState(NamedTuple):
         """True when the next character would be read as code."""
         return self.mode == CODE
 
+    @property
+    def in_comment(self) -> bool:
+        """True inside a `#` comment."""
+        return self.mode == COMMENT
+
     def advance(self, text: str) -> "LexState":
         """Return the state after reading `text`."""
         state = self
