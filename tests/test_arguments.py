@@ -176,3 +176,27 @@ def test_real_model_closes_a_call_that_takes_nothing(both_ways):
     unguided, guided = both_ways("penguins.py", source, "deref,args", max_new_tokens=16)
     assert not _read(guided.text, NO_PARAMETERS)[0], guided.text
     assert guided.text.lstrip().startswith(")"), (unguided.text, guided.text)
+
+
+def test_a_comment_inside_a_call_is_no_argument():
+    # `Query(transport=t, mode=True,  # why\n can=x, )` (claude-code-sdk): the comment once counted as a
+    # positional argument, so `can=` was no keyword and the `,` after it was banned
+    from mgd.monitors.calls import CallTrack, Signature, advance_calls
+    from mgd.monitors.python.lexer import scan as scan_python
+
+    sig = Signature(("transport", "mode", "can"), frozenset({"transport", "mode", "can"}), frozenset({"transport", "mode"}))
+    text = "transport=t,\n    mode=True,  # always streaming (really)\n    can=x,\n)"
+    calls, lex = (CallTrack(sig),), scan_python("f(")
+    for i, ch in enumerate(text):
+        calls, bad = advance_calls(calls, lex, ch, text[i + 1 : i + 2])
+        assert not bad, text[: i + 1]
+        lex = lex.step(ch)
+    assert calls == ()  # closed, every rule kept
+
+
+def test_a_class_from_outside_the_project_is_not_judged(tokenizer, session, path):
+    # jedi's signature for `float(` is `class float()`: trusted, it banned every argument
+    assert b"1" not in _masked(tokenizer, session, path, "def f(v):\n    return float(")
+    assert b"x" not in _masked(tokenizer, session, path, "from fractions import Fraction\n\nFraction(")
+    # a class of the project is read from its source, and judged
+    assert b"1" in _masked(tokenizer, session, path, PENGUINS.replace("def f(pingu: Penguin):\n    ", "Penguin("))
