@@ -78,7 +78,7 @@ class CallTrack(NamedTuple):
         if getattr(lex, "in_comment", False) or getattr(lex.step(ch), "in_comment", False):
             # a comment is no argument text: `f(a=1,  # why\n b=2)` has its keyword `b` all the same
             return self, False
-        if lex.mode != CODE:
+        if not lex.in_code:  # (`f("")`: after an empty string the `)` is code)
             return self._replace(content=True, ident=None), False
         if self.depth > 1:
             depth = self.depth + (ch in "([{") - (ch in ")]}")

@@ -200,3 +200,18 @@ def test_a_class_from_outside_the_project_is_not_judged(tokenizer, session, path
     assert b"x" not in _masked(tokenizer, session, path, "from fractions import Fraction\n\nFraction(")
     # a class of the project is read from its source, and judged
     assert b"1" in _masked(tokenizer, session, path, PENGUINS.replace("def f(pingu: Penguin):\n    ", "Penguin("))
+
+
+def test_an_empty_string_argument_still_lets_the_call_close():
+    # `f(x, "")`: after `""` the scanner waits for a possible third quote; the `)` is code all the same
+    # (it was read as string text, so the call stayed open for the rest of the file: smolagents)
+    from mgd.decoding.call_rules import unclosed_calls
+
+    sig = parse_signature("def f(a, b=None)")
+    calls, lex = (CallTrack(sig),), scan("f(")
+    for i, ch in enumerate('x, "")'):
+        calls, bad = advance_calls(calls, lex, ch)
+        assert not bad
+        lex = lex.step(ch)
+    assert calls == ()
+    assert unclosed_calls('log(Panel(title="a" + (f" - {t}" if t else "")), level=1)\n', scan("")) == []

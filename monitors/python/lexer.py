@@ -51,8 +51,8 @@ class LexState(NamedTuple):
 
     @property
     def in_code(self) -> bool:
-        """True when the next character would be read as code."""
-        return self.mode == CODE
+        """True when the next character would be read as code (after `""` too, unless it is a third quote)."""
+        return self.mode == CODE or (self.mode == OPENING and self.count == 2)
 
     @property
     def in_comment(self) -> bool:
