@@ -54,6 +54,7 @@ Member rules (on by default; `$MGD_MEMBER_RULES=off`, or a comma list of
 
 from __future__ import annotations
 
+import keyword
 import os
 import re
 
@@ -79,6 +80,35 @@ def member_rules_setting(value: str | None = None) -> frozenset[str]:
     if unknown:
         raise ValueError(f"MGD_MEMBER_RULES: unknown rule {', '.join(sorted(unknown))}; use on, off or {', '.join(_RULES)}")
     return chosen
+
+
+_OPERATORS = frozenset("+-*/%@&|^<>~")
+
+
+def grouped_arithmetic(text: str) -> bool:
+    """True if the receiver of the dot ending `text` is a bracketed group holding an operator: `(a * b).`, not `f(a * b).`.
+
+    Python operators are overloaded (numpy, pandas, pathlib's `/`): what such
+    a group evaluates to is the server's guess from its operands' types.
+    """
+    body = text[:-1].rstrip()
+    if not body.endswith(")"):
+        return False
+    depth = 0
+    for i in range(len(body) - 1, -1, -1):
+        ch = body[i]
+        if ch in ")]}":
+            depth += 1
+        elif ch in "([{":
+            depth -= 1
+            if depth == 0:
+                before = body[:i].rstrip()
+                word = re.search(r"\w+$", before)
+                # `f(...)` and `x[0](...)` are calls; `return (...)`, `not (...)` are groups
+                called = bool(before) and (before[-1] in ")]" or (word is not None and not keyword.iskeyword(word.group(0))))
+                inside = body[i + 1 : -1]
+                return not called and any(c in _OPERATORS for c in inside)
+    return False
 
 
 def item_name(item) -> str:
@@ -133,6 +163,8 @@ class DereferenceMonitor(Monitor):
     def allowed_names(self, session, document: Document, generated: str) -> frozenset[str] | None:
         """Members the server lists at the dot (a `Names` with the member rules), or None when it has none to offer."""
         text = document.prefix + generated
+        if getattr(session, "language", "python") == "python" and grouped_arithmetic(text):
+            return None  # jedi's type for `(255 - array * 255).` is a guess (int), numpy's operators say otherwise
         items = completions_at(session, document.path, text + document.suffix, len(text))
         if not items or getattr(items, "is_incomplete", False):  # a partial list would forbid real members
             return None

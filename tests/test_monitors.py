@@ -273,3 +273,14 @@ def test_monitors_without_an_answer_leave_decoding_free(tokenizer, bookshop):
         scores = torch.zeros(1, len(tokenizer))
         out = proc(torch.tensor([ids]), scores)
         assert not torch.isinf(out).any(), prefix
+
+
+def test_a_bracketed_sum_as_receiver_is_left_free(session, bookshop):
+    # `(255 - array * 255).astype(...)` (smolagents, found by `mgd pragmaticcode truth`): jedi says int, numpy disagrees
+    from mgd.monitors.dereference import DereferenceMonitor
+
+    path = str(bookshop / "bookshop" / "arrays.py")
+    monitor = DereferenceMonitor()
+    assert monitor.allowed_names(session, Document(path, "def f(array):\n    return (255 - array * 255).", "\n"), "") is None
+    plain = monitor.allowed_names(session, Document(path, "def f(array):\n    return (255).", "\n"), "")
+    assert plain is not None and "bit_length" in plain  # no operator in the brackets: the type is known
