@@ -111,6 +111,14 @@ def grouped_arithmetic(text: str) -> bool:
     return False
 
 
+def narrowed(text: str, window: int = 3000) -> bool:
+    """True if the receiver of the dot ending `text` is a plain name tested with `isinstance(name, ...)` shortly before."""
+    found = re.search(r"(?<![\w.])([A-Za-z_]\w*)\.$", text)
+    if found is None:
+        return False
+    return re.search(rf"isinstance\(\s*{re.escape(found.group(1))}\s*,", text[-window:]) is not None
+
+
 def item_name(item) -> str:
     """The name a completion item stands for: its filter text (JDT.LS labels read `length() : int`), else its label.
 
@@ -163,8 +171,10 @@ class DereferenceMonitor(Monitor):
     def allowed_names(self, session, document: Document, generated: str) -> frozenset[str] | None:
         """Members the server lists at the dot (a `Names` with the member rules), or None when it has none to offer."""
         text = document.prefix + generated
-        if getattr(session, "language", "python") == "python" and grouped_arithmetic(text):
-            return None  # jedi's type for `(255 - array * 255).` is a guess (int), numpy's operators say otherwise
+        if getattr(session, "language", "python") == "python" and (grouped_arithmetic(text) or narrowed(text)):
+            # jedi's type for `(255 - array * 255).` is a guess (int), numpy's operators say otherwise; and it
+            # does not narrow `node` after `isinstance(node, NodeStep) and`: the list would be the wider type's
+            return None
         items = completions_at(session, document.path, text + document.suffix, len(text))
         if not items or getattr(items, "is_incomplete", False):  # a partial list would forbid real members
             return None

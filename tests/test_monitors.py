@@ -284,3 +284,13 @@ def test_a_bracketed_sum_as_receiver_is_left_free(session, bookshop):
     assert monitor.allowed_names(session, Document(path, "def f(array):\n    return (255 - array * 255).", "\n"), "") is None
     plain = monitor.allowed_names(session, Document(path, "def f(array):\n    return (255).", "\n"), "")
     assert plain is not None and "bit_length" in plain  # no operator in the brackets: the type is known
+
+
+def test_a_name_narrowed_by_isinstance_is_left_free(session, bookshop):
+    # `isinstance(node, NodeStep) and existing.node_type is node.node` (pydantic-graph): jedi lists the wider type's
+    from mgd.monitors.dereference import DereferenceMonitor
+
+    path = str(bookshop / "bookshop" / "narrow.py")
+    text = "def f(n: object):\n    return isinstance(n, str) and n."
+    assert DereferenceMonitor().allowed_names(session, Document(path, text, "\n"), "") is None
+    assert DereferenceMonitor().allowed_names(session, Document(path, "def f(n: str):\n    return n.", "\n"), "") is not None
