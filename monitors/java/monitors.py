@@ -92,7 +92,6 @@ class NewMonitor(Monitor):
         # out per file from the sweep.
         self._offered: dict[tuple[int, int | None], dict[str, frozenset[str]]] = {}
         self._sweeping: set[tuple[int, int | None]] = set()  # servers a thread is sweeping now
-        self._swept_at: dict[tuple[int, int | None], float] = {}  # when each sweep started (wall clock, as file times)
         self._lock = threading.Lock()  # a background warm-up and the steps share the two
 
     def trigger(self, state, line: str) -> Trigger | None:
@@ -132,11 +131,16 @@ class NewMonitor(Monitor):
         scope = FileScope.of(document.prefix + generated)
         enums, abstract = abstract_types(getattr(session, "root", None))
         names, no_end = set(), set()
-        # types written since the sweep began (in this document, or in files saved since) are not in it: never mask them
-        key = (id(session), getattr(session, "pid", None))
-        fresh = declared_types(document.prefix + generated + document.suffix)
-        fresh |= types_saved_since(getattr(session, "root", None), self._swept_at.get(key, 0.0))
-        names |= {name for name in fresh if scope.can_name(fresh[name])}
+        # The project's own types are never masked, whatever the sweep saw: one written since it (in this document,
+        # or saved), or one of another module of a multi-module build, which JDT.LS does not offer from the module
+        # the sweep was made in (`mgd pragmaticcode truth` found `new GenericURLFileName` banned in commons-vfs).
+        own = project_types(getattr(session, "root", None))
+        own.update(declared_types(document.prefix + generated + document.suffix))
+        for name, fqn in own.items():
+            if scope.can_name(fqn):
+                names.add(name)
+                if fqn in abstract:
+                    no_end.add(name)
         for name, fqns in offered.items():
             nameable = {f for f in fqns if scope.can_name(f)}
             # judged only where every type the name can mean here is the project's (an import may bring another)
@@ -161,7 +165,6 @@ class NewMonitor(Monitor):
             if key in self._sweeping:
                 return None  # a background warm-up is at it: no constraint now, rather than a second sweep
             self._sweeping.add(key)
-            self._swept_at[key] = time.time()
         try:
             offered = self._sweep(session, document, generated, send or (lambda ask: ask()), ahead)
         finally:
@@ -289,7 +292,7 @@ def abstract_types(root: str | None, limit: int = 20000) -> tuple[frozenset[str]
 
 
 _DECLARES = re.compile(r"\b(?:class|interface|record)\s+([A-Za-z_$][\w$]*)")
-_SCAN_EVERY = 10.0  # seconds between two looks for source files saved after a sweep
+_SCAN_EVERY = 10.0  # seconds between two looks for source files saved since
 _saved_scans: dict[str, tuple[float, dict[str, tuple[float, dict[str, str]]]]] = {}
 
 
@@ -306,9 +309,9 @@ def declared_types(text: str) -> dict[str, str]:
     return {m.group(1): prefix + m.group(1) for m in _DECLARES.finditer(code) if code[max(0, m.start() - 2) : m.start()].strip() not in (".", "@")}
 
 
-def types_saved_since(root: str | None, since: float, limit: int = 20000) -> dict[str, str]:
-    """The types declared in the project's `.java` files modified after `since` (looked for at most every `_SCAN_EVERY` s)."""
-    if not root or not since:
+def project_types(root: str | None, limit: int = 20000) -> dict[str, str]:
+    """The classes, interfaces and records the project's `.java` files declare, by simple name (files read again when they change; looked for at most every `_SCAN_EVERY` s)."""
+    if not root:
         return {}
     now = time.monotonic()
     last, files = _saved_scans.get(root, (0.0, {}))
@@ -322,17 +325,16 @@ def types_saved_since(root: str | None, since: float, limit: int = 20000) -> dic
             except OSError:
                 continue
             key = str(path)
-            if mtime > since:
-                kept = files.get(key)
-                if kept is None or kept[0] != mtime:
-                    try:
-                        kept = (mtime, declared_types(path.read_text(encoding="utf-8", errors="replace")))
-                    except OSError:
-                        continue
-                seen[key] = kept
+            kept = files.get(key)
+            if kept is None or kept[0] != mtime:
+                try:
+                    kept = (mtime, declared_types(path.read_text(encoding="utf-8", errors="replace")))
+                except OSError:
+                    continue
+            seen[key] = kept
         files = seen
         _saved_scans[root] = (now, files)
-    return {name: fqn for mtime, types in files.values() if mtime > since for name, fqn in types.items()}
+    return {name: fqn for _mtime, types in files.values() for name, fqn in types.items()}
 
 
 def _strip_comments(text: str) -> str:
