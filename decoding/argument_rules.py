@@ -43,7 +43,6 @@ class ArgumentRules:
         self._monitor = monitor
         enders = [(t, _ENDS_ARGUMENT.match(d)) for t, d in enumerate(token_bytes) if d]
         self._enders = [(t, m.group(1).decode("ascii")) for t, m in enders if m]
-        self._ids = np.array([t for t, _ in self._enders], dtype=np.int64)
 
     def bans(self, prompt: int, gen: np.ndarray, state: RowState, scores: np.ndarray, margin: float) -> list[int]:
         """Tokens ending the argument being written with a name whose type the parameter cannot take (`scores`: the row's, (vocab,))."""

@@ -92,23 +92,28 @@ def grouped_arithmetic(text: str) -> bool:
     a group evaluates to is the server's guess from its operands' types.
     """
     body = text[:-1].rstrip()
-    if not body.endswith(")"):
+    i = opening_bracket(body, len(body) - 1) if body.endswith(")") else None
+    if i is None:
         return False
+    before = body[:i].rstrip()
+    word = re.search(r"\w+$", before)
+    # `f(...)` and `x[0](...)` are calls; `return (...)`, `not (...)` are groups
+    called = bool(before) and (before[-1] in ")]" or (word is not None and not keyword.iskeyword(word.group(0))))
+    return not called and any(c in _OPERATORS for c in body[i + 1 : -1])
+
+
+def opening_bracket(text: str, close: int) -> int | None:
+    """The index of the bracket that `text[close]` closes (None if unbalanced); strings are not looked into."""
     depth = 0
-    for i in range(len(body) - 1, -1, -1):
-        ch = body[i]
+    for i in range(close, -1, -1):
+        ch = text[i]
         if ch in ")]}":
             depth += 1
         elif ch in "([{":
             depth -= 1
             if depth == 0:
-                before = body[:i].rstrip()
-                word = re.search(r"\w+$", before)
-                # `f(...)` and `x[0](...)` are calls; `return (...)`, `not (...)` are groups
-                called = bool(before) and (before[-1] in ")]" or (word is not None and not keyword.iskeyword(word.group(0))))
-                inside = body[i + 1 : -1]
-                return not called and any(c in _OPERATORS for c in inside)
-    return False
+                return i
+    return None
 
 
 def narrowed(text: str, window: int = 3000) -> bool:

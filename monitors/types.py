@@ -52,7 +52,7 @@ from typing import Callable, Iterable
 
 from mgd.monitors.base import Document, Monitor, Names, Trigger
 from mgd.monitors.completion_memo import completions_at
-from mgd.monitors.dereference import member_names
+from mgd.monitors.dereference import member_names, opening_bracket as _opening
 
 FITS, NO, VOID = "fits", "no", "void"
 NO_SUMS = "no, nor any sum"  # unfit, and so is every arithmetic result that starts with it
@@ -199,20 +199,6 @@ def receiver_start(text: str, ident_chars: str = "_") -> int | None:
             k -= 1
             continue
         return k
-
-
-def _opening(text: str, close: int) -> int | None:
-    """The index of the bracket that `text[close]` closes (None if unbalanced); strings are not looked into."""
-    depth = 0
-    for i in range(close, -1, -1):
-        ch = text[i]
-        if ch in ")]}":
-            depth += 1
-        elif ch in "([{":
-            depth -= 1
-            if depth == 0:
-                return i
-    return None
 
 
 def enclosing_call(text: str, start: int) -> tuple[int, int] | None:
