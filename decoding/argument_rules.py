@@ -42,7 +42,9 @@ class ArgumentRules:
         self._answers = answers
         self._monitor = monitor
         enders = [(t, _ENDS_ARGUMENT.match(d)) for t, d in enumerate(token_bytes) if d]
-        self._enders = [(t, m.group(1).decode("ascii")) for t, m in enders if m]
+        enders = [(t, m.group(1).decode("ascii")) for t, m in enders if m]
+        self._ids = np.array([t for t, _ in enders], dtype=np.int64)  # (enders,)
+        self._rests = [rest for _, rest in enders]  # the name's rest each writes first ('' for `)`, `,`)
 
     def bans(self, prompt: int, gen: np.ndarray, state: RowState, scores: np.ndarray, margin: float) -> list[int]:
         """Tokens ending the argument being written with a name whose type the parameter cannot take (`scores`: the row's, (vocab,))."""
@@ -57,7 +59,9 @@ class ArgumentRules:
             return []
         # asked only where such a token is likely: an unlikely one stays free rather than cost a query
         threshold = float(scores.max()) - margin
-        likely = [(t, rest) for t, rest in self._enders if scores[t] >= threshold and not (rest and track.ident_done)]
+        # one vector test (numpy or torch rows alike), not an element-wise loop over the vocabulary
+        near = (scores[self._ids] >= threshold).tolist()
+        likely = [(int(self._ids[i]), self._rests[i]) for i, ok in enumerate(near) if ok and not (self._rests[i] and track.ident_done)]
         if not likely:
             return []
         types = self._answers.name_types(prompt, text_of(self._table, gen), self._monitor)
