@@ -169,7 +169,7 @@ def test_new_allows_a_class_written_after_its_sweep(report, jdtls, javashop, mon
     finally:
         saved.unlink()
         shutil.rmtree(javashop / "src/main/java/org/other", ignore_errors=True)
-        java_monitors._saved_scans.clear()  # the next tests see the project as it is again, not a 10-second-old scan
+        java_monitors._scans.clear()  # the next tests see the project as it is again, not a 10-second-old scan
 
 
 class _SlowServer:

@@ -27,6 +27,7 @@ import pathlib
 import re
 import threading
 import time
+from typing import NamedTuple
 
 from mgd.monitors.base import Document, Monitor, Names, Trigger
 from mgd.monitors.calls import CallMonitor, Signature
@@ -261,39 +262,19 @@ class FileScope:
 
 
 _DECLARES_ABSTRACT = re.compile(r"\b(abstract\s+(?:[a-z]+\s+)*class|interface|enum)\s+([A-Za-z_$][\w$]*)")
-_abstract_cache: dict[str, tuple[frozenset[str], frozenset[str]]] = {}
-_PACKAGE = re.compile(r"\bpackage\s+([\w$.\s]+?)\s*;")
-
-
-def abstract_types(root: str | None, limit: int = 20000) -> tuple[frozenset[str], frozenset[str]]:
-    """The qualified names of the (enums, abstract classes and interfaces) the project's sources declare: `new` never builds the first, the second only with a class body.
-
-    A nested type is named as if it were top-level in its file's package:
-    such a name matches no type JDT.LS offers, so it is never judged.
-    """
-    if not root:
-        return frozenset(), frozenset()
-    if root not in _abstract_cache:
-        enums: set[str] = set()
-        others: set[str] = set()
-        for count, path in enumerate(pathlib.Path(root).rglob("*.java")):
-            if count >= limit:
-                break
-            try:
-                text = path.read_text(encoding="utf-8", errors="replace")
-            except OSError:
-                continue
-            code = _strip_comments(text)
-            prefix = _package_prefix(code)
-            for match in _DECLARES_ABSTRACT.finditer(code):
-                (enums if match.group(1) == "enum" else others).add(prefix + match.group(2))
-        _abstract_cache[root] = (frozenset(enums), frozenset(others))
-    return _abstract_cache[root]
-
-
 _DECLARES = re.compile(r"\b(?:class|interface|record)\s+([A-Za-z_$][\w$]*)")
-_SCAN_EVERY = 10.0  # seconds between two looks for source files saved since
-_saved_scans: dict[str, tuple[float, dict[str, tuple[float, dict[str, str]]]]] = {}
+_PACKAGE = re.compile(r"\bpackage\s+([\w$.\s]+?)\s*;")
+_SCAN_EVERY = 10.0  # seconds between two looks at the project's sources
+# root -> (when last looked, {path: (mtime, the file's declarations)})
+_scans: dict[str, tuple[float, dict[str, tuple[float, "_Declared"]]]] = {}
+
+
+class _Declared(NamedTuple):
+    """What one Java source declares: buildable-or-not type names by simple name, and the qualified enums and abstract types."""
+
+    types: dict[str, str]  # classes, interfaces, records (no enums: `new` never builds one): simple name -> qualified
+    enums: frozenset[str]
+    abstract: frozenset[str]  # abstract classes and interfaces: `new` builds them only with a class body
 
 
 def _package_prefix(code: str) -> str:
@@ -302,39 +283,57 @@ def _package_prefix(code: str) -> str:
     return re.sub(r"\s+", "", package.group(1)) + "." if package else ""  # the lexer's tokens come space-joined
 
 
-def declared_types(text: str) -> dict[str, str]:
-    """Each class, interface and record Java source `text` declares (no enums: `new` never builds one), with its qualified name."""
+def _declared(text: str) -> _Declared:
+    """The types Java source `text` declares (a nested type is named as if top-level in the file's package)."""
     code = _strip_comments(text)
     prefix = _package_prefix(code)
-    return {m.group(1): prefix + m.group(1) for m in _DECLARES.finditer(code) if code[max(0, m.start() - 2) : m.start()].strip() not in (".", "@")}
+    types = {m.group(1): prefix + m.group(1) for m in _DECLARES.finditer(code) if code[max(0, m.start() - 2) : m.start()].strip() not in (".", "@")}
+    enums, abstract = set(), set()
+    for match in _DECLARES_ABSTRACT.finditer(code):
+        (enums if match.group(1) == "enum" else abstract).add(prefix + match.group(2))
+    return _Declared(types, frozenset(enums), frozenset(abstract))
 
 
-def project_types(root: str | None, limit: int = 20000) -> dict[str, str]:
-    """The classes, interfaces and records the project's `.java` files declare, by simple name (files read again when they change; looked for at most every `_SCAN_EVERY` s)."""
-    if not root:
-        return {}
+def declared_types(text: str) -> dict[str, str]:
+    """Each class, interface and record Java source `text` declares, with its qualified name."""
+    return _declared(text).types
+
+
+def _project_scan(root: str, limit: int = 20000) -> list[_Declared]:
+    """Every project source's declarations; a file is read again only when it changed, the tree looked at most every `_SCAN_EVERY` s."""
     now = time.monotonic()
-    last, files = _saved_scans.get(root, (0.0, {}))
+    last, files = _scans.get(root, (0.0, {}))
     if now - last >= _SCAN_EVERY:
-        seen: dict[str, tuple[float, dict[str, str]]] = {}
+        seen: dict[str, tuple[float, _Declared]] = {}
         for count, path in enumerate(pathlib.Path(root).rglob("*.java")):
             if count >= limit:
                 break
             try:
                 mtime = os.stat(path).st_mtime
+                kept = files.get(str(path))
+                if kept is None or kept[0] != mtime:
+                    kept = (mtime, _declared(path.read_text(encoding="utf-8", errors="replace")))
             except OSError:
                 continue
-            key = str(path)
-            kept = files.get(key)
-            if kept is None or kept[0] != mtime:
-                try:
-                    kept = (mtime, declared_types(path.read_text(encoding="utf-8", errors="replace")))
-                except OSError:
-                    continue
-            seen[key] = kept
+            seen[str(path)] = kept
         files = seen
-        _saved_scans[root] = (now, files)
-    return {name: fqn for _mtime, types in files.values() for name, fqn in types.items()}
+        _scans[root] = (now, files)
+    return [declared for _mtime, declared in files.values()]
+
+
+def project_types(root: str | None) -> dict[str, str]:
+    """The classes, interfaces and records the project's `.java` files declare, by simple name."""
+    return {name: fqn for declared in (_project_scan(root) if root else ()) for name, fqn in declared.types.items()}
+
+
+def abstract_types(root: str | None) -> tuple[frozenset[str], frozenset[str]]:
+    """The qualified names of the (enums, abstract classes and interfaces) the project's sources declare: `new` never builds the first, the second only with a class body.
+
+    A nested type is named as if it were top-level in its file's package:
+    such a name matches no type JDT.LS offers, so it is never judged.
+    """
+    scan = _project_scan(root) if root else []
+    return frozenset().union(*(d.enums for d in scan)), frozenset().union(*(d.abstract for d in scan))
 
 
 def _strip_comments(text: str) -> str:
