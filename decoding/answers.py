@@ -72,6 +72,7 @@ class Answers:
         self._signatures: dict[tuple[int, str], Signature | None] = {}
         self._not_callable: dict[tuple[int, str, str], bool] = {}
         self._name_types: dict[tuple[int, str], dict[str, str] | None] = {}
+        self._optional: dict[tuple[int, str], bool | None] = {}
         self._open_in_prompt: dict[int, tuple] = {}
         self._unanswered: set[tuple] = set()  # keys of `_names` / `_signatures` the server did not answer
         self._warned_late = False
@@ -214,20 +215,29 @@ class Answers:
 
     def name_types(self, prompt: int, generated: str, monitor: Monitor) -> dict[str, str] | None:
         """The declared types of the variables and fields named like the name `generated` ends with (`monitor.name_types`; cached, kept)."""
+        return self._fact(self._name_types, "name types", prompt, generated, lambda s, d: monitor.name_types(s, d, generated), monitor)
+
+    def optional_member(self, prompt: int, generated: str, monitor: Monitor) -> bool:
+        """True if `monitor` says `self.name` ending `generated` may be None here: no `.` may follow it (`monitor.optional_member`; cached, kept)."""
+        found = self._fact(self._optional, "may be None", prompt, generated, lambda s, d: monitor.optional_member(s, d, generated), monitor)
+        return bool(found)
+
+    def _fact(self, cache: dict, kind: str, prompt: int, generated: str, question: Callable, monitor: Monitor):
+        """`question(session, document)` for the text `generated` of `prompt`, asked once per text (a query, timed, counted, kept)."""
         key = (prompt, generated)
-        if key not in self._name_types:
+        if key not in cache:
             document, session = self._prompts.document(prompt), self.session
 
             def ask() -> tuple[object, bool]:
-                reply = self._obtain(None, lambda: monitor.name_types(session, document, generated))
+                reply = self._obtain(None, lambda: question(session, document))
                 self._count_unanswered(key, reply)
                 if log.isEnabledFor(logging.INFO):
                     where = (document.prefix + generated).rsplit("\n", 1)[-1].lstrip()[-40:]
-                    log.info("mgd: %s at %r: names in scope %s [%.0f ms]", monitor.name, where, reply.value, reply.seconds * 1000)
+                    log.info("mgd: %s at %r: %s %s [%.0f ms]", monitor.name, where, kind, reply.value, reply.seconds * 1000)
                 return reply.value, _answered(reply)
 
-            self._name_types[key] = self._remembered(("name types", _identity(document), generated), ask)
-        return self._name_types[key]
+            cache[key] = self._remembered((kind, _identity(document), generated), ask)
+        return cache[key]
 
     def known_names(self, prompt: int, generated: str, monitor_names: tuple[str, ...], trigger: Trigger) -> NameTrie | None:
         """The answer `names_after` gave for monitors named `monitor_names`, if it was asked; never a query."""

@@ -15,8 +15,9 @@ Each step, for every row (batch * beams * return sequences):
    a member whose value the server says is not callable, ban a `(`
    (`MemberRules.bans`); after a member whose type does not fit where its
    value goes, ban what would end the expression (`ChainRules`); with
-   `types` in Java, ban what would end a call's argument after a plain name
-   whose type the parameter cannot take (`ArgumentRules`).
+   `types`, ban what would end a call's argument after a plain name or a
+   literal whose type the parameter cannot take (`ArgumentRules`); with `types` in
+   Python, ban a `.` after a `self.name` that may be None there (`NoneRules`).
 
 Server queries run off the critical path: once a row is advised, the guide
 reads the row's most probable allowed token into its state (as the next step
@@ -60,6 +61,7 @@ from mgd.decoding.answers import Answers
 from mgd.decoding.call_rules import CallRules
 from mgd.decoding.warm_up import wait_for_warm_ups, warm_up_in_background
 from mgd.decoding.argument_rules import ArgumentRules
+from mgd.decoding.optional_rules import NoneRules
 from mgd.decoding.chain_rules import chain_rules_for
 from mgd.decoding.member_rules import MemberRules
 from mgd.decoding.merges import MergeRules
@@ -116,10 +118,12 @@ class Guide:
         self._merges = MergeRules(self.index, self.answers, self.monitors, self._scan)
         self._members = MemberRules(self.index, self.answers, self._merges.monitors)
         self._calls = CallRules(self.index.token_bytes, self.answers) if self.call_monitor is not None else None
-        # a plain name passed to a known parameter type: only with `types`, on calls `args` follows, in Java
+        # a plain name or literal passed to a known parameter type: only with `types`, on calls `args` follows
         judge = next((m for m in self.monitors if isinstance(m, TypesMonitor)), None)
-        follows = self._calls is not None and judge is not None and self.language == "java"
+        follows = self._calls is not None and judge is not None
         self._arguments = ArgumentRules(self.index.token_bytes, self.answers, judge) if follows else None
+        # `self.x.` where `x` may be None: Python, with `types`
+        self._nones = NoneRules(self.index.token_bytes, self.answers, judge) if judge is not None and self.language == "python" else None
         self._reader = TokenReader(self.index.token_bytes, self._merges, self._calls, self._chains)
         self.reset()
 
@@ -282,6 +286,8 @@ class Guide:
         bans += self._chain_bans(state)
         if self._arguments is not None:
             bans += self._arguments.bans(prompt, gen, state, row_scores, self.merge_margin)
+        if self._nones is not None:
+            bans += self._nones.bans(prompt, gen, state, row_scores, self.merge_margin)
         if not bans:
             return keep
         if keep is None or isinstance(keep, list):

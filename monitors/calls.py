@@ -54,7 +54,7 @@ class CallTrack(NamedTuple):
     given_positional: int = 0
     given_keywords: frozenset = frozenset()
     content: bool = False  # the current argument has text
-    ident: str | None = None  # the current argument so far is this one name
+    ident: str | None = None  # the current argument so far is this one name (or number literal)
     ident_done: bool = False  # ... and whitespace has followed it
     keyword: str | None = None  # the current argument is `keyword=...`
 
@@ -91,11 +91,12 @@ class CallTrack(NamedTuple):
             return self._replace(content=True, ident=None), True
         if is_ident_char(ch):
             if not self.content:
-                return self._replace(content=True, ident=None if ch.isdigit() else ch, ident_done=False), False
+                # a number is kept too (`32`): the types rules judge a literal argument as they judge a name
+                return self._replace(content=True, ident=ch, ident_done=False), False
             if self.ident is not None and not self.ident_done:
                 return self._replace(ident=self.ident + ch), False
             return self._replace(ident=None), False
-        if ch == "=" and self.ident is not None and self.keyword is None and following != "=":
+        if ch == "=" and self.ident is not None and not self.ident[0].isdigit() and self.keyword is None and following != "=":
             name = self.ident
             bad = (name not in self.sig.keyword and not self.sig.var_keyword) or name in self.filled()
             return self._replace(keyword=name, ident=None), bad

@@ -116,6 +116,19 @@ def opening_bracket(text: str, close: int) -> int | None:
     return None
 
 
+def closing_bracket(text: str, opening: int) -> int | None:
+    """The index of the bracket that closes `text[opening]` (None if it stays open); strings are not looked into."""
+    depth = 0
+    for i in range(opening, len(text)):
+        if text[i] in "([{":
+            depth += 1
+        elif text[i] in ")]}":
+            depth -= 1
+            if depth == 0:
+                return i
+    return None
+
+
 def narrowed(text: str, window: int = 3000) -> bool:
     """True if the receiver of the dot ending `text` is a plain name tested with `isinstance(name, ...)` shortly before."""
     found = re.search(r"(?<![\w.])([A-Za-z_]\w*)\.$", text)

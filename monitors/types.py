@@ -129,7 +129,20 @@ class TypesMonitor(Monitor):
         items = completions_at(session, document.path, text + document.suffix, len(text))
         if not items or getattr(items, "is_incomplete", False):
             return None
-        return variable_types(items)
+        return variable_types(session, items, text)
+
+    def optional_member(self, session, document: Document, generated: str) -> bool | None:
+        """True if the `self.name` that `generated` ends with may be None there, so no member of it may be accessed (None: cannot say).
+
+        Python only (`mgd.decoding.optional_rules`): one definition request for the name's declarations.
+        """
+        optional_member = getattr(language_rules(getattr(session, "language", "python")), "optional_member", None)
+        return None if optional_member is None else optional_member(session, document, document.prefix + generated)
+
+    def literal_type(self, session, text: str) -> str | None:
+        """The type of a literal argument written as `text` (`32`, `true`), as the rules compare types; None if it is no literal they read."""
+        literal_type = getattr(language_rules(getattr(session, "language", "python")), "literal_type", None)
+        return None if literal_type is None else literal_type(text)
 
     def fits_argument(self, session, expected: str, given: str) -> bool:
         """False if a value of type `given` surely cannot be passed where a parameter of type `expected` is (unknowns fit)."""

@@ -190,3 +190,13 @@ def test_a_plain_name_of_the_wrong_type_may_not_end_an_argument(tokenizer, jdtls
     assert b")" in allowed_after(guided, tokenizer, path, line, "unknownThing")
     names_only = MGDLogitsProcessor(tokenizer, jdtls, monitors_by_name("deref,args", "java"))
     assert b")" in allowed_after(names_only, tokenizer, path, line, "total")  # what `types` adds
+
+
+def test_a_literal_of_the_wrong_type_may_not_end_an_argument(tokenizer, jdtls, path):
+    guided = MGDLogitsProcessor(tokenizer, jdtls, monitors_by_name("deref,args,types", "java"))
+    line = "        shelf.stackCrate("
+    assert b")" not in allowed_after(guided, tokenizer, path, line, "3")  # an int is no Crate
+    assert b")" not in allowed_after(guided, tokenizer, path, line, "true")
+    assert b"." in allowed_after(guided, tokenizer, path, line, "3")  # `3.` goes on: not judged here
+    names_only = MGDLogitsProcessor(tokenizer, jdtls, monitors_by_name("deref,args", "java"))
+    assert b")" in allowed_after(names_only, tokenizer, path, line, "3")

@@ -88,6 +88,12 @@ def test_the_numeric_tower_and_project_classes(jedi, path):
     assert as_crate["first"] != NO and as_crate["count"] == NO and as_crate["is_full"] == NO
 
 
+def test_a_protocol_is_structural_so_nothing_is_judged_against_it(jedi, path):
+    found = verdicts(jedi, path, "def f(b: Bay) -> Weighed:\n    return b.")
+    assert found["stack"] == VOID  # None fits no protocol with members
+    assert found["first"] != NO and found["count"] != NO and found["is_full"] != NO
+
+
 def test_a_condition_needs_a_value_of_any_type(jedi, path):
     found = verdicts(jedi, path, "def f(b: Bay):\n    if b.")
     assert found["stack"] == VOID and all(v != NO for v in found.values())
@@ -103,3 +109,54 @@ def test_unknown_places_and_types_leave_everything_open(jedi, path):
         "def f(b):\n    x: int = b.",  # jedi knows nothing of b
     ):
         assert monitor.allowed_names(jedi, Document(path, HEAD + text, "\n"), "") is None, text
+
+
+YARD = "class Yard(Bay):\n    def unload(self) -> None:\n"
+
+
+def test_an_optional_attribute_is_no_receiver_until_the_function_names_it(jedi, path):
+    monitor = TypesMonitor()
+
+    def may_be_none(body: str) -> bool | None:
+        return monitor.optional_member(jedi, Document(path, HEAD + YARD, "\n"), body)
+
+    assert may_be_none("        self.spare") is True  # declared `Optional[Crate]`, inherited
+    assert may_be_none("        if self.spare:\n            self.spare") is False  # named before: may be narrowed
+    assert may_be_none("        self.spare = Crate(1)\n        self.spare") is False
+    assert may_be_none("        self.crates") is False  # `list[Crate]`
+    assert may_be_none("        self.count") is None  # a method: no annotated declaration to read
+
+
+def test_no_member_access_on_an_attribute_that_may_be_none(tokenizer, jedi, path):
+    after = allowed_after(tokenizer, jedi, path, YARD + "        self.", "spare")
+    assert not any(t.startswith(b".") for t in after)
+    assert b" =" in after and b"\n" in after and b" is" in after
+    assert b"." in allowed_after(tokenizer, jedi, path, YARD + "        self.", "spare", spec="deref")
+    narrowed = YARD + "        if self.spare is not None:\n            self."
+    assert b"." in allowed_after(tokenizer, jedi, path, narrowed, "spare")
+    # a token that ends the name and goes on with a dot (`_.`) is judged alike; a quoted annotation too
+    assert b"_." not in allowed_after(tokenizer, jedi, path, YARD + "        self.", "dock")
+    assert b"_." in allowed_after(tokenizer, jedi, path, YARD + "        self.", "dock", spec="deref")
+
+
+ARGS = "deref,args,types"
+
+
+def test_a_literal_argument_of_the_wrong_type_may_not_end(tokenizer, jedi, path):
+    body = "def f(b: Bay):\n    b."
+    assert b")" not in allowed_after(tokenizer, jedi, path, body, "stack(3", spec=ARGS)  # an int for a `Crate`
+    assert b")" in allowed_after(tokenizer, jedi, path, body, "stack(3", spec="deref,args")
+    assert b"," not in allowed_after(tokenizer, jedi, path, body, "resize(32", spec=ARGS)  # `tuple[int, int]`
+    after_tuple = allowed_after(tokenizer, jedi, path, body, "resize((3, 3), 2", spec=ARGS)
+    assert b")" in after_tuple  # an int for a `float`: fits
+    assert b"." in allowed_after(tokenizer, jedi, path, body, "stack(3", spec=ARGS)  # `3.` may go on
+
+
+def test_a_parameter_of_the_wrong_type_may_not_end_an_argument_until_narrowed(tokenizer, jedi, path):
+    header = "def f(b: Bay, crate: Crate, n: int):\n    "
+    assert b")" not in allowed_after(tokenizer, jedi, path, header + "b.", "stack(n", spec=ARGS)
+    assert b")" in allowed_after(tokenizer, jedi, path, header + "b.", "stack(crate", spec=ARGS)
+    # named again, `n` may have been narrowed (an isinstance test, an assignment): not judged
+    assert b")" in allowed_after(tokenizer, jedi, path, header + "if n:\n        b.", "stack(n", spec=ARGS)
+    # a local is narrowed by its assignment: never judged by its annotation
+    assert b")" in allowed_after(tokenizer, jedi, path, "def f(b: Bay):\n    k: int = 3\n    b.", "stack(k", spec=ARGS)

@@ -40,19 +40,35 @@ def _both(document, model, tokenizer, session, names_only: str) -> tuple[str, st
     return found[0], found[1]
 
 
-def test_python_a_bool_function_stops_returning_a_none_method(real_model, pydepot):
+def _python_both(real_model, pydepot, prefix: str) -> tuple[str, str]:
+    """`_both` for a new module `depot/yard.py` of the Python depot that starts with `prefix`."""
     model, tokenizer = real_model
+    document = Document(str(pydepot / "depot" / "yard.py"), prefix, "\n")
+    with LanguageServerSession(pydepot) as session:
+        return _both(document, model, tokenizer, session, "deref,imports,classes,args")
+
+
+def test_python_a_bool_function_stops_returning_a_none_method(real_model, pydepot):
     prefix = (
         '"""The yard: bays of crates."""\n\nfrom depot.bay import Bay, Crate\n\n\nclass Yard:\n'
         "    def __init__(self, bay: Bay) -> None:\n        self.bay = bay\n\n"
         "    def add(self, crate: Crate) -> bool:\n        return self.bay."
     )
-    document = Document(str(pydepot / "depot" / "yard.py"), prefix, "\n")
-    with LanguageServerSession(pydepot) as session:
-        names, typed = _both(document, model, tokenizer, session, "deref,imports,classes,args")
+    names, typed = _python_both(real_model, pydepot, prefix)
     assert names.startswith("crates.append("), names  # list.append returns None: a `reportReturnType` error
     assert typed.startswith("crates.") and not typed.startswith(tuple(f"crates.{m}" for m in _NONE_METHODS)), typed
     assert typed.startswith("crates.count(crate) =="), typed  # an int compared: a bool
+
+
+def test_python_an_optional_attribute_is_tested_before_its_member_is_read(real_model, pydepot):
+    prefix = (
+        '"""The yard: bays of crates."""\n\nfrom typing import Optional\n\nfrom depot.bay import Bay, Crate\n\n\n'
+        "class Yard:\n    def __init__(self) -> None:\n        self.crate: Optional[Crate] = None\n\n"
+        '    def weight(self) -> int:\n        """The weight of the crate."""\n        return self.'
+    )
+    names, typed = _python_both(real_model, pydepot, prefix)
+    assert names.startswith("crate.weight"), names  # `self.crate` may be None: a `reportOptionalMemberAccess` error
+    assert typed.startswith("crate is not None and self.crate.weight"), typed  # narrowed first, then read
 
 
 def test_java_a_string_variable_ends_with_a_string(real_model, depot):

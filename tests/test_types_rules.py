@@ -196,3 +196,31 @@ def test_one_completion_list_serves_both_monitors():
     other = completions_at(session, "a.py", "y.", 2)
     assert other is not first and not is_latest(session, first)
     assert completions_at(session, "a.py", "x.", 2) is not first  # asked again: another list came in between
+
+
+def test_literals_and_parameter_annotations():
+    assert python.literal_type("32") == "int" and python.literal_type("1_000") == "int" and python.literal_type("True") == "bool"
+    assert python.literal_type("0x1F") is None and python.literal_type("32abc") is None and python.literal_type("007") is None
+    assert java.literal_type("32") == "int" and java.literal_type("32L") == "long" and java.literal_type("false") == "boolean"
+    assert java.literal_type("0x1F") is None and java.literal_type("True") is None
+    assert python.argument_type("tuple[int, int]") == "tuple" and python.argument_type("List[str]") == "list"
+    assert python.argument_type("Crate") == "Crate" and python.argument_type("depot.bay.Crate") == "Crate"
+    for open_type in ("Optional[int]", "int | None", "Any", "Sequence[int]", "T", "Callable[[int], None]"):
+        assert python.argument_type(open_type) is None, open_type
+
+
+def test_which_annotations_admit_none():
+    for yes in ("Optional[Crate]", "Crate | None", "None | Crate", "Union[Crate, None]", "typing.Optional[int]", "'Crate | None'", "Any | None"):
+        assert python.admits_none(yes), yes
+    for no in ("Crate", "Callable[[int], None]", "list[Crate | None]", "Union[int, str]", "NoneType"):
+        assert not python.admits_none(no), no
+
+
+def test_the_function_that_can_narrow_a_name():
+    text = "class A:\n    def f(self, n: int):\n        def g():\n            return self.x"
+    assert text[python.outermost_def(text, len(text) - 6) :].startswith("    def f(")
+    assert python.outermost_def("class A:\n    x = self.y", 19) is None  # a class body: no function
+    header = "    def f(self, n: int,\n          m: str):\n        "
+    assert python._only_in_an_enclosing_header(header, "m", 8)
+    assert not python._only_in_an_enclosing_header(header + "if m:\n        ", "m", 8)  # named again: may be narrowed
+    assert not python._only_in_an_enclosing_header("    def g(m: str): pass\n    ", "m", 4)  # a sibling's parameter

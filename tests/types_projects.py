@@ -50,7 +50,11 @@ public class Shelf {
 }
 """
 
-BAY = '''from typing import Optional
+BAY = '''from typing import Optional, Protocol
+
+
+class Weighed(Protocol):
+    weight: int
 
 
 class Crate:
@@ -63,6 +67,8 @@ class Bay:
 
     def __init__(self) -> None:
         self.crates: list[Crate] = []
+        self.spare: Optional[Crate] = None
+        self.dock_: "Crate | None" = None
 
     def is_full(self) -> bool:
         return len(self.crates) >= self.capacity
@@ -72,6 +78,9 @@ class Bay:
 
     def stack(self, crate: Crate) -> None:
         self.crates.append(crate)
+
+    def resize(self, size: tuple[int, int], weight: float = 1.0) -> None:
+        self.capacity = size[0] * size[1]
 
     def heaviest(self) -> Optional[Crate]:
         return max(self.crates, key=lambda c: c.weight, default=None)

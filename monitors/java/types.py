@@ -174,8 +174,20 @@ def parameter_type(param) -> str | None:
 _VALUE_KINDS = frozenset({5, 6, 21})
 
 
-def variable_types(items) -> dict[str, str]:
-    """The declared type of each variable, parameter and field in `items` (JDT.LS labels `crates : List<Crate>`), where it is one known type."""
+def literal_type(text: str) -> str | None:
+    """`int` for `32`, `long` for `32L`, `boolean` for `true`/`false`; None for any other text (hex, octal and floats are not read)."""
+    if re.fullmatch(r"0|[1-9]\d*", text):
+        return "int"
+    if re.fullmatch(r"(?:0|[1-9]\d*)[lL]", text):
+        return "long"
+    return BOOLEAN if text in ("true", "false") else None
+
+
+def variable_types(session, items, text: str) -> dict[str, str]:
+    """The declared type of each variable, parameter and field in `items` (JDT.LS labels `crates : List<Crate>`), where it is one known type.
+
+    Java has no flow typing: a name holds its declared type wherever it is read (`session` and `text` are not needed).
+    """
     from mgd.monitors.dereference import item_name
 
     seen: dict[str, set] = {}

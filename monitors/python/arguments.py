@@ -27,6 +27,7 @@ import re
 
 from mgd.monitors.base import Document
 from mgd.monitors.calls import CallMonitor, Signature
+from mgd.monitors.dereference import closing_bracket
 
 
 def _split_top_level(text: str) -> list[str]:
@@ -52,18 +53,11 @@ def parse_signature(label: str) -> Signature | None:
     open_at = label.find("(")
     if open_at < 0:
         return None
-    depth, close_at = 0, -1
-    for i in range(open_at, len(label)):
-        if label[i] in "([{":
-            depth += 1
-        elif label[i] in ")]}":
-            depth -= 1
-            if depth == 0:
-                close_at = i
-                break
-    if close_at < 0:
+    close_at = closing_bracket(label, open_at)
+    if close_at is None:
         return None
     positional: list[str] = []
+    types: list[str | None] = []
     keyword: set[str] = set()
     required: set[str] = set()
     var_positional = var_keyword = keyword_only = False
@@ -87,9 +81,20 @@ def parse_signature(label: str) -> Signature | None:
         keyword.add(name)
         if not keyword_only:
             positional.append(name)
+            types.append(parameter_type(part))
         if re.search(r"(?<![=!<>])=(?!=)", part) is None:
             required.add(name)
-    return Signature(tuple(positional), frozenset(keyword), frozenset(required), var_positional, var_keyword)
+    return Signature(
+        tuple(positional), frozenset(keyword), frozenset(required), var_positional, var_keyword, types=tuple(types)
+    )
+
+
+def parameter_type(part: str) -> str | None:
+    """A parameter's annotation (`size: tuple[int, int]=(1, 1)`) as the `types` rules compare it; None if absent or open."""
+    from mgd.monitors.python.types import argument_type
+
+    annotation = re.match(r"[A-Za-z_]\w*\s*:\s*(?P<type>.+?)\s*(?:(?<![=!<>])=(?!=).*)?$", part, re.S)
+    return argument_type(annotation.group("type")) if annotation else None
 
 
 class ArgumentMonitor(CallMonitor):

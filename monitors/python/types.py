@@ -22,7 +22,8 @@ returning a type variable or a union is unknown anyway.
 Fits: equal names; `object`; the numeric tower (`bool` into `int`, `int`
 into `float`, `float` into `complex`); a project class by the bases the
 project's sources declare (`class Crate(Box):`); a builtin into another
-builtin never. A name the rules cannot place is unknown and fits.
+builtin never. A project `Protocol` is structural: anything may fit it
+(unknown). A name the rules cannot place is unknown and fits.
 """
 
 from __future__ import annotations
@@ -30,6 +31,7 @@ from __future__ import annotations
 import os
 import re
 
+from mgd.monitors.dereference import closing_bracket
 from mgd.monitors.types import DeclaredTypes, Expectation, judged, receiver_start
 
 MAX_RESOLVES = 24
@@ -159,6 +161,21 @@ def _plain_first(name: str) -> tuple[bool, str]:
     return name.startswith("_"), name
 
 
+_GENERIC_ORIGINS = {"List": "list", "Dict": "dict", "Tuple": "tuple", "Set": "set", "FrozenSet": "frozenset"}
+
+
+def argument_type(annotation: str) -> str | None:
+    """A parameter annotation as the rules compare it: a class name, a generic builtin's origin (`tuple[int, int]`: `tuple`), else None."""
+    annotation = annotation.strip()
+    if _OPEN_ANNOTATION.search(annotation):
+        return None
+    generic = re.fullmatch(r"(?:typing\.)?(?P<origin>[A-Za-z_]\w*)\[.*\]", annotation, re.S)
+    if generic:
+        origin = _GENERIC_ORIGINS.get(generic.group("origin"), generic.group("origin"))
+        return origin if origin in BUILTINS else None
+    return _known(annotation)
+
+
 def _known(annotation: str) -> str | None:
     """A return annotation as the rules compare it: `None`, a simple class name, or None (unknown: unions, generics, strings)."""
     annotation = annotation.strip()
@@ -179,6 +196,8 @@ def _fits(expected: str, member: str, bases: DeclaredTypes) -> bool | None:
     """True/False where the rules decide; None where they cannot."""
     if expected == member or expected == "object" or expected in _TOWER.get(member, ()):
         return True
+    if bases.declares(expected) and "Protocol" in bases.supertypes(expected):
+        return None  # structural: a class fits by its members, whatever its bases
     if member in BUILTINS:
         return False if expected in BUILTINS or bases.declares(expected) else None
     if bases.declares(member):
@@ -212,3 +231,162 @@ def _python_files(root: str):
         for name in files:
             if name.endswith(".py"):
                 yield os.path.join(folder, name)
+
+
+_SELF_MEMBER = re.compile(r"(?<![\w.])self\.(?P<name>[A-Za-z_]\w*)$")
+
+
+def optional_member(session, document, text: str) -> bool | None:
+    """True if `self.name` ending `text` is declared with a type that admits None and its function has not named it yet (None: cannot say).
+
+    A function narrows `self.name` only through text that names it (a test,
+    an assert, an assignment, a match); one that has not named it holds
+    the declared type. The declarations come from one definition request
+    (jedi lists every assignment of the attribute; its hover shows one of
+    them at random): the annotated ones decide, and without one nothing is
+    said.
+    """
+    match = _SELF_MEMBER.search(text[-300:])
+    if match is None:
+        return None
+    name = match.group("name")
+    at = len(text) - len(match.group(0))
+    start = outermost_def(text, at)
+    if start is None:
+        return None
+    if re.search(rf"\bself\s*\.\s*{name}\b", text[start:at]):
+        return False  # named before: it may be narrowed
+    # a line break keeps the rest of the file from running into the name
+    buffer = text + "\n" + document.suffix
+    locations = session.definition(document.path, buffer, len(text) - 1) or []
+    annotations = [a for loc in locations if (a := _annotation_at(document.path, buffer, loc, name)) is not None]
+    if not annotations:
+        return None
+    return all(admits_none(a) for a in annotations)
+
+
+def _annotation_at(path: str, buffer: str, location, name: str) -> str | None:
+    """The annotation of the declaration of attribute `name` at `location` (`self.x: T = ...` or `x: T` in a class body), if it has one."""
+    if os.path.abspath(str(location.path)) == os.path.abspath(str(path)):
+        lines = buffer.split("\n")  # the text as the server read it, not the file on disk
+    else:
+        try:
+            with open(location.path, encoding="utf-8", errors="replace") as handle:
+                lines = handle.read().split("\n")
+        except OSError:
+            return None
+    if not 0 <= location.line < len(lines):
+        return None
+    match = re.match(rf"\s*(?:self\.)?{re.escape(name)}\s*:\s*(?P<type>[^=]+?)\s*(?:=.*)?$", lines[location.line])
+    return match.group("type") if match else None
+
+
+def outermost_def(text: str, at: int) -> int | None:
+    """Where the outermost `def` around position `at` of `text` starts (None at module or class level)."""
+    line_start = text.rfind("\n", 0, at) + 1
+    current = text[line_start:at]
+    indent = len(current) - len(current.lstrip())
+    found = None
+    position = line_start
+    while position > 0:
+        previous = text.rfind("\n", 0, position - 1) + 1
+        line = text[previous : position - 1]
+        position = previous
+        stripped = line.lstrip()
+        own = len(line) - len(stripped)
+        if not stripped or stripped.startswith("#") or own >= indent:
+            continue
+        if re.match(r"(?:async\s+)?def\b", stripped):
+            found = previous
+        elif stripped.startswith("class ") or own == 0:
+            break
+        indent = own
+    return found
+
+
+def admits_none(annotation: str) -> bool:
+    """True if an annotation is a union with None in it at the top: `X | None`, `Optional[X]`, `Union[X, None]`."""
+    annotation = annotation.strip()
+    if len(annotation) > 1 and annotation[0] == annotation[-1] and annotation[0] in "'\"":
+        annotation = annotation[1:-1].strip()  # a forward reference: the checker reads the string
+    head = re.match(r"(?:typing\.)?(Optional|Union)\[(.*)\]$", annotation, re.S)
+    if head:
+        return head.group(1) == "Optional" or "None" in _top_level(head.group(2), ",")
+    return "None" in _top_level(annotation, "|")
+
+
+def _top_level(text: str, separator: str) -> list[str]:
+    """`text` split at `separator` outside brackets, each part stripped."""
+    parts, depth, start = [], 0, 0
+    for i, ch in enumerate(text):
+        if ch in "([{":
+            depth += 1
+        elif ch in ")]}":
+            depth -= 1
+        elif ch == separator and depth == 0:
+            parts.append(text[start:i].strip())
+            start = i + 1
+    parts.append(text[start:].strip())
+    return parts
+
+
+_MAX_NAME_RESOLVES = 6
+_PARAM = re.compile(r"param (?P<name>[A-Za-z_]\w*)\s*:\s*(?P<type>.+?)\s*(?:(?<![=!<>])=(?!=).*)?", re.S)
+
+
+def literal_type(text: str) -> str | None:
+    """`int` for a decimal literal (`32`, `1_000`), `bool` for `True`/`False`; None for any other text."""
+    if re.fullmatch(r"(?:0|[1-9](?:_?\d)*)", text):
+        return "int"
+    return "bool" if text in ("True", "False") else None
+
+
+def variable_types(session, items, text: str) -> dict[str, str]:
+    """The annotation of each parameter in `items` named like the name ending `text`, where the function has not named it since its header.
+
+    Python narrows a name where it is tested or assigned (`isinstance(x,
+    Sub)` makes `x: Base` a `Sub`), so only a parameter its function has
+    not named again still holds its declared type; every other name is
+    unknown. Annotations come from jedi's resolve (`param size: int=0`), at
+    most `_MAX_NAME_RESOLVES` per list.
+    """
+    from mgd.monitors.completion_memo import is_latest
+    from mgd.monitors.dereference import item_name
+
+    partial = re.search(r"[A-Za-z_]\w*$", text)
+    if partial is None or not is_latest(session, items):
+        return {}
+    start = outermost_def(text, partial.start())
+    if start is None:
+        return {}
+    before = text[start : partial.start()]
+    indent = _indent_of_line(text, partial.start())
+    stem = partial.group(0)
+    names = sorted({n for i in items if (n := item_name(i)).startswith(stem) and not i.label.endswith("=")})
+    found: dict[str, str] = {}
+    for name in [n for n in names if _only_in_an_enclosing_header(before, n, indent)][:_MAX_NAME_RESOLVES]:
+        detail = str((session.resolve_completion(name) or {}).get("detail") or "")
+        match = _PARAM.fullmatch(detail)
+        given = argument_type(match.group("type")) if match and match.group("name") == name else None
+        if given is not None:
+            found[name] = given
+    return found
+
+
+def _indent_of_line(text: str, at: int) -> int:
+    line = text[text.rfind("\n", 0, at) + 1 : at]
+    return len(line) - len(line.lstrip())
+
+
+def _only_in_an_enclosing_header(text: str, name: str, indent: int) -> bool:
+    """True if `name` occurs once in `text`, inside the parameters of a `def` indented less than `indent` (a function around the end)."""
+    found = [m.start() for m in re.finditer(rf"(?<![\w.]){re.escape(name)}\b", text)]
+    if len(found) != 1:
+        return False
+    for header in re.finditer(r"(?m)^([ \t]*)(?:async[ \t]+)?def[ \t]+\w+[ \t]*\(", text):
+        if len(header.group(1)) >= indent:
+            continue
+        close = closing_bracket(text, header.end() - 1)
+        if close is not None and header.end() <= found[0] < close:
+            return True
+    return False
