@@ -1,18 +1,21 @@
-"""The None rule (Python): after `self.name` whose declared type admits None, no `.` while nothing has narrowed it.
+"""The None rule (Python): no `.` after `self.name` or `self.name(...)` whose value may be None there.
 
 `self._transport: Transport | None = None` declared, then `self._transport.close()`
 written in a method that has not named `self._transport` before: a type
 checker reports an optional member access, since nothing in that function
 can have ruled None out (narrowing needs the expression: `if
-self._transport:`, `assert self._transport is not None`, an assignment). So,
-where the row's line ends with `self.` and a name, and a token that goes on
-with `.` (perhaps after the rest of the name: `port.`) is likely enough to
-be chosen, the `types` monitor is asked once for that name
-(`TypesMonitor.optional_member`: one definition request for its declarations);
-if it admits None and the enclosing function has not named it, those tokens
-are banned. Anything else after the name (`=`, `)`, ` is None`, a line
-break) stays free, and so does every other receiver: only `self` is sure to
-be the object whose declaration the server shows.
+self._transport:`, `assert self._transport is not None`, an assignment).
+Likewise `self.find(key).name` where `def find(...) -> Crate | None`: a
+call's value is never narrowed. So, where the row's line ends with `self.`
+and a name (or that name's call), and a token that goes on with `.`
+(perhaps after the rest of the name: `port.`) is likely enough to be chosen,
+the `types` monitor is asked once for that text
+(`TypesMonitor.optional_member`: one definition request for its
+declarations); if it may be None, those tokens are banned, but for those
+that start a dunder (`.__`): None has `__class__`, `__eq__`, ..., and
+`.__class__` is written with that token. Anything else after it (`=`, `)`, ` is None`, a line break) stays free, and
+so does every other receiver: only `self` is sure to be the object whose
+declaration the server shows.
 """
 
 from __future__ import annotations
@@ -32,31 +35,38 @@ if TYPE_CHECKING:
 
 # a token that goes on with a member access: the rest of a name (maybe none), then `.`
 _DOT_AFTER = re.compile(rb"^([A-Za-z0-9_]*)\.")
+_CALL_DOT = re.compile(rb"^(\(?\))\.")
 _SELF_NAME = re.compile(r"(?<![\w.])self\.[A-Za-z_]\w*$")
+_SELF_CALL = re.compile(r"(?<![\w.])self\.[A-Za-z_]\w*\(")  # the line may end with its call (`mgd.monitors.python.types` matches the brackets)
 
 
 class NoneRules:
-    """Tokens that would access a member of `self.name` where that name may be None, for one vocabulary."""
+    """Tokens that would access a member (other than a dunder) of `self.name` or its call's value where that may be None, for one vocabulary."""
 
     def __init__(self, token_bytes: list[bytes | None], answers: Answers, monitor: TypesMonitor) -> None:
         self._table = token_bytes
         self._answers = answers
         self._monitor = monitor
-        self._dotted = PatternTokens(token_bytes, _DOT_AFTER)  # each with the name's rest it writes before its `.`
+        # each with what it writes before its `.`: the rest of a name (`port.`), or a call's end (`().`, `).`)
+        self._dotted = (PatternTokens(token_bytes, _DOT_AFTER), PatternTokens(token_bytes, _CALL_DOT))
 
     def bans(self, prompt: int, gen: np.ndarray, state: RowState, scores: np.ndarray, margin: float) -> list[int]:
-        """Tokens going on with `.` after a `self.name` that may be None here (`scores`: the row's, (vocab,))."""
-        if not state.lex.in_code or not _SELF_NAME.search(state.line):
+        """Tokens going on with `.` after a `self.name` (or its call) that may be None here (`scores`: the row's, (vocab,))."""
+        if not state.lex.in_code or "self." not in state.line:
             return []
-        likely = self._dotted.likely(scores, margin)
-        if not likely:
-            return []
-        generated = text_of(self._table, gen)
+        generated: str | None = None
         verdicts: dict[str, bool] = {}
         banned = []
-        for t, rest in likely:
-            if rest not in verdicts:
-                verdicts[rest] = self._answers.optional_member(prompt, generated + rest, self._monitor)
-            if verdicts[rest]:
-                banned.append(t)
+        for tokens in self._dotted:
+            for t, rest in tokens.likely(scores, margin):
+                written = state.line + rest
+                if not (_SELF_NAME.search(written) or written.endswith(")") and _SELF_CALL.search(written)):
+                    continue
+                if self._table[t].split(b".", 1)[1].startswith(b"__"):
+                    continue  # None has dunders: `.__class__` (its own tokens) stays writable
+                if rest not in verdicts:
+                    generated = text_of(self._table, gen) if generated is None else generated
+                    verdicts[rest] = self._answers.optional_member(prompt, generated + rest, self._monitor)
+                if verdicts[rest]:
+                    banned.append(t)
         return banned

@@ -7,6 +7,8 @@ operand: the line may not end after `b.count()`.
 
 from __future__ import annotations
 
+import re
+
 import pytest
 import torch
 
@@ -127,9 +129,14 @@ def test_an_optional_attribute_is_no_receiver_until_the_function_names_it(jedi, 
     assert may_be_none("        self.count") is None  # a method: no annotated declaration to read
 
 
+def _dotted(tokens: set[bytes]) -> set[bytes]:
+    """The tokens that go on with a member access, other than a dunder's start (None has `__class__`)."""
+    return {t for t in tokens if re.match(rb"[A-Za-z0-9_]*\.", t) and not t.split(b".", 1)[1].startswith(b"__")}
+
+
 def test_no_member_access_on_an_attribute_that_may_be_none(tokenizer, jedi, path):
     after = allowed_after(tokenizer, jedi, path, YARD + "        self.", "spare")
-    assert not any(t.startswith(b".") for t in after)
+    assert not _dotted(after)  # `.`, `.get`, ...
     assert b" =" in after and b"\n" in after and b" is" in after
     assert b"." in allowed_after(tokenizer, jedi, path, YARD + "        self.", "spare", spec="deref")
     narrowed = YARD + "        if self.spare is not None:\n            self."
@@ -137,6 +144,17 @@ def test_no_member_access_on_an_attribute_that_may_be_none(tokenizer, jedi, path
     # a token that ends the name and goes on with a dot (`_.`) is judged alike; a quoted annotation too
     assert b"_." not in allowed_after(tokenizer, jedi, path, YARD + "        self.", "dock")
     assert b"_." in allowed_after(tokenizer, jedi, path, YARD + "        self.", "dock", spec="deref")
+
+
+def test_no_member_access_on_a_call_that_may_return_none(tokenizer, jedi, path):
+    after_call = allowed_after(tokenizer, jedi, path, YARD + "        self.", "heaviest()")  # `-> Optional[Crate]`
+    assert not {t for t in _dotted(after_call) if t.startswith(b".")} and b"\n" in after_call
+    # `().` in one token, right after the name, and `).` closing the call: judged as the call
+    assert b"()." not in allowed_after(tokenizer, jedi, path, YARD + "        self.", "heaviest")
+    assert b"." in allowed_after(tokenizer, jedi, path, YARD + "        self.", "first()")  # `-> Crate`
+    assert b"()." in allowed_after(tokenizer, jedi, path, YARD + "        self.", "first")
+    assert b"." in allowed_after(tokenizer, jedi, path, YARD + "        self.", "heaviest()", spec="deref")
+    assert b")." not in allowed_after(tokenizer, jedi, path, YARD + "        self.", "resize((3, 3)")  # `-> None`
 
 
 ARGS = "deref,args,types"

@@ -31,7 +31,7 @@ from __future__ import annotations
 import os
 import re
 
-from mgd.monitors.dereference import closing_bracket
+from mgd.monitors.dereference import closing_bracket, opening_bracket
 from mgd.monitors.types import DeclaredTypes, Expectation, judged, receiver_start
 
 MAX_RESOLVES = 24
@@ -237,15 +237,19 @@ _SELF_MEMBER = re.compile(r"(?<![\w.])self\.(?P<name>[A-Za-z_]\w*)$")
 
 
 def optional_member(session, document, text: str) -> bool | None:
-    """True if `self.name` ending `text` is declared with a type that admits None and its function has not named it yet (None: cannot say).
+    """True if `self.name` or `self.name(...)` ending `text` may be None there (None: cannot say).
 
-    A function narrows `self.name` only through text that names it (a test,
-    an assert, an assignment, a match); one that has not named it holds
-    the declared type. The declarations come from one definition request
-    (jedi lists every assignment of the attribute; its hover shows one of
-    them at random): the annotated ones decide, and without one nothing is
-    said.
+    An attribute: declared with a type that admits None, and its function
+    has not named it yet. A function narrows `self.name` only through text
+    that names it (a test, an assert, an assignment, a match); one that has
+    not named it holds the declared type. A method's call: its return
+    annotation admits None (a call's value is never narrowed). The
+    declarations come from one definition request (jedi lists every
+    assignment of an attribute; its hover shows one of them at random): the
+    annotated ones decide, and without one nothing is said.
     """
+    if text.endswith(")"):
+        return _optional_call(session, document, text)
     match = _SELF_MEMBER.search(text[-300:])
     if match is None:
         return None
@@ -256,29 +260,62 @@ def optional_member(session, document, text: str) -> bool | None:
         return None
     if re.search(rf"\bself\s*\.\s*{name}\b", text[start:at]):
         return False  # named before: it may be narrowed
-    # a line break keeps the rest of the file from running into the name
-    buffer = text + "\n" + document.suffix
-    locations = session.definition(document.path, buffer, len(text) - 1) or []
-    annotations = [a for loc in locations if (a := _annotation_at(document.path, buffer, loc, name)) is not None]
-    if not annotations:
-        return None
-    return all(admits_none(a) for a in annotations)
+    found = _declared(session, document, text, len(text) - 1, lambda lines, line: _annotation_at(lines, line, name))
+    declared = [a for a in found if a is not None]  # assignments without an annotation do not declare
+    return None if not declared else all(admits_none(a) for a in declared)
 
 
-def _annotation_at(path: str, buffer: str, location, name: str) -> str | None:
-    """The annotation of the declaration of attribute `name` at `location` (`self.x: T = ...` or `x: T` in a class body), if it has one."""
-    if os.path.abspath(str(location.path)) == os.path.abspath(str(path)):
-        lines = buffer.split("\n")  # the text as the server read it, not the file on disk
-    else:
-        try:
-            with open(location.path, encoding="utf-8", errors="replace") as handle:
-                lines = handle.read().split("\n")
-        except OSError:
-            return None
-    if not 0 <= location.line < len(lines):
+def _optional_call(session, document, text: str) -> bool | None:
+    """True if `self.name(...)` ending `text` calls a method whose return annotation admits None (None: cannot say)."""
+    opening = opening_bracket(text, len(text) - 1)
+    if opening is None or len(text) - opening > 300 or re.search(r"[\"'#]", text[opening:]):
+        return None  # a string or comment in the arguments could hide a bracket
+    match = _SELF_MEMBER.search(text[max(0, opening - 300) : opening])
+    if match is None:
         return None
-    match = re.match(rf"\s*(?:self\.)?{re.escape(name)}\s*:\s*(?P<type>[^=]+?)\s*(?:=.*)?$", lines[location.line])
+    name = match.group("name")
+    declared = _declared(session, document, text, opening - 1, lambda lines, line: _returns_at(lines, line, name))
+    return None if not declared or None in declared else all(admits_none(a) for a in declared)
+
+
+def _declared(session, document, text: str, at: int, read) -> list:
+    """`read(lines, line)` at each place the server says the name at `at` is defined (`lines`: the file's there)."""
+    buffer = text + "\n" + document.suffix  # a line break keeps the rest of the file from running into the name
+    found = []
+    for location in session.definition(document.path, buffer, at) or []:
+        if os.path.abspath(str(location.path)) == os.path.abspath(str(document.path)):
+            lines = buffer.split("\n")  # the text as the server read it, not the file on disk
+        else:
+            try:
+                with open(location.path, encoding="utf-8", errors="replace") as handle:
+                    lines = handle.read().split("\n")
+            except OSError:
+                continue
+        if 0 <= location.line < len(lines):
+            found.append(read(lines, location.line))
+    return found
+
+
+def _annotation_at(lines: list[str], line: int, name: str) -> str | None:
+    """The annotation of the declaration of attribute `name` on `lines[line]` (`self.x: T = ...` or `x: T` in a class body), if it has one."""
+    match = re.match(rf"\s*(?:self\.)?{re.escape(name)}\s*:\s*(?P<type>[^=]+?)\s*(?:=.*)?$", lines[line])
     return match.group("type") if match else None
+
+
+def _returns_at(lines: list[str], line: int, name: str) -> str | None:
+    """The return annotation of `def name(...) -> T:` starting on `lines[line]`; None for none, an overload or a property."""
+    above = line - 1
+    while above >= 0 and lines[above].strip().startswith("@"):
+        if re.match(r"\s*@(?:typing\.)?(?:overload|property)\b|\s*@\w+\.(?:setter|getter)\b", lines[above]):
+            return None
+        above -= 1
+    header = "\n".join(lines[line : line + 30])
+    match = re.match(rf"\s*(?:async\s+)?def\s+{re.escape(name)}\s*\(", header)
+    if match is None:
+        return None
+    close = closing_bracket(header, match.end() - 1)
+    returns = re.match(r"\s*->\s*(?P<type>[^\n]+?)\s*:\s*(?:#.*)?(?:\n|$)", header[close + 1 :]) if close is not None else None
+    return returns.group("type") if returns else None
 
 
 def outermost_def(text: str, at: int) -> int | None:
