@@ -52,7 +52,7 @@ from typing import Callable, Iterable
 
 from mgd.monitors.base import Document, Monitor, Names, Trigger
 from mgd.monitors.completion_memo import completions_at
-from mgd.monitors.dereference import member_names, opening_bracket as _opening
+from mgd.monitors.dereference import grouped_arithmetic, member_names, narrowed, opening_bracket as _opening
 
 FITS, NO, VOID = "fits", "no", "void"
 NO_SUMS = "no, nor any sum"  # unfit, and so is every arithmetic result that starts with it
@@ -101,6 +101,8 @@ class TypesMonitor(Monitor):
         """The members at the dot and each one's verdict (`FITS`, `NO`, `NO_SUMS`, `VOID`), or None where nothing is expected or known."""
         rules = language_rules(getattr(session, "language", "python"))
         text = document.prefix + generated
+        if getattr(session, "language", "python") == "python" and (grouped_arithmetic(text) or narrowed(text)):
+            return None  # where deref leaves the list free (jedi's is a guess there), so does `types`
         expected = rules.expectation(session, document, text)
         if expected is None:
             return None
