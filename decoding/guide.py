@@ -61,7 +61,7 @@ from mgd.decoding.answers import Answers
 from mgd.decoding.call_rules import CallRules
 from mgd.decoding.warm_up import wait_for_warm_ups, warm_up_in_background
 from mgd.decoding.argument_rules import ArgumentRules
-from mgd.decoding.optional_rules import NoneRules
+from mgd.decoding.none_rules import NoneRules
 from mgd.decoding.chain_rules import chain_rules_for
 from mgd.decoding.member_rules import MemberRules
 from mgd.decoding.merges import MergeRules

@@ -1,7 +1,7 @@
 """Tokens whose text starts with a pattern, and which of them a row is likely to choose.
 
 Rules that cost a server query (`mgd.decoding.argument_rules`,
-`mgd.decoding.optional_rules`) judge only tokens within the merge margin of
+`mgd.decoding.none_rules`) judge only tokens within the merge margin of
 the row's best score: an unlikely token stays free rather than cost a query.
 """
 

@@ -134,9 +134,9 @@ class TypesMonitor(Monitor):
         return variable_types(session, items, text)
 
     def optional_member(self, session, document: Document, generated: str) -> bool | None:
-        """True if the `self.name` that `generated` ends with may be None there, so no member of it may be accessed (None: cannot say).
+        """True if the `self.name` (or `self.name(...)`) that `generated` ends with may be None there: no member of it may be read (None: cannot say).
 
-        Python only (`mgd.decoding.optional_rules`): one definition request for the name's declarations.
+        Python only (`mgd.decoding.none_rules`): one definition request for the name's declarations.
         """
         optional_member = getattr(language_rules(getattr(session, "language", "python")), "optional_member", None)
         return None if optional_member is None else optional_member(session, document, document.prefix + generated)

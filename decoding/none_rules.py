@@ -13,9 +13,9 @@ the `types` monitor is asked once for that text
 (`TypesMonitor.optional_member`: one definition request for its
 declarations); if it may be None, those tokens are banned, but for those
 that start a dunder (`.__`): None has `__class__`, `__eq__`, ..., and
-`.__class__` is written with that token. Anything else after it (`=`, `)`, ` is None`, a line break) stays free, and
-so does every other receiver: only `self` is sure to be the object whose
-declaration the server shows.
+`.__class__` is written with that token. Anything else after it (`=`, `)`,
+` is None`, a line break) stays free, and so does every other receiver:
+only `self` is sure to be the object whose declaration the server shows.
 """
 
 from __future__ import annotations
@@ -37,7 +37,8 @@ if TYPE_CHECKING:
 _DOT_AFTER = re.compile(rb"^([A-Za-z0-9_]*)\.")
 _CALL_DOT = re.compile(rb"^(\(?\))\.")
 _SELF_NAME = re.compile(r"(?<![\w.])self\.[A-Za-z_]\w*$")
-_SELF_CALL = re.compile(r"(?<![\w.])self\.[A-Za-z_]\w*\(")  # the line may end with its call (`mgd.monitors.python.types` matches the brackets)
+# the line holds such a call and ends with `)`: which call it closes, `mgd.monitors.python.types` finds
+_SELF_CALL = re.compile(r"(?<![\w.])self\.[A-Za-z_]\w*\(")
 
 
 class NoneRules:
