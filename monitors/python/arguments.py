@@ -30,7 +30,8 @@ from mgd.monitors.calls import CallMonitor, Signature
 from mgd.monitors.dereference import closing_bracket
 
 
-def _split_top_level(text: str) -> list[str]:
+def split_top_level(text: str, separator: str = ",") -> list[str]:
+    """`text`'s non-empty parts between `separator`s outside brackets and strings, each stripped."""
     parts, depth, quote, start = [], 0, "", 0
     for i, ch in enumerate(text):
         if quote:
@@ -41,7 +42,7 @@ def _split_top_level(text: str) -> list[str]:
             depth += 1
         elif ch in ")]}":
             depth -= 1
-        elif ch == "," and depth == 0:
+        elif ch == separator and depth == 0:
             parts.append(text[start:i])
             start = i + 1
     parts.append(text[start:])
@@ -61,7 +62,7 @@ def parse_signature(label: str) -> Signature | None:
     keyword: set[str] = set()
     required: set[str] = set()
     var_positional = var_keyword = keyword_only = False
-    for part in _split_top_level(label[open_at + 1 : close_at]):
+    for part in split_top_level(label[open_at + 1 : close_at]):
         if part == "/":
             keyword.difference_update(positional)
             continue

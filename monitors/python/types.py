@@ -32,6 +32,7 @@ import os
 import re
 
 from mgd.monitors.dereference import closing_bracket, opening_bracket
+from mgd.monitors.python.arguments import parameter_type, split_top_level
 from mgd.monitors.types import DeclaredTypes, Expectation, judged, receiver_start
 
 MAX_RESOLVES = 24
@@ -348,27 +349,11 @@ def admits_none(annotation: str) -> bool:
         annotation = annotation[1:-1].strip()  # a forward reference: the checker reads the string
     head = re.match(r"(?:typing\.)?(Optional|Union)\[(.*)\]$", annotation, re.S)
     if head:
-        return head.group(1) == "Optional" or "None" in _top_level(head.group(2), ",")
-    return "None" in _top_level(annotation, "|")
-
-
-def _top_level(text: str, separator: str) -> list[str]:
-    """`text` split at `separator` outside brackets, each part stripped."""
-    parts, depth, start = [], 0, 0
-    for i, ch in enumerate(text):
-        if ch in "([{":
-            depth += 1
-        elif ch in ")]}":
-            depth -= 1
-        elif ch == separator and depth == 0:
-            parts.append(text[start:i].strip())
-            start = i + 1
-    parts.append(text[start:].strip())
-    return parts
+        return head.group(1) == "Optional" or "None" in split_top_level(head.group(2))
+    return "None" in split_top_level(annotation, "|")
 
 
 _MAX_NAME_RESOLVES = 6
-_PARAM = re.compile(r"param (?P<name>[A-Za-z_]\w*)\s*:\s*(?P<type>.+?)\s*(?:(?<![=!<>])=(?!=).*)?", re.S)
 
 
 def literal_type(text: str) -> str | None:
@@ -389,7 +374,6 @@ def variable_types(session, items, text: str) -> dict[str, str]:
     """
     from mgd.monitors.completion_memo import is_latest
     from mgd.monitors.dereference import item_name
-
     partial = re.search(r"[A-Za-z_]\w*$", text)
     if partial is None or not is_latest(session, items):
         return {}
@@ -403,8 +387,7 @@ def variable_types(session, items, text: str) -> dict[str, str]:
     found: dict[str, str] = {}
     for name in [n for n in names if _only_in_an_enclosing_header(before, n, indent)][:_MAX_NAME_RESOLVES]:
         detail = str((session.resolve_completion(name) or {}).get("detail") or "")
-        match = _PARAM.fullmatch(detail)
-        given = argument_type(match.group("type")) if match and match.group("name") == name else None
+        given = parameter_type(detail[len("param ") :]) if detail.startswith(f"param {name}:") else None
         if given is not None:
             found[name] = given
     return found
