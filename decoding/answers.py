@@ -320,7 +320,9 @@ class Answers:
         if key is not None:
             # behind a query that already outlasted a wait, this one would too
             reply, waited, was_pending = self._ahead.take(key, 0.0 if gate.stuck else bound)
-            if was_pending:
+            if was_pending is None:  # withdrawn before it ran: a warm-up or another guess held the queue
+                self.stats.prefetch_misses += 1
+            elif was_pending:
                 if reply is not None and reply.error is None:
                     self.stats.prefetch_hits += 1
                     self.stats.wait_seconds.append(waited)

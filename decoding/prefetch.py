@@ -184,15 +184,19 @@ class Prefetcher:
                 self._thread.start()
         return True
 
-    def take(self, key: Hashable, bound: float) -> tuple[Reply | None, float, bool]:
+    def take(self, key: Hashable, bound: float) -> tuple[Reply | None, float, bool | None]:
         """The prefetched reply for `key` (waiting up to `bound`): (reply or None, seconds waited, whether one was pending).
 
         A reply still missing after `bound` is None with True: the job is
-        discarded and the caller must not ask the session meanwhile.
+        discarded and the caller must not ask the session meanwhile. A job
+        that has not started (queued behind another) is withdrawn: None with
+        None, and the caller asks itself, ahead of what is queued.
         """
         job = self._pending.pop(key, None)
         if job is None:
             return None, 0.0, False
+        if job.future.cancel():
+            return None, 0.0, None
         started = time.perf_counter()
         try:
             reply = job.future.result(timeout=bound)

@@ -248,3 +248,26 @@ def test_a_failing_background_query_costs_at_most_the_bound(tokenizer, bookshop,
     finally:
         faulty.release.set()
     guide.settle()
+
+
+def test_a_queued_prefetch_is_withdrawn_rather_than_waited_for():
+    from mgd.decoding.prefetch import Prefetcher, gate_for
+
+    class Session:  # a stand-in: only the gate and the call matter here
+        request_timeout = 5.0
+
+    session, ran = Session(), []
+    gate = gate_for(session)
+    assert gate.enter(foreground=False)  # a warm-up's request holds the session
+    try:
+        ahead = Prefetcher(True)
+        assert ahead.start("key", session, lambda: ran.append(1))
+        started = time.perf_counter()
+        reply, waited, pending = ahead.take("key", bound=5.0)
+        assert (reply, waited, pending) == (None, 0.0, None)  # withdrawn at once: the caller asks ahead of the queue
+        assert time.perf_counter() - started < 0.5
+    finally:
+        gate.leave()
+    ahead.settle(2.0)
+    time.sleep(0.2)
+    assert ran == []  # the withdrawn job never reached the session
