@@ -127,6 +127,14 @@ def test_an_optional_attribute_is_no_receiver_until_the_function_names_it(jedi, 
     assert may_be_none("        self.spare") is True  # declared `Optional[Crate]`, inherited
     assert may_be_none("        if self.spare:\n            self.spare") is False  # named before: may be narrowed
     assert may_be_none("        self.spare = Crate(1)\n        self.spare") is False
+    # set to None in the line before, and nothing since could have changed it: None for sure
+    assert may_be_none("        self.spare = None\n\n        self.spare") is True
+    assert may_be_none("        self.spare = None\n        if self.crates:\n            self.spare") is True  # a branch within
+    assert may_be_none("        self.spare = None\n        self.spare = Crate(1)\n        self.spare") is False  # named since
+    assert may_be_none("        self.spare = None\n        self.count()\n        self.spare") is False  # its method may set it
+    assert may_be_none("        self.spare = None\n        refill(self)\n        self.spare") is False  # so may what gets `self`
+    assert may_be_none("        self.spare = None\n        self.crates.clear()\n        self.spare") is True  # another object's
+    assert may_be_none("        if self.crates:\n            self.spare = None\n        self.spare") is False  # another branch
     assert may_be_none("        self.crates") is False  # `list[Crate]`
     assert may_be_none("        self.count") is None  # a method: no annotated declaration to read
 
@@ -143,6 +151,9 @@ def test_no_member_access_on_an_attribute_that_may_be_none(tokenizer, jedi, path
     assert b"." in allowed_after(tokenizer, jedi, path, YARD + "        self.", "spare", spec="deref")
     narrowed = YARD + "        if self.spare is not None:\n            self."
     assert b"." in allowed_after(tokenizer, jedi, path, narrowed, "spare")
+    emptied = YARD + "        self.spare = None\n        self."
+    assert not _dotted(allowed_after(tokenizer, jedi, path, emptied, "spare"))
+    assert b"." in allowed_after(tokenizer, jedi, path, emptied, "spare", spec="deref")
     # a token that ends the name and goes on with a dot (`_.`) is judged alike; a quoted annotation too
     assert b"_." not in allowed_after(tokenizer, jedi, path, YARD + "        self.", "dock")
     assert b"_." in allowed_after(tokenizer, jedi, path, YARD + "        self.", "dock", spec="deref")

@@ -241,9 +241,11 @@ def optional_member(session, document, text: str) -> bool | None:
     """True if `self.name` or `self.name(...)` ending `text` may be None there (None: cannot say).
 
     An attribute: declared with a type that admits None, and its function
-    has not named it yet. A function narrows `self.name` only through text
-    that names it (a test, an assert, an assignment, a match); one that has
-    not named it holds the declared type. A method's call: its return
+    has not named it yet, or named it last in a line `self.name = None`
+    that surely still holds (`_set_to_none_just_before`). A function
+    narrows `self.name` only through text that names it (a test, an
+    assert, an assignment, a match); one that has not named it holds the
+    declared type. A method's call: its return
     annotation admits None (a call's value is never narrowed). The
     declarations come from one definition request (jedi lists every
     assignment of an attribute; its hover shows one of them at random): the
@@ -259,11 +261,58 @@ def optional_member(session, document, text: str) -> bool | None:
     start = outermost_def(text, at)
     if start is None:
         return None
+    asked = text
     if re.search(rf"\bself\s*\.\s*{name}\b", text[start:at]):
-        return False  # named before: it may be narrowed
-    found = _declared(session, document, text, len(text) - 1, lambda lines, line: _annotation_at(lines, line, name))
+        line = _set_to_none_just_before(text[start:at], name)
+        if line is None:
+            return False  # named before: it may be narrowed
+        # jedi would go to that assignment; blanked (same length), it shows the declarations
+        begin, end = start + line[0], start + line[1]
+        asked = text[:begin] + " " * (end - begin) + text[end:]
+    found = _declared(session, document, asked, len(asked) - 1, lambda lines, line: _annotation_at(lines, line, name))
     declared = [a for a in found if a is not None]  # assignments without an annotation do not declare
     return None if not declared else all(admits_none(a) for a in declared)
+
+
+# what, between `self.x = None` and a use of `self.x`, may set it again or leave the straight line:
+# a method of `self` or a call given `self` (`self.reconnect()`, `reset(self)`), `setattr`, a
+# decorator, `lambda`, `with` (its `__enter__`), `await`, ... A call on another object does not
+# count: a checker keeps `self.x` narrowed across it, and so does this rule.
+_MAY_CHANGE_IT = re.compile(
+    r"\bself\s*\.\s*\w+\s*\(|\bself\s*[,)]|\b(?:setattr|vars|super|exec|eval)\s*\(|__dict__|@|:="
+    r"|\b(?:lambda|await|yield|with|del|global|nonlocal|class|def)\b"
+)
+
+
+def _set_to_none_just_before(body: str, name: str) -> tuple[int, int] | None:
+    """Where in `body` (a function up to a use of `self.name`) the line `self.name = None` is, if it names it last and surely still holds.
+
+    It holds when nothing between could set it again or skip the line: no
+    call of a method of `self` or call given `self`, no `setattr`, decorator,
+    `lambda`, `with`, `await`, ... (`_MAY_CHANGE_IT`), and no line indented
+    less than the assignment (another branch, or after a loop or `try` it
+    may not have run in). A checker then knows the attribute is None.
+    """
+    mentions = list(re.finditer(rf"\bself\s*\.\s*{name}\b", body))
+    last = mentions[-1]
+    line_start = body.rfind("\n", 0, last.start()) + 1
+    line_end = body.find("\n", last.start())
+    if line_end < 0:
+        return None  # on the line of the use itself
+    assigned = re.fullmatch(rf"(\s*)self\.{name}\s*(?::[^=#]*)?=\s*None\s*(?:#.*)?", body[line_start:line_end])
+    if assigned is None:
+        return None
+    indent = len(assigned.group(1))
+    between = body[line_end:]
+    if _MAY_CHANGE_IT.search(re.sub(r"#[^\n]*", "", between)):
+        return None
+    *lines, use = between.split("\n")[1:]
+    for later in lines:
+        stripped = later.lstrip()
+        if stripped and not stripped.startswith("#") and len(later) - len(stripped) < indent:
+            return None
+    # the use's own line, up to the use, is within the assignment's block too
+    return (line_start, line_end) if len(use) - len(use.lstrip()) >= indent else None
 
 
 def _optional_call(session, document, text: str) -> bool | None:
