@@ -24,6 +24,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 
 from mgd.lsp.errors import ServerUnavailable
+from mgd.lsp.jedi_cache import read_a_torn_pickle, remove_torn_pickles
 from mgd.lsp.positions import ENCODINGS, offset_to_position, single_edit
 from mgd.lsp.process_guard import guarded, pid_alive
 
@@ -384,6 +385,8 @@ class LanguageServerSession:
                 if patience is not None and self._alive():
                     return None  # slow, not hung: the next request, on the usual bound, tells
                 if not self._dead_or_hung(err):  # it answered (an error), or we failed: the server is fine
+                    if not attempt and self.language == "python" and read_a_torn_pickle(str(err)) and remove_torn_pickles():
+                        continue  # jedi parses those modules again: asked once more
                     self.failed_requests += 1
                     return None
                 if not self._recover() or attempt:
