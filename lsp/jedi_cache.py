@@ -36,13 +36,15 @@ def torn_pickles(folder: str | os.PathLike | None = None) -> list[pathlib.Path]:
     torn = []
     for path in root.glob("*/*.pkl"):
         try:
+            if path.stat().st_size == 0:
+                torn.append(path)
+                continue
             with open(path, "rb") as handle:
                 handle.seek(-1, os.SEEK_END)
                 if handle.read(1) != _STOP:
                     torn.append(path)
-        except OSError:  # empty (seek before the start), or gone meanwhile
-            if path.exists() and path.stat().st_size == 0:
-                torn.append(path)
+        except OSError:  # gone meanwhile
+            continue
     return torn
 
 

@@ -262,8 +262,9 @@ def optional_member(session, document, text: str) -> bool | None:
     if start is None:
         return None
     asked = text
-    if re.search(rf"\bself\s*\.\s*{name}\b", text[start:at]):
-        line = _set_to_none_just_before(text[start:at], name)
+    mentions = list(re.finditer(rf"\bself\s*\.\s*{name}\b", text[start:at]))
+    if mentions:
+        line = _set_to_none_just_before(text[start:at], mentions[-1].start(), name)
         if line is None:
             return False  # named before: it may be narrowed
         # jedi would go to that assignment; blanked (same length), it shows the declarations
@@ -284,8 +285,8 @@ _MAY_CHANGE_IT = re.compile(
 )
 
 
-def _set_to_none_just_before(body: str, name: str) -> tuple[int, int] | None:
-    """Where in `body` (a function up to a use of `self.name`) the line `self.name = None` is, if it names it last and surely still holds.
+def _set_to_none_just_before(body: str, last: int, name: str) -> tuple[int, int] | None:
+    """Where in `body` (a function up to a use of `self.name`) the line `self.name = None` is, if it is the last mention (at `last`) and surely still holds.
 
     It holds when nothing between could set it again or skip the line: no
     call of a method of `self` or call given `self`, no `setattr`, decorator,
@@ -293,10 +294,8 @@ def _set_to_none_just_before(body: str, name: str) -> tuple[int, int] | None:
     less than the assignment (another branch, or after a loop or `try` it
     may not have run in). A checker then knows the attribute is None.
     """
-    mentions = list(re.finditer(rf"\bself\s*\.\s*{name}\b", body))
-    last = mentions[-1]
-    line_start = body.rfind("\n", 0, last.start()) + 1
-    line_end = body.find("\n", last.start())
+    line_start = body.rfind("\n", 0, last) + 1
+    line_end = body.find("\n", last)
     if line_end < 0:
         return None  # on the line of the use itself
     assigned = re.fullmatch(rf"(\s*)self\.{name}\s*(?::[^=#]*)?=\s*None\s*(?:#.*)?", body[line_start:line_end])
