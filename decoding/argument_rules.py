@@ -13,8 +13,9 @@ its type is found: a literal's from its text, a name's from the server,
 asked once for the names in scope that start so (one completion request,
 `TypesMonitor.name_types`; Java lists every variable's declared type, and
 in Python only a parameter its function has not named since its header is
-sure to hold its annotation). A token is banned when that type surely
-cannot be passed there; a name the server does not list with one known
+sure to hold its annotation). Then every token that ends the argument so,
+likely or not, is banned when the type it leaves surely cannot be passed
+there (banning only the likely `);` let the model write `).` instead); a name the server does not list with one known
 type, and any token that goes on with `.`, an operator or brackets, stays
 free.
 """
@@ -60,9 +61,8 @@ class ArgumentRules:
         expected = track.sig.types[position] if position < len(track.sig.types) else None
         if expected is None:
             return []
-        likely = [(t, rest) for t, rest in self._enders.likely(scores, margin) if not (rest and track.ident_done)]
-        if not likely:
-            return []
+        if not any(not (rest and track.ident_done) for _, rest in self._enders.likely(scores, margin)):
+            return []  # no ending is likely: not worth a query
         session = self._answers.session
         if track.ident[0].isdigit() or track.ident in _LITERAL_VALUES:
             given_of = lambda written: self._monitor.literal_type(session, written)  # noqa: E731 - a literal is its own type
@@ -71,9 +71,17 @@ class ArgumentRules:
             if not types:
                 return []
             given_of = types.get
-        banned = []
-        for t, rest in likely:
+        # every ending is judged, not only the likely ones: the answer holds for all, and an unjudged `).` would
+        # take the place of a banned `);`
+        rests = ("",) if track.ident_done else self._enders.by_rest()
+        fits: dict[str, bool] = {}
+        banned: list[int] = []
+        for rest in rests:
             given = given_of(track.ident + rest)
-            if given is not None and not self._monitor.fits_argument(session, expected, given):
-                banned.append(t)
+            if given is None:
+                continue
+            if given not in fits:
+                fits[given] = self._monitor.fits_argument(session, expected, given)
+            if not fits[given]:
+                banned += self._enders.with_rest(rest).tolist()
         return banned

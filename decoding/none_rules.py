@@ -11,9 +11,11 @@ and a name (or that name's call), and a token that goes on with `.`
 (perhaps after the rest of the name: `port.`) is likely enough to be chosen,
 the `types` monitor is asked once for that text
 (`TypesMonitor.optional_member`: one definition request for its
-declarations); if it may be None, those tokens are banned, but for those
-that start a dunder (`.__`): None has `__class__`, `__eq__`, ..., and
-`.__class__` is written with that token. Anything else after it (`=`, `)`,
+declarations); if it may be None, every token that writes that text and
+then `.` is banned, likely or not, and the row's tokens are looked at again
+(what was unlikely may now be its best), but for those that start a dunder
+(`.__`): None has `__class__`, `__eq__`, ..., and `.__class__` is written
+with that token. Anything else after it (`=`, `)`,
 ` is None`, a line break) stays free, and so does every other receiver:
 only `self` is sure to be the object whose declaration the server shows.
 """
@@ -57,17 +59,22 @@ class NoneRules:
             return []
         generated: str | None = None
         verdicts: dict[str, bool] = {}
-        banned = []
-        for tokens in self._dotted:
-            for t, rest in tokens.likely(scores, margin):
-                written = state.line + rest
-                if not (_SELF_NAME.search(written) or written.endswith(")") and _SELF_CALL.search(written)):
-                    continue
-                if self._table[t].split(b".", 1)[1].startswith(b"__"):
-                    continue  # None has dunders: `.__class__` (its own tokens) stays writable
-                if rest not in verdicts:
+        banned: list[int] = []
+        asked = True
+        while asked:  # banning the likely ones can make another text likely: ask again until no new text is
+            asked = False
+            for tokens in self._dotted:
+                for t, rest in tokens.likely(scores, margin, banned):
+                    if rest in verdicts or not self._judged(state.line + rest):
+                        continue
                     generated = text_of(self._table, gen) if generated is None else generated
                     verdicts[rest] = self._answers.optional_member(prompt, generated + rest, self._monitor)
-                if verdicts[rest]:
-                    banned.append(t)
+                    asked = True
+                    if verdicts[rest]:  # every token writing this text and then `.`, likely or not
+                        banned += [u for u in tokens.with_rest(rest).tolist() if not self._table[u].split(b".", 1)[1].startswith(b"__")]
         return banned
+
+    @staticmethod
+    def _judged(written: str) -> bool:
+        """True if the line `written` ends with `self.name` or a call of it: what the rule asks about."""
+        return bool(_SELF_NAME.search(written) or written.endswith(")") and _SELF_CALL.search(written))

@@ -50,14 +50,20 @@ def verdicts(jdtls, path: str, line: str) -> dict[str, str]:
     return judged[1]
 
 
-def allowed_after(processor, tokenizer, path: str, line: str, written: str = "") -> set[bytes]:
-    """The tokens the processor lets through once `written` follows the prompt `HEAD + line` (each step asked in turn)."""
+def allowed_after(processor, tokenizer, path: str, line: str, written: str = "", favour: bytes | None = None) -> set[bytes]:
+    """The tokens the processor lets through once `written` follows the prompt `HEAD + line` (each step asked in turn).
+
+    Every token scores alike, or, with `favour`, that token far above all others (the rest are then unlikely).
+    """
     prompt = tokenizer(HEAD + line, add_special_tokens=False)["input_ids"]
     more = tokenizer(written, add_special_tokens=False)["input_ids"] if written else []
     processor.clear_prompts()
     processor.add_prompt(prompt, Document(path, HEAD + line, TAIL))
+    scores = torch.zeros(1, len(tokenizer))
+    if favour is not None:
+        scores[0, processor.index.token_bytes.index(favour)] = 100.0
     for step in range(len(more) + 1):
-        out = processor(torch.tensor([prompt + more[:step]]), torch.zeros(1, len(tokenizer)))
+        out = processor(torch.tensor([prompt + more[:step]]), scores.clone())
     table = processor.index.token_bytes
     return {table[t] for t in torch.nonzero(out[0] > float("-inf")).flatten().tolist() if table[t]}
 
@@ -190,6 +196,16 @@ def test_a_plain_name_of_the_wrong_type_may_not_end_an_argument(tokenizer, jdtls
     assert b")" in allowed_after(guided, tokenizer, path, line, "unknownThing")
     names_only = MGDLogitsProcessor(tokenizer, jdtls, monitors_by_name("deref,args", "java"))
     assert b")" in allowed_after(names_only, tokenizer, path, line, "total")  # what `types` adds
+
+
+def test_banning_the_likely_end_of_an_argument_bans_the_unlikely_ones_too(tokenizer, jdtls, path):
+    # jsoup's `parseFragment(..., errorList);`: only `);` was likely and banned, and the model wrote `).` instead
+    guided = MGDLogitsProcessor(tokenizer, jdtls, monitors_by_name("deref,args,types", "java"))
+    line = "        long total = 3;\n        shelf.stackCrate("
+    after_total = allowed_after(guided, tokenizer, path, line, "total", favour=b");")
+    assert not {t for t in after_total if t[:1] in (b")", b",")}  # `)`, `).`, `))`, `,`: none may end it
+    assert b" +" in after_total or b"+" in after_total
+    assert b")." in allowed_after(guided, tokenizer, path, line, "crate", favour=b");")
 
 
 def test_a_literal_of_the_wrong_type_may_not_end_an_argument(tokenizer, jdtls, path):

@@ -45,14 +45,22 @@ def verdicts(jedi, path: str, text: str) -> dict[str, str]:
     return judged[1]
 
 
-def allowed_after(tokenizer, session, path: str, text: str, written: str = "", spec: str = "deref,types") -> set[bytes]:
-    """The tokens a processor with monitors `spec` lets through once `written` follows the prompt `HEAD + text`."""
+def allowed_after(
+    tokenizer, session, path: str, text: str, written: str = "", spec: str = "deref,types", favour: bytes | None = None
+) -> set[bytes]:
+    """The tokens a processor with monitors `spec` lets through once `written` follows the prompt `HEAD + text`.
+
+    Every token scores alike, or, with `favour`, that token far above all others (the rest are then unlikely).
+    """
     processor = MGDLogitsProcessor(tokenizer, session, monitors_by_name(spec))
     prompt = tokenizer(HEAD + text, add_special_tokens=False)["input_ids"]
     more = tokenizer(written, add_special_tokens=False)["input_ids"] if written else []
     processor.add_prompt(prompt, Document(path, HEAD + text, "\n"))
+    scores = torch.zeros(1, len(tokenizer))
+    if favour is not None:
+        scores[0, processor.index.token_bytes.index(favour)] = 100.0
     for step in range(len(more) + 1):
-        out = processor(torch.tensor([prompt + more[:step]]), torch.zeros(1, len(tokenizer)))
+        out = processor(torch.tensor([prompt + more[:step]]), scores.clone())
     table = processor.index.token_bytes
     return {table[t] for t in torch.nonzero(out[0] > float("-inf")).flatten().tolist() if table[t]}
 
@@ -157,6 +165,13 @@ def test_no_member_access_on_an_attribute_that_may_be_none(tokenizer, jedi, path
     # a token that ends the name and goes on with a dot (`_.`) is judged alike; a quoted annotation too
     assert b"_." not in allowed_after(tokenizer, jedi, path, YARD + "        self.", "dock")
     assert b"_." in allowed_after(tokenizer, jedi, path, YARD + "        self.", "dock", spec="deref")
+
+
+def test_banning_the_likely_dot_after_a_none_bans_the_unlikely_ones_too(tokenizer, jedi, path):
+    # only `._` likely: banning it alone would let `.` (then `close`) through
+    emptied = YARD + "        self.spare = None\n        self."
+    assert not _dotted(allowed_after(tokenizer, jedi, path, emptied, "spare", favour=b"._"))
+    assert b"." in allowed_after(tokenizer, jedi, path, emptied, "spare", spec="deref", favour=b"._")
 
 
 def test_no_member_access_on_a_call_that_may_return_none(tokenizer, jedi, path):
