@@ -10,7 +10,9 @@ prefetch does, after any step waiting for an answer, so no step is held
 behind more than one request of the sweep. Until the sweep is done the
 monitor leaves `new ` unconstrained rather than sweep again in the step.
 
-`MGD_PREFETCH=off` turns this off too: nothing is then asked ahead.
+A guide that asks nothing ahead (`prefetch=False`, or `MGD_PREFETCH=off`
+when it was given no choice) starts no warm-up; the guide decides, so one
+made with `prefetch=True` warms up whatever the environment says.
 """
 
 from __future__ import annotations
@@ -20,7 +22,7 @@ import threading
 import time
 from typing import Callable, Sequence
 
-from mgd.decoding.prefetch import gate_for, prefetch_enabled
+from mgd.decoding.prefetch import gate_for
 from mgd.monitors.base import Document
 
 log = logging.getLogger("mgd")
@@ -33,7 +35,7 @@ _lock = threading.Lock()
 
 def warm_up_in_background(session, monitors: Sequence[object], document: Document) -> threading.Thread | None:
     """Start the monitors' warm-ups for `session` on a daemon thread, once per server; the thread, or None if nothing to do."""
-    if session is None or not prefetch_enabled():
+    if session is None:
         return None
     due = []
     with _lock:

@@ -271,3 +271,22 @@ def test_a_queued_prefetch_is_withdrawn_rather_than_waited_for():
     ahead.settle(2.0)
     time.sleep(0.2)
     assert ran == []  # the withdrawn job never reached the session
+
+
+def test_a_guide_told_to_prefetch_warms_up_whatever_the_environment_says(monkeypatch):
+    from mgd.decoding import warm_up
+
+    class Sweeping:
+        name, warms_up = "sweep", True
+
+        def __init__(self):
+            self.swept = threading.Event()
+
+        def warm_up(self, session, document, send):
+            send(self.swept.set)
+
+    monkeypatch.setenv("MGD_PREFETCH", "off")  # the guide's own `prefetch=True` decides, not this
+    monitor, session = Sweeping(), object()
+    thread = warm_up.warm_up_in_background(session, [monitor], Document("a.py", "", ""))
+    assert thread is not None and monitor.swept.wait(10)
+    assert warm_up.warm_up_in_background(session, [monitor], Document("a.py", "", "")) is None  # once per server
