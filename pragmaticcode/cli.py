@@ -302,7 +302,7 @@ def _lengths(args) -> int:
 
 def _report(args) -> int:
     from mgd.pragmaticcode.lengths import describe
-    from mgd.pragmaticcode.report import chart, endings, merge, summarise, table, truth_distribution, warnings
+    from mgd.pragmaticcode.report import chart, endings, merge, summarise, table, truth_distribution, type_error_lines, warnings
 
     records = merge(args.results)
     if args.dataset:
@@ -324,6 +324,7 @@ def _report(args) -> int:
         print(table(summary))
         print()
         print("\n".join(endings(summary)))
+        print("\n".join(type_error_lines(summary)))
         if truths:
             print(describe(truths))
         if path is not None:

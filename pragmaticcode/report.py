@@ -10,6 +10,13 @@ from mgd.pragmaticcode.metrics import score_at_k
 from mgd.pragmaticcode.results import read_results, sample_key
 
 METRICS = ("cr", "nim", "ism", "pm")
+# The problems that say a value of the wrong type went somewhere (the `types` monitor's measure): ECJ's
+# type and argument mismatches, basedpyright's argument, call, optional-member, return and assignment checks.
+TYPE_ERRORS = frozenset({
+    "TypeMismatch", "ParameterMismatch", "ReturnTypeMismatch", "InvalidOperator",
+    "IncompatibleTypesInEqualityOperator", "IncompatibleTypesInConditionalOperator", "IncompatibleTypesInForeach",
+    "reportArgumentType", "reportCallIssue", "reportOptionalMemberAccess", "reportReturnType", "reportAssignmentType",
+})  # fmt: skip
 LABELS = {"cr": "CR", "nim": "NIM", "ism": "ISM", "pm": "PM"}
 
 
@@ -76,6 +83,7 @@ def summarise(records: list[dict]) -> dict:
             1 for samples in prompts
             if (samples[0].get("original_errors") or 0) > 0 and (samples[0].get("unresolved_dependencies") or 0) > 0
         )  # fmt: skip
+        entry["type_errors"] = type_errors(flat)
         entry["mean_seconds"] = round(sum(r.get("seconds", 0) for r in flat) / len(flat), 3)
         kinds = sorted({s[0].get("definition_kind") for s in prompts} - {None})
         entry["by_definition"] = {}
@@ -97,6 +105,24 @@ def _scores(prompts: list[list[dict]], k: int, n: int) -> dict:
                 values.append(score_at_k(observed, k))
         scores[metric] = round(100 * sum(values) / len(values), 2) if values else None
     return scores
+
+
+def type_errors(records: list[dict]) -> dict[str, int]:
+    """How many type errors (`TYPE_ERRORS`) the samples in `records` added to their files, by kind, most first."""
+    found = Counter(
+        kind for r in records for problem in r.get("new_errors") or () if (kind := str(problem).split(":", 1)[0]) in TYPE_ERRORS
+    )
+    return dict(sorted(found.items(), key=lambda item: (-item[1], item[0])))
+
+
+def type_error_lines(summary: dict) -> list[str]:
+    """Per row: the type errors its samples added, in all and by kind."""
+    said = []
+    for mode, entry in summary.items():
+        kinds = entry.get("type_errors") or {}
+        detail = f" ({', '.join(f'{kind} {count}' for kind, count in kinds.items())})" if kinds else ""
+        said.append(f"{mode}: {sum(kinds.values())} type errors added{detail}")
+    return said
 
 
 def truth_distribution(records: list[dict]) -> dict | None:

@@ -325,6 +325,21 @@ def test_report_counts_capped_samples_and_cr_over_those_that_ended(tmp_path):
     assert truth_distribution(records)["prompts"] == 2  # one length per prompt, not per sample
 
 
+def test_report_counts_the_type_errors_samples_added():
+    from mgd.pragmaticcode.report import type_error_lines
+
+    records = [
+        {**_record("a", "unguided", 0, False, 0.0, 0.0, 0.0), "new_errors": ["ParameterMismatch: m(int) for (String)", "UndefinedMethod: x"]},
+        {**_record("b", "unguided", 0, False, 0.0, 0.0, 0.0), "new_errors": ["ParameterMismatch: n", "TypeMismatch: t"]},
+        {**_record("a", "guided", 0, False, 0.0, 0.0, 0.0), "new_errors": ["reportAttributeAccessIssue: a"]},
+        _record("b", "guided", 0, True, 1.0, 1.0, 1.0),
+    ]
+    summary = summarise(records)
+    assert summary["unguided"]["type_errors"] == {"ParameterMismatch": 2, "TypeMismatch": 1}  # UndefinedMethod: a name
+    assert summary["guided"]["type_errors"] == {}
+    assert type_error_lines(summary) == ["unguided: 3 type errors added (ParameterMismatch 2, TypeMismatch 1)", "guided: 0 type errors added"]
+
+
 def test_report_warns_of_guided_samples_the_server_left_unanswered():
     from mgd.pragmaticcode.report import warnings
 
