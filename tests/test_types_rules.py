@@ -127,6 +127,21 @@ def test_java_conversions():
     assert fits("short", "int") is None and fits("Character", "int") is None and fits("short", "long") is False
 
 
+def test_java_project_exceptions_are_known_through_the_jdk_classes_they_extend():
+    # httpcomponents' `class HttpException extends Exception`: no `IOException`, so `fatalIOException(ex, ...)` cannot take it
+    project = DeclaredTypes(
+        {"CrateError": frozenset({"Exception"}), "Jammed": frozenset({"CrateError"}), "Listener": frozenset({"EventListener"})},
+        top="Object",
+    )
+    fits = lambda expected, member: java._fits(expected, member, project)  # noqa: E731
+    assert fits("IOException", "Jammed") is False and fits("Runnable", "CrateError") is False
+    assert fits("Exception", "Jammed") and fits("Throwable", "CrateError") and fits("Serializable", "Jammed")
+    assert fits("IOException", "Listener") is None  # it leaves the project through a JDK type the rules do not know
+    shadowed = DeclaredTypes({"CrateError": frozenset({"Exception"}), "Exception": frozenset({"Base"}), "Base": frozenset()}, top="Object")
+    assert java._fits("IOException", "CrateError", shadowed) is False  # the project's own `Exception`: its hierarchy decides
+    assert java._fits("Base", "CrateError", shadowed)
+
+
 @pytest.mark.parametrize(
     "expected, member, found",
     [

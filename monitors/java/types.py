@@ -25,7 +25,10 @@ Fits: equal raw types; `Object` takes every value; primitives by widening,
 boxing and unboxing (`int` into `long`, `Integer` into `int`, `int` into
 `Integer`, `Number`, `Comparable`, ...); `String` and the boxes are final,
 so only themselves (and their own supertypes) fit; a project type fits a
-project type when the project's `extends`/`implements` lead to it; a JDK
+project type when the project's `extends`/`implements` lead to it; a
+project type fits no other type when its hierarchy leaves the project only
+through `Object`, `Throwable`, `Exception` or `RuntimeException` (whose
+supertypes are known: a project exception is no `IOException`); a JDK
 type that is neither primitive, box nor `String` fits any JDK type (no
 hierarchy is asked: unknown). Types the project declares twice are unknown.
 An `int` (or narrower) member where a `byte`, `short` or `char` (or its box)
@@ -66,6 +69,15 @@ _FINAL_SUPERS = {
     "Boolean": frozenset({"Object", "Comparable", "Serializable", "Constable"}),
     "Character": frozenset({"Object", "Comparable", "Serializable", "Constable"}),
     "String": _BOX_SUPERS | {"CharSequence"},
+}
+# JDK classes a project type often extends, with all their supertypes: a project exception
+# (`class HttpException extends Exception`) is then known to be no `IOException`.
+_JDK_ROOTS = {
+    "Object": frozenset({"Object"}),
+    "Serializable": frozenset({"Serializable"}),
+    "Throwable": frozenset({"Throwable", "Object", "Serializable"}),
+    "Exception": frozenset({"Exception", "Throwable", "Object", "Serializable"}),
+    "RuntimeException": frozenset({"RuntimeException", "Exception", "Throwable", "Object", "Serializable"}),
 }
 NUMBER = "#number"  # an arithmetic operand: any primitive number or box
 _PROMOTED = ("int", "long", "float", "double")  # binary numeric promotion's results, narrowest first
@@ -353,7 +365,12 @@ def _fits(expected: str, member: str, hierarchy: DeclaredTypes) -> bool | None:
         return _reference_fits(member, hierarchy, lambda m: expected in hierarchy.supertypes(m))
     if hierarchy.declares(member):
         supers = hierarchy.supertypes(member)
-        return True if expected in supers else (None if hierarchy.leaves_project(member) else False)
+        outside = {t for t in supers if not hierarchy.declares(t)}
+        if expected in supers.union(*(_JDK_ROOTS.get(t, ()) for t in outside)):
+            return True
+        # where the project's hierarchy leaves it only through `Exception` and the like, every supertype is known
+        closed = all(t in _JDK_ROOTS and not hierarchy.ambiguous(t) for t in outside)
+        return False if closed else None
     return None
 
 
