@@ -215,3 +215,19 @@ def test_an_empty_string_argument_still_lets_the_call_close():
         lex = lex.step(ch)
     assert calls == ()
     assert unclosed_calls('log(Panel(title="a" + (f" - {t}" if t else "")), level=1)\n', scan("")) == []
+
+
+FORWARDING = (
+    "class Failure(Exception):\n    def __init__(self, *args: object) -> None:\n        super().__init__(*args)\n\n\n"
+    "def emit(*args: object):\n    return Exception(*args)\n\n\n"
+)
+
+
+@pytest.mark.parametrize("call", ["raise Failure(", "emit("])
+def test_star_parameters_jedi_passes_on_are_no_constraint(tokenizer, session, path, call):
+    # jedi reads `*args` handed on to a builtin as no parameters at all (`class Failure()`, `emit()`), which
+    # banned every argument of openai-agents' `raise AgentsException(f"...")`; the callee's own header decides
+    banned = _masked(tokenizer, session, path, FORWARDING + call)
+    assert b"'" not in banned and b"1" not in banned and b"f" not in banned
+    # a callee without star parameters is still judged: `compute_ticket_price(age)` takes one argument
+    assert b"1" in _masked(tokenizer, session, path, PENGUINS.replace("def f(pingu: Penguin):\n    ", "compute_ticket_price(3, "))

@@ -111,23 +111,108 @@ class ArgumentMonitor(CallMonitor):
         if len(signatures) != 1:
             return None
         label = signatures[0].get("label", "")
-        if label.startswith("class ") and not _defined_in_project(session, document, text):
+        name_end = len(text.rstrip()[:-1].rstrip())
+        if name_end < 1:
+            return None
+        locations = session.definition(document.path, text + document.suffix, name_end - 1) or []
+        if label.startswith("class ") and not _defined_in_project(session, locations):
+            return None
+        if _stars_lost(label, locations, document, text):
             return None
         return parse_signature(label)
 
 
-def _defined_in_project(session, document: Document, text: str) -> bool:
-    """True if the callee before the `(` ending `text` is defined in the project's own sources (one definition request).
+def _defined_in_project(session, locations) -> bool:
+    """True if one of the callee's definitions `locations` is in the project's own sources.
 
     jedi's signatures of classes from the standard library, compiled modules
     and installed packages are often not the constructor's: `class float()`
     for `float(x)`, a `tuple` subclass's `iterable` for its own `__new__`
     parameters. A project's classes it reads from their source.
     """
-    name_end = len(text.rstrip()[:-1].rstrip())
     root = str(getattr(session, "root", "") or "")
-    if not root or name_end < 1:
+    if not root:
         return False
-    locations = session.definition(document.path, text + document.suffix, name_end - 1) or []
     inside = (str(loc.path) for loc in locations)
     return any(p.startswith(root.rstrip("/") + "/") and p.endswith(".py") and "site-packages" not in p for p in inside)
+
+
+def _stars_lost(label: str, locations, document: Document, text: str) -> bool:
+    """True if a definition's own header (a class's own `__init__`/`__new__`) takes `*args` or `**kwargs` that jedi's `label` lacks.
+
+    jedi replaces star parameters passed on to another call with that
+    callee's parameters, and gets it wrong: `def __init__(self, *args:
+    object)` calling `super().__init__(*args)` gives `class
+    AgentsException()`, `def exec(self, *command: str | Path, timeout=...)`
+    gives `exec(self, *, timeout=...)`, `**kwargs` passed to `dict` gives
+    keyword-only `map` and `iterable`. Such a signature is no constraint.
+    """
+    written = _stars(label[label.find("(") + 1 :])
+    for loc in locations:
+        own = _own_header(loc, document, text)
+        if own is not None and _stars(own) - written:
+            return True
+    return False
+
+
+def _stars(params: str) -> set[str]:
+    """The star parameters (`*args`, `**kwargs`, by name with their stars) of a parameter list that starts `params`."""
+    close = closing_bracket("(" + params, 0)
+    inner = params[: close - 1] if close is not None else params
+    return {m.group(0).replace(" ", "") for part in split_top_level(inner) if (m := re.match(r"\*\*?\s*[A-Za-z_]\w*", part))}
+
+
+_SOURCES: dict[str, tuple[float, str]] = {}
+
+
+def _own_header(loc, document: Document, text: str) -> str | None:
+    """The parameter list after `(` of the `def` at `loc`, or of the own `__init__`/`__new__` of the class at `loc`; None if neither is found."""
+    if str(loc.path) == str(document.path):
+        source = text + document.suffix  # the document as written so far, not as saved
+    else:
+        source = _read(str(loc.path))
+        if source is None:
+            return None
+    lines = source.split("\n")
+    if not 0 <= loc.line < len(lines):
+        return None
+    line = lines[loc.line]
+    if re.match(r"\s*(?:async\s+)?def\b", line):
+        return _params_at(source, sum(len(x) + 1 for x in lines[: loc.line]), line)
+    if not re.match(r"\s*class\b", line):
+        return None
+    indent = len(line) - len(line.lstrip())
+    body: int | None = None
+    offset = sum(len(x) + 1 for x in lines[: loc.line + 1])
+    for later in lines[loc.line + 1 :]:
+        stripped = later.lstrip()
+        own = len(later) - len(stripped)
+        if stripped and not stripped.startswith("#"):
+            if own <= indent:
+                break
+            body = own if body is None else body
+            if own == body and re.match(r"(?:async\s+)?def\s+__(?:init|new)__\s*\(", stripped):
+                return _params_at(source, offset, later)
+        offset += len(later) + 1
+    return None
+
+
+def _params_at(source: str, line_start: int, line: str) -> str | None:
+    """The text after the `(` of the `def` header on the line starting at `line_start`."""
+    opening = line.find("(")
+    return source[line_start + opening + 1 :] if opening >= 0 else None
+
+
+def _read(path: str) -> str | None:
+    """The text of the file at `path` (cached while its modification time holds), or None if it cannot be read."""
+    import os
+
+    try:
+        mtime = os.stat(path).st_mtime
+        cached = _SOURCES.get(path)
+        if cached is None or cached[0] != mtime:
+            with open(path, encoding="utf-8", errors="replace") as handle:
+                _SOURCES[path] = (mtime, handle.read())
+        return _SOURCES[path][1]
+    except OSError:
+        return None
