@@ -146,6 +146,16 @@ def item_name(item) -> str:
     return _NAME_END.split(text, 1)[0]
 
 
+def answers_any_name(names) -> bool:
+    """True if the receiver's members include `__getattr__`: it answers names no list holds (a `Mock`, a proxy, a module's `__getattr__`).
+
+    jedi infers an unannotated parameter from the project's calls, tests
+    included: smolagents' `self.logger` became a `MagicMock`, whose list
+    lacks the `log` the real logger has. `object` has no `__getattr__`.
+    """
+    return "__getattr__" in names
+
+
 def member_names(items) -> frozenset[str]:
     """Member names from completion items: identifiers only, no keywords or snippets."""
     names = set()
@@ -199,7 +209,7 @@ class DereferenceMonitor(Monitor):
         if getattr(items, "receiver_guessed", False):  # members of same-named types, not of the receiver's
             return None
         names = member_names(items)
-        if not names:
+        if not names or answers_any_name(names):
             return None
         if not (self.hide_inherited or self.check_calls):
             return names

@@ -294,3 +294,18 @@ def test_a_name_narrowed_by_isinstance_is_left_free(session, bookshop):
     text = "def f(n: object):\n    return isinstance(n, str) and n."
     assert DereferenceMonitor().allowed_names(session, Document(path, text, "\n"), "") is None
     assert DereferenceMonitor().allowed_names(session, Document(path, "def f(n: str):\n    return n.", "\n"), "") is not None
+
+
+def test_a_receiver_that_answers_any_name_is_left_free(session, bookshop):
+    # smolagents' `self.logger` was inferred from a test's `MagicMock()`: its list lacks the real logger's `log`
+    from mgd.monitors.dereference import DereferenceMonitor
+    from mgd.monitors.types import TypesMonitor
+
+    path = str(bookshop / "bookshop" / "proxy.py")
+    proxy = "class Proxy:\n    def __getattr__(self, name: str) -> int:\n        return 1\n\n\ndef f(p: Proxy) -> int:\n    return p."
+    assert DereferenceMonitor().allowed_names(session, Document(path, proxy, "\n"), "") is None
+    assert TypesMonitor().judge(session, Document(path, proxy, "\n"), "") is None
+    mocked = "from unittest.mock import MagicMock\n\n\ndef f():\n    m = MagicMock()\n    m."
+    assert DereferenceMonitor().allowed_names(session, Document(path, mocked, "\n"), "") is None
+    plain = "class Plain:\n    def log(self) -> None:\n        pass\n\n\ndef f(p: Plain):\n    p."
+    assert DereferenceMonitor().allowed_names(session, Document(path, plain, "\n"), "") is not None
