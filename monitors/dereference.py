@@ -130,11 +130,44 @@ def closing_bracket(text: str, opening: int) -> int | None:
 
 
 def narrowed(text: str, window: int = 3000) -> bool:
-    """True if the receiver of the dot ending `text` is a plain name tested with `isinstance(name, ...)` shortly before."""
+    """True if the receiver of the dot ending `text` was narrowed shortly before: a plain name tested with
+    `isinstance(name, ...)`, or any receiver tested with `hasattr(receiver, ...)`.
+
+    any-llm-sdk writes `hasattr(response.output[-1], "content") or not
+    response.output[-1].content`: the checker takes the attribute as there,
+    jedi lists the declared type's members without it.
+    """
+    recent = text[-window:]
     found = re.search(r"(?<![\w.])([A-Za-z_]\w*)\.$", text)
-    if found is None:
-        return False
-    return re.search(rf"isinstance\(\s*{re.escape(found.group(1))}\s*,", text[-window:]) is not None
+    if found is not None and re.search(rf"isinstance\(\s*{re.escape(found.group(1))}\s*,", recent):
+        return True
+    receiver = _compact(text[:-1])
+    for match in re.finditer(r"(?<![\w.])hasattr\(", recent):
+        subject = _first_argument(recent, match.end())
+        if subject and receiver.endswith(subject) and not re.match(r"[\w.]", receiver[-len(subject) - 1 : -len(subject)] or " "):
+            return True
+    return False
+
+
+def _first_argument(text: str, start: int) -> str | None:
+    """The first argument of the call whose `(` ends just before `start`, without spaces; None if it does not end in `text`."""
+    depth = 0
+    for i in range(start, len(text)):
+        ch = text[i]
+        if ch in "([{":
+            depth += 1
+        elif ch in ")]}":
+            if depth == 0:
+                return None
+            depth -= 1
+        elif ch == "," and depth == 0:
+            return _compact(text[start:i])
+    return None
+
+
+def _compact(code: str) -> str:
+    """`code` with spaces only where they part two words (`not  x . y` → `not x.y`)."""
+    return re.sub(r"\s*([^\w\s])\s*", r"\1", re.sub(r"\s+", " ", code)).strip()
 
 
 def item_name(item) -> str:

@@ -309,3 +309,16 @@ def test_a_receiver_that_answers_any_name_is_left_free(session, bookshop):
     assert DereferenceMonitor().allowed_names(session, Document(path, mocked, "\n"), "") is None
     plain = "class Plain:\n    def log(self) -> None:\n        pass\n\n\ndef f(p: Plain):\n    p."
     assert DereferenceMonitor().allowed_names(session, Document(path, plain, "\n"), "") is not None
+
+
+def test_a_receiver_tested_with_hasattr_is_left_free(session, bookshop):
+    # any-llm-sdk: `hasattr(response.output[-1], "content") or not response.output[-1].content` (the checker agrees)
+    from mgd.monitors.dereference import DereferenceMonitor, narrowed
+
+    path = str(bookshop / "bookshop" / "narrow.py")
+    head = "class Box:\n    size: int = 0\n\n\ndef f(boxes: list[Box]):\n    "
+    tested = head + 'if hasattr(boxes[-1], "label") and boxes[-1].'
+    assert DereferenceMonitor().allowed_names(session, Document(path, tested, "\n"), "") is None
+    assert DereferenceMonitor().allowed_names(session, Document(path, head + "return boxes[-1].", "\n"), "") is not None
+    assert narrowed('hasattr( a [ 0 ] , "b")\n    return a[0].') and narrowed('hasattr(self.x, "a")\n    self.x.')
+    assert not narrowed('hasattr(x, "a")\n    self.x.') and not narrowed('hasattr(self.x, "a")\n    y.')
