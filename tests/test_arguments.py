@@ -231,3 +231,13 @@ def test_star_parameters_jedi_passes_on_are_no_constraint(tokenizer, session, pa
     assert b"'" not in banned and b"1" not in banned and b"f" not in banned
     # a callee without star parameters is still judged: `compute_ticket_price(age)` takes one argument
     assert b"1" in _masked(tokenizer, session, path, PENGUINS.replace("def f(pingu: Penguin):\n    ", "compute_ticket_price(3, "))
+
+
+def test_a_dataclass_with_its_own_init_is_not_judged_by_its_fields(tokenizer, session, path):
+    # google-genai: jedi gives a `@dataclass`'s fields even where the class writes its own `__init__`
+    text = (
+        "from dataclasses import dataclass\n\n\n@dataclass\nclass Fault:\n    message: str\n    code: int\n\n"
+        "    def __init__(self, message: str) -> None:\n        self.message = message\n        self.code = 0\n\n\n"
+        "raise Fault('x'"
+    )
+    assert b")" not in _masked(tokenizer, session, path, text)

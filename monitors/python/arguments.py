@@ -138,28 +138,37 @@ def _defined_in_project(session, locations) -> bool:
 
 
 def _stars_lost(label: str, locations, document: Document, text: str) -> bool:
-    """True if a definition's own header (a class's own `__init__`/`__new__`) takes `*args` or `**kwargs` that jedi's `label` lacks.
+    """True if jedi's `label` is not what a definition's own header (a class's own `__init__`/`__new__`) says.
 
     jedi replaces star parameters passed on to another call with that
     callee's parameters, and gets it wrong: `def __init__(self, *args:
     object)` calling `super().__init__(*args)` gives `class
     AgentsException()`, `def exec(self, *command: str | Path, timeout=...)`
     gives `exec(self, *, timeout=...)`, `**kwargs` passed to `dict` gives
-    keyword-only `map` and `iterable`. Such a signature is no constraint.
+    keyword-only `map` and `iterable`. And for a `@dataclass` with its own
+    `__init__` it gives the fields (google-genai's `GenAiDefaultError`).
+    Such a signature is no constraint: the header's parameters, by name and
+    kind, must be the label's.
     """
-    written = _stars(label[label.find("(") + 1 :])
+    written = _parameters(label[label.find("(") + 1 :])
     for loc in locations:
         own = _own_header(loc, document, text)
-        if own is not None and _stars(own) - written:
+        if own is None:
+            continue
+        names = _parameters(own)
+        if names[:1] in (["self"], ["cls"]):
+            names = names[1:]
+        if names != written:
             return True
     return False
 
 
-def _stars(params: str) -> set[str]:
-    """The star parameters (`*args`, `**kwargs`, by name with their stars) of a parameter list that starts `params`."""
+def _parameters(params: str) -> list[str]:
+    """The parameter names of a parameter list that starts `params`, star parameters with their stars (`*args`), markers left out."""
     close = closing_bracket("(" + params, 0)
     inner = params[: close - 1] if close is not None else params
-    return {m.group(0).replace(" ", "") for part in split_top_level(inner) if (m := re.match(r"\*\*?\s*[A-Za-z_]\w*", part))}
+    found = (re.match(r"\*\*?\s*[A-Za-z_]\w*|[A-Za-z_]\w*", part) for part in split_top_level(inner))
+    return [m.group(0).replace(" ", "") for m in found if m]
 
 
 _SOURCES: dict[str, tuple[float, str]] = {}
