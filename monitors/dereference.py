@@ -179,14 +179,18 @@ def item_name(item) -> str:
     return _NAME_END.split(text, 1)[0]
 
 
-def answers_any_name(names) -> bool:
-    """True if the receiver's members include `__getattr__`: it answers names no list holds (a `Mock`, a proxy, a module's `__getattr__`).
+def partial_python_list(names) -> bool:
+    """True if jedi's member list cannot be all a Python receiver has: it includes `__getattr__`, or no dunder at all.
 
-    jedi infers an unannotated parameter from the project's calls, tests
-    included: smolagents' `self.logger` became a `MagicMock`, whose list
-    lacks the `log` the real logger has. `object` has no `__getattr__`.
+    With `__getattr__` the receiver answers names no list holds (a `Mock`,
+    a proxy, a module's `__getattr__`): jedi infers an unannotated parameter
+    from the project's calls, tests included, and smolagents' `self.logger`
+    became a `MagicMock` whose list lacks the real logger's `log`. Every
+    object jedi lists has dunders (`__class__`; a module `__name__`), but a
+    `TypedDict` called as a class (pydantic's `model_config =
+    ConfigDict(...)`) is listed by its keys alone, without the dict's `get`.
     """
-    return "__getattr__" in names
+    return "__getattr__" in names or not any(n.startswith("__") and n.endswith("__") for n in names)
 
 
 def member_names(items) -> frozenset[str]:
@@ -242,7 +246,7 @@ class DereferenceMonitor(Monitor):
         if getattr(items, "receiver_guessed", False):  # members of same-named types, not of the receiver's
             return None
         names = member_names(items)
-        if not names or answers_any_name(names):
+        if not names or (getattr(session, "language", "python") == "python" and partial_python_list(names)):
             return None
         if not (self.hide_inherited or self.check_calls):
             return names

@@ -296,7 +296,7 @@ def test_a_name_narrowed_by_isinstance_is_left_free(session, bookshop):
     assert DereferenceMonitor().allowed_names(session, Document(path, "def f(n: str):\n    return n.", "\n"), "") is not None
 
 
-def test_a_receiver_that_answers_any_name_is_left_free(session, bookshop):
+def test_a_list_that_cannot_be_the_whole_receiver_is_left_free(session, bookshop):
     # smolagents' `self.logger` was inferred from a test's `MagicMock()`: its list lacks the real logger's `log`
     from mgd.monitors.dereference import DereferenceMonitor
     from mgd.monitors.types import TypesMonitor
@@ -309,6 +309,14 @@ def test_a_receiver_that_answers_any_name_is_left_free(session, bookshop):
     assert DereferenceMonitor().allowed_names(session, Document(path, mocked, "\n"), "") is None
     plain = "class Plain:\n    def log(self) -> None:\n        pass\n\n\ndef f(p: Plain):\n    p."
     assert DereferenceMonitor().allowed_names(session, Document(path, plain, "\n"), "") is not None
+    # llama-index-workflows' `cls.model_config.get(...)`: a TypedDict called as a class is listed by its keys alone
+    typed = (
+        "from typing_extensions import TypedDict\n\n\nclass Config(TypedDict, total=False):\n    extra: str\n\n\n"
+        "class Model:\n    model_config = Config(extra='x')\n\n\ndef f():\n    return Model.model_config."
+    )
+    assert DereferenceMonitor().allowed_names(session, Document(path, typed, "\n"), "") is None
+    module = DereferenceMonitor().allowed_names(session, Document(path, "import json\n\n\ndef f():\n    return json.", "\n"), "")
+    assert module is not None and "dumps" in module  # a module's list has `__name__`: judged
 
 
 def test_a_receiver_tested_with_hasattr_is_left_free(session, bookshop):
