@@ -117,7 +117,7 @@ class ArgumentMonitor(CallMonitor):
         locations = session.definition(document.path, text + document.suffix, name_end - 1) or []
         if label.startswith("class ") and not _defined_in_project(session, locations):
             return None
-        if _stars_lost(label, locations, document, text):
+        if _label_disagrees(label, locations, document, text):
             return None
         return parse_signature(label)
 
@@ -137,7 +137,7 @@ def _defined_in_project(session, locations) -> bool:
     return any(p.startswith(root.rstrip("/") + "/") and p.endswith(".py") and "site-packages" not in p for p in inside)
 
 
-def _stars_lost(label: str, locations, document: Document, text: str) -> bool:
+def _label_disagrees(label: str, locations, document: Document, text: str) -> bool:
     """True if jedi's `label` is not what a definition's own header (a class's own `__init__`/`__new__`) says.
 
     jedi replaces star parameters passed on to another call with that
