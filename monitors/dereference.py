@@ -179,8 +179,9 @@ def item_name(item) -> str:
     return _NAME_END.split(text, 1)[0]
 
 
-def partial_python_list(names) -> bool:
-    """True if jedi's member list cannot be all a Python receiver has: it includes `__getattr__`, or no dunder at all.
+def partial_python_list(names, text: str) -> bool:
+    """True if jedi's member list at the dot ending `text` cannot be all a Python receiver has: it includes
+    `__getattr__`, or no dunder at all outside an import line (`from pkg.` lists modules, which have none).
 
     With `__getattr__` the receiver answers names no list holds (a `Mock`,
     a proxy, a module's `__getattr__`): jedi infers an unannotated parameter
@@ -190,7 +191,10 @@ def partial_python_list(names) -> bool:
     `TypedDict` called as a class (pydantic's `model_config =
     ConfigDict(...)`) is listed by its keys alone, without the dict's `get`.
     """
-    return "__getattr__" in names or not any(n.startswith("__") and n.endswith("__") for n in names)
+    if "__getattr__" in names:
+        return True
+    line = text[text.rfind("\n") + 1 :]
+    return not re.match(r"\s*(?:from|import)\s", line) and not any(n.startswith("__") and n.endswith("__") for n in names)
 
 
 def member_names(items) -> frozenset[str]:
@@ -246,7 +250,7 @@ class DereferenceMonitor(Monitor):
         if getattr(items, "receiver_guessed", False):  # members of same-named types, not of the receiver's
             return None
         names = member_names(items)
-        if not names or (getattr(session, "language", "python") == "python" and partial_python_list(names)):
+        if not names or (getattr(session, "language", "python") == "python" and partial_python_list(names, text)):
             return None
         if not (self.hide_inherited or self.check_calls):
             return names

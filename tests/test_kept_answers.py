@@ -117,7 +117,8 @@ class AnswersLate:
         if self.asked.count(text[:offset]) == 1 and text[:offset].endswith("return c."):
             self.unanswered += 1
             return None
-        return CompletionList([CompletionItem("lookup_isbn", 3, "lookup_isbn"), CompletionItem("entries", 6, "entries")])
+        # as jedi lists an object: its own members and the dunders every object has
+        return CompletionList([CompletionItem("lookup_isbn", 3, "lookup_isbn"), CompletionItem("entries", 6, "entries"), CompletionItem("__class__", 7, "__class__")])
 
     def signature_help(self, path, text, offset):
         return None

@@ -317,6 +317,8 @@ def test_a_list_that_cannot_be_the_whole_receiver_is_left_free(session, bookshop
     assert DereferenceMonitor().allowed_names(session, Document(path, typed, "\n"), "") is None
     module = DereferenceMonitor().allowed_names(session, Document(path, "import json\n\n\ndef f():\n    return json.", "\n"), "")
     assert module is not None and "dumps" in module  # a module's list has `__name__`: judged
+    package = DereferenceMonitor().allowed_names(session, Document(path, "from bookshop.", "\n"), "")
+    assert package is not None and "models" in package  # an import line lists modules, no dunders: judged
 
 
 def test_a_receiver_tested_with_hasattr_is_left_free(session, bookshop):

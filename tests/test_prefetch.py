@@ -71,7 +71,8 @@ class Faulty:
             self.release.wait(30.0)  # hangs far past the session's bound
             return None
         self.foreground_queries += 1
-        return CompletionList([CompletionItem("lookup_isbn", 3, "lookup_isbn"), CompletionItem("entries", 6, "entries")])
+        # as jedi lists an object: its own members and the dunders every object has
+        return CompletionList([CompletionItem("lookup_isbn", 3, "lookup_isbn"), CompletionItem("entries", 6, "entries"), CompletionItem("__class__", 7, "__class__")])
 
     def signature_help(self, path, text, offset):
         return None
