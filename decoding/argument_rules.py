@@ -15,15 +15,15 @@ asked once for the names in scope that start so (one completion request,
 in Python only a parameter its function has not named since its header is
 sure to hold its annotation). Then every token that ends the argument so,
 likely or not, is banned when the type it leaves surely cannot be passed
-there (banning only the likely `);` let the model write `).` instead); a name the server does not list with one known
-type, and any token that goes on with `.`, an operator or brackets, stays
-free.
+there (banning only the likely `);` let the model write `).` instead); a
+name the server does not list with one known type, and any token that goes
+on with `.`, an operator or brackets, stays free.
 """
 
 from __future__ import annotations
 
 import re
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Iterable
 
 import numpy as np
 
@@ -64,7 +64,8 @@ class ArgumentRules:
         if not any(not (rest and track.ident_done) for _, rest in self._enders.likely(scores, margin)):
             return []  # no ending is likely: not worth a query
         session = self._answers.session
-        if track.ident[0].isdigit() or track.ident in _LITERAL_VALUES:
+        literal = track.ident[0].isdigit() or track.ident in _LITERAL_VALUES
+        if literal:
             given_of = lambda written: self._monitor.literal_type(session, written)  # noqa: E731 - a literal is its own type
         else:
             types = self._answers.name_types(prompt, text_of(self._table, gen), self._monitor)
@@ -73,7 +74,12 @@ class ArgumentRules:
             given_of = types.get
         # every ending is judged, not only the likely ones: the answer holds for all, and an unjudged `).` would
         # take the place of a banned `);`
-        rests = ("",) if track.ident_done else self._enders.by_rest()
+        if track.ident_done:
+            rests: Iterable[str] = ("",)
+        elif literal:
+            rests = self._enders.by_rest()  # a literal's type is its whole text's: every rest may change it
+        else:  # only the rests that complete a listed name can be judged
+            rests = {name[len(track.ident) :] for name in types if name.startswith(track.ident)}
         fits: dict[str, bool] = {}
         banned: list[int] = []
         for rest in rests:
