@@ -23,6 +23,7 @@ is judged as a whole.
 
 from __future__ import annotations
 
+import os
 import re
 
 from mgd.monitors.base import Document
@@ -207,15 +208,16 @@ def _own_header(loc, document: Document, text: str) -> str | None:
 
 
 def _params_at(source: str, line_start: int, line: str) -> str | None:
-    """The text after the `(` of the `def` header on the line starting at `line_start`."""
+    """The parameter list of the `def` header on the line starting at `line_start`, from after its `(` to its `)`."""
     opening = line.find("(")
-    return source[line_start + opening + 1 :] if opening >= 0 else None
+    if opening < 0:
+        return None
+    close = closing_bracket(source, line_start + opening)
+    return source[line_start + opening + 1 : (close + 1 if close is not None else None)]
 
 
 def _read(path: str) -> str | None:
     """The text of the file at `path` (cached while its modification time holds), or None if it cannot be read."""
-    import os
-
     try:
         mtime = os.stat(path).st_mtime
         cached = _SOURCES.get(path)
