@@ -73,6 +73,7 @@ class Answers:
         self._not_callable: dict[tuple[int, str, str], bool] = {}
         self._name_types: dict[tuple[int, str], dict[str, str] | None] = {}
         self._optional: dict[tuple[int, str], bool | None] = {}
+        self._checked: dict[tuple[int, str], str | None] = {}
         self._open_in_prompt: dict[int, tuple] = {}
         self._unanswered: set[tuple] = set()  # keys of `_names` / `_signatures` the server did not answer
         self._warned_late = False
@@ -221,6 +222,10 @@ class Answers:
         """True if `monitor` says `self.name` ending `generated` may be None here: no `.` may follow it (`monitor.optional_member`; cached, kept)."""
         found = self._fact(self._optional, "may be None", prompt, generated, lambda s, d: monitor.optional_member(s, d, generated), monitor)
         return bool(found)
+
+    def checked_type(self, prompt: int, generated: str, monitor: Monitor) -> str | None:
+        """The type checker's type of the name `generated` ends with (`monitor.checked_type`; cached, kept)."""
+        return self._fact(self._checked, "checked type", prompt, generated, lambda s, d: monitor.checked_type(s, d, generated), monitor)
 
     def _fact(self, cache: dict, kind: str, prompt: int, generated: str, question: Callable, monitor: Monitor):
         """`question(session, document)` for the text `generated` of `prompt`, asked once per text (a query, timed, counted, kept)."""

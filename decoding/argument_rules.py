@@ -18,6 +18,13 @@ likely or not, is banned when the type it leaves surely cannot be passed
 there (banning only the likely `);` let the model write `).` instead); a
 name the server does not list with one known type, and any token that goes
 on with `.`, an operator or brackets, stays free.
+
+Python, with basedpyright beside jedi (`mgd.lsp.checker`): a name jedi
+gives no type (a local, a parameter named again) and an argument that is a
+dotted name (`self._crate_ref`) are judged by the type the checker gives
+them right there, narrowed and inferred (one hover per likely ending's
+text, `TypesMonitor.checked_type`): `ReferenceType[Crate]` cannot be passed
+for a `Crate` (`mgd.monitors.python.checked.cannot_pass`).
 """
 
 from __future__ import annotations
@@ -28,6 +35,7 @@ from typing import TYPE_CHECKING, Iterable
 import numpy as np
 
 from mgd.decoding.likely_tokens import PatternTokens
+from mgd.lsp.checker import checker_for
 from mgd.decoding.token_text import text_of
 
 if TYPE_CHECKING:
@@ -55,11 +63,17 @@ class ArgumentRules:
         if not state.calls or not state.lex.in_code:
             return []
         track = state.calls[-1]
-        if track.depth != 1 or track.ident is None or track.keyword is not None or track.ident in _LITERAL_WORDS:
+        if track.depth != 1 or track.keyword is not None:
             return []
         position = track.given_positional
         expected = track.sig.types[position] if position < len(track.sig.types) else None
         if expected is None:
+            return []
+        checked = checker_for(self._answers.session) is not None  # basedpyright beside jedi (Python)
+        if track.ident is None:
+            dotted = track.path is not None and "." in track.path and not track.path.endswith(".")
+            return self._checked(prompt, text_of(self._table, gen), expected, scores, margin, [], set(), attribute=True) if dotted and checked else []
+        if track.ident in _LITERAL_WORDS:
             return []
         if not any(not (rest and track.ident_done) for _, rest in self._enders.likely(scores, margin)):
             return []  # no ending is likely: not worth a query
@@ -69,9 +83,9 @@ class ArgumentRules:
             given_of = lambda written: self._monitor.literal_type(session, written)  # noqa: E731 - a literal is its own type
         else:
             types = self._answers.name_types(prompt, text_of(self._table, gen), self._monitor)
-            if not types:
+            if not types and not checked:
                 return []
-            given_of = types.get
+            given_of = (types or {}).get
         # every ending is judged, not only the likely ones: the answer holds for all, and an unjudged `).` would
         # take the place of a banned `);`
         if track.ident_done:
@@ -79,7 +93,7 @@ class ArgumentRules:
         elif literal:
             rests = self._enders.by_rest()  # a literal's type is its whole text's: every rest may change it
         else:  # only the rests that complete a listed name can be judged
-            rests = {name[len(track.ident) :] for name in types if name.startswith(track.ident)}
+            rests = {name[len(track.ident) :] for name in types or {} if name.startswith(track.ident)}
         fits: dict[str, bool] = {}
         banned: list[int] = []
         for rest in rests:
@@ -90,4 +104,35 @@ class ArgumentRules:
                 fits[given] = self._monitor.fits_argument(session, expected, given)
             if not fits[given]:
                 banned += self._enders.with_rest(rest).tolist()
+        if checked and not literal:  # the names jedi gave no type: the checker's, where it stands
+            judged = {rest for rest in rests if given_of(track.ident + rest) is not None}
+            only = {""} if track.ident_done else None
+            banned += self._checked(prompt, text_of(self._table, gen), expected, scores, margin, banned, judged, only)
         return banned
+
+    def _checked(
+        self, prompt: int, generated: str, expected: str, scores: np.ndarray, margin: float,
+        banned: list[int], judged: set[str], only: set[str] | None = None, attribute: bool = False,
+    ) -> list[int]:
+        """Endings of the argument that `generated` ends with (a name or dotted name) whose type, as the checker gives it there, cannot be passed.
+
+        One hover per likely rest (`only`: the rests allowed; `judged`: rests
+        already decided; `attribute`: the argument is a dotted name); a rest found wrong bans every token that ends the
+        argument with it, and the row is looked at again, as what was
+        unlikely may now be its best.
+        """
+        session = self._answers.session
+        verdicts: dict[str, bool] = dict.fromkeys(judged, False)
+        more: list[int] = []
+        asked = True
+        while asked:
+            asked = False
+            for _, rest in self._enders.likely(scores, margin, banned + more):
+                if rest in verdicts or (only is not None and rest not in only):
+                    continue
+                printed = self._answers.checked_type(prompt, (generated + rest).rstrip(" \t"), self._monitor)
+                verdicts[rest] = printed is not None and self._monitor.cannot_pass(session, expected, printed, attribute)
+                asked = True
+                if verdicts[rest]:
+                    more += self._enders.with_rest(rest).tolist()
+        return more

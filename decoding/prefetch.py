@@ -63,11 +63,20 @@ class Reply:
 
 def timed(session, ask: Callable[[], object]) -> Reply:
     """Run query `ask` on `session` (the caller holds its gate) and say what it gave."""
-    before, sent = getattr(session, "unanswered", 0), getattr(session, "requests", 0)
+    before, sent = _counts(session)
     started = time.perf_counter()
     value = ask()
-    unanswered = getattr(session, "unanswered", 0) > before
-    return Reply(value, time.perf_counter() - started, unanswered, requests=getattr(session, "requests", 0) - sent)
+    unanswered, requests = _counts(session)
+    return Reply(value, time.perf_counter() - started, unanswered > before, requests=requests - sent)
+
+
+def _counts(session) -> tuple[int, int]:
+    """Requests unanswered and sent so far by `session`'s server and the type checker beside it (`mgd.lsp.checker`), if any."""
+    unanswered, requests = getattr(session, "unanswered", 0), getattr(session, "requests", 0)
+    checker = getattr(session, "type_checker", None)
+    if checker is not None:
+        unanswered, requests = unanswered + checker.unanswered, requests + checker.requests
+    return unanswered, requests
 
 
 class Gate:

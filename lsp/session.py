@@ -208,6 +208,7 @@ class LanguageServerSession:
         self.position_encoding = "utf-16"
         self.request_encoding = "utf-16"
         self.available = False
+        self.type_checker = None  # basedpyright beside jedi, made by `mgd.lsp.checker.checker_for` when a rule asks
         self._server = None
         self._exit_stack: contextlib.AsyncExitStack | None = None
         self._documents: dict[str, str] = {}  # uri -> text the server holds
@@ -246,6 +247,8 @@ class LanguageServerSession:
         """Stop the server (killing it if it will not stop) and the loop thread."""
         if self._loop.is_closed():
             return
+        if self.type_checker is not None:
+            self.type_checker.close()
         self._run_quietly(self._stop(), 10.0)
         self.available = False
         self._run_quietly(_cancel_leftovers(), 3.0)

@@ -57,6 +57,7 @@ class CallTrack(NamedTuple):
     ident: str | None = None  # the current argument so far is this one name (or number literal)
     ident_done: bool = False  # ... and whitespace has followed it
     keyword: str | None = None  # the current argument is `keyword=...`
+    path: str | None = None  # the current argument so far is this name or dotted name (`self._ref`), with no space
 
     def filled(self) -> set[str]:
         """Parameters that have a value."""
@@ -75,6 +76,13 @@ class CallTrack(NamedTuple):
 
         Returns the new track (None once the call closes) and whether a rule broke.
         """
+        track, bad = self._step(lex, ch, following)
+        if track is None or (track is self and not ch.isspace()):  # closed, or a comment's text
+            return track, bad
+        path = _grown_path(self.path, self.content, ch) if track.depth == 1 else None
+        return (track if path == track.path else track._replace(path=path)), bad
+
+    def _step(self, lex: ScanState, ch: str, following: str) -> tuple["CallTrack | None", bool]:
         if getattr(lex, "in_comment", False) or getattr(lex.step(ch), "in_comment", False):
             # a comment is no argument text: `f(a=1,  # why\n b=2)` has its keyword `b` all the same
             return self, False
@@ -124,6 +132,17 @@ class CallTrack(NamedTuple):
             return self._replace(given_positional=index + 1, **fresh), not self.sig.var_positional
         bad = self.sig.positional[index] in self.given_keywords
         return self._replace(given_positional=index + 1, **fresh), bad
+
+
+def _grown_path(path: str | None, content: bool, ch: str) -> str | None:
+    """The argument's dotted name after `ch` (None once it is anything else: a call, an operator, a space, a number)."""
+    if is_ident_char(ch):
+        if not content:
+            return ch
+        return path + ch if path and (path[-1] == "." or is_ident_char(path[-1])) else None
+    if ch == "." and path and is_ident_char(path[-1]) and not path[0].isdigit():
+        return path + "."
+    return None
 
 
 def opens_call(lex: ScanState, line: str) -> bool:

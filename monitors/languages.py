@@ -77,7 +77,12 @@ def monitors_by_name(spec: str, language_name: str = "python") -> list[Monitor]:
             f"unknown monitor {', '.join(unknown) or '(none given)'}; choose from {', '.join(available)}"
             + ("" if language_name == "python" else f" ({language_name})")
         )
-    return [available[n]() for n in dict.fromkeys(names)]
+    monitors = [available[n]() for n in dict.fromkeys(names)]
+    if "types" in names:  # the type checker beside the server also reads the calls `args` cannot trust jedi for
+        for monitor in monitors:
+            if hasattr(monitor, "checked_classes"):
+                monitor.checked_classes = True
+    return monitors
 
 
 def default_monitors(language_name: str = "python") -> list[Monitor]:

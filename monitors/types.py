@@ -141,6 +141,23 @@ class TypesMonitor(Monitor):
         optional_member = getattr(language_rules(getattr(session, "language", "python")), "optional_member", None)
         return None if optional_member is None else optional_member(session, document, document.prefix + generated)
 
+    def checked_type(self, session, document: Document, generated: str) -> str | None:
+        """The type checker's type of the name or dotted name that `generated` ends with, as it prints it (None: no answer).
+
+        Python only (basedpyright beside jedi, `mgd.monitors.python.checked`): one hover.
+        """
+        if getattr(session, "language", "python") != "python":
+            return None
+        from mgd.monitors.python.checked import checked_type
+
+        return checked_type(session, document, document.prefix + generated)
+
+    def cannot_pass(self, session, expected: str, printed: str, attribute: bool = False) -> bool:
+        """True if a value the type checker types `printed` surely cannot be passed for a parameter of type `expected` (Python; `attribute`: a dotted name's)."""
+        from mgd.monitors.python.checked import cannot_pass
+
+        return cannot_pass(expected, printed, getattr(session, "root", None), attribute)
+
     def literal_type(self, session, text: str) -> str | None:
         """The type of a literal argument written as `text` (`32`, `true`), as the rules compare types; None if it is no literal they read."""
         literal_type = getattr(language_rules(getattr(session, "language", "python")), "literal_type", None)
@@ -284,6 +301,10 @@ class DeclaredTypes:
     def ambiguous(self, name: str) -> bool:
         """True if `name` is declared more than once, or is a type parameter somewhere in the project."""
         return name in self._ambiguous
+
+    def parents(self, name: str) -> frozenset[str]:
+        """The supertypes `name`'s own declaration lists (none for a type not declared once)."""
+        return self._parents.get(name, frozenset())
 
     def supertypes(self, name: str) -> frozenset[str]:
         """`name` and every type its declarations extend, implement or list as bases, transitively (outside ones included)."""

@@ -31,8 +31,10 @@ class LspError(Exception):
 class LspClient:
     """Exchanges LSP messages with a server: a child process's pipes, or a TCP connection."""
 
-    def __init__(self, reader, writer, *, process: subprocess.Popen | None = None, stderr=None) -> None:
+    def __init__(self, reader, writer, *, process: subprocess.Popen | None = None, stderr=None, on_request=None) -> None:
         self.process = process
+        # answers the server's own requests (`workspace/configuration`): method, params -> result; default None
+        self.on_request = on_request
         self._in, self._out, self._stderr = reader, writer, stderr
         self._ids = itertools.count(1)
         self._pending: dict[Any, concurrent.futures.Future] = {}
@@ -44,11 +46,11 @@ class LspClient:
         self._reader.start()
 
     @classmethod
-    def spawn(cls, argv: list[str], *, stderr_path: str | os.PathLike | None = None) -> LspClient:
+    def spawn(cls, argv: list[str], *, stderr_path: str | os.PathLike | None = None, on_request=None) -> LspClient:
         """Start a server command speaking LSP on its stdin/stdout."""
         stderr = open(stderr_path, "wb") if stderr_path else subprocess.DEVNULL  # noqa: SIM115 - closed with the client
         process = subprocess.Popen(argv, stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=stderr)
-        return cls(process.stdout, process.stdin, process=process, stderr=stderr)
+        return cls(process.stdout, process.stdin, process=process, stderr=stderr, on_request=on_request)
 
     @classmethod
     def mgd_serve(cls, *args: str, stderr_path: str | os.PathLike | None = None) -> LspClient:
@@ -106,8 +108,8 @@ class LspClient:
 
     # -- LSP conveniences --------------------------------------------------------
 
-    def initialize(self, root: str | os.PathLike, options: dict | None = None) -> dict:
-        """initialize + initialized for one workspace folder."""
+    def initialize(self, root: str | os.PathLike, options: dict | None = None, capabilities: dict | None = None) -> dict:
+        """initialize + initialized for one workspace folder (`capabilities`: the client's, else completion only)."""
         uri = pathlib.Path(root).resolve().as_uri()
         result = self.request(
             "initialize",
@@ -115,7 +117,7 @@ class LspClient:
                 "processId": os.getpid(),
                 "rootUri": uri,
                 "workspaceFolders": [{"uri": uri, "name": pathlib.Path(root).name}],
-                "capabilities": {"textDocument": {"inlineCompletion": {}, "completion": {}}},
+                "capabilities": capabilities or {"textDocument": {"inlineCompletion": {}, "completion": {}}},
                 "initializationOptions": options or {},
             },
         )
@@ -200,8 +202,9 @@ class LspClient:
                     future.set_exception(ConnectionError("the server closed its output"))
 
     def _dispatch(self, message: dict) -> None:
-        if "method" in message and "id" in message:  # a request from the server: accept it
-            self.send({"jsonrpc": "2.0", "id": message["id"], "result": None})
+        if "method" in message and "id" in message:  # a request from the server: answered, or accepted
+            answer = self.on_request(message["method"], message.get("params")) if self.on_request else None
+            self.send({"jsonrpc": "2.0", "id": message["id"], "result": answer})
             return
         if "method" in message:
             self.notifications.append(message)

@@ -83,3 +83,17 @@ def test_java_a_string_variable_ends_with_a_string(real_model, depot):
         names, typed = _both(document, model, tokenizer, session, "deref,args,enums,new")
     assert names == "getClass();", names  # a Class<?> into a String: ECJ's TypeMismatch
     assert typed == "getClass().getName();", typed  # the chain goes on to a String
+
+
+def test_python_a_dotted_argument_of_the_wrong_type_is_not_ended_with_the_checker(real_model, pydepot):
+    prefix = (
+        '"""The yard: bays of crates."""\n\nimport weakref\n\nfrom depot.bay import Bay, Crate\n\n\n'
+        "def count(bay: Bay) -> int:\n    return bay.count()\n\n\nclass Yard:\n"
+        "    def __init__(self, bay: Bay, crate: Crate) -> None:\n        self._crate = crate\n        self._bay = bay\n\n"
+        "    def size(self) -> int:\n        return count(self._"
+    )
+    names, typed = _python_both(real_model, pydepot, prefix)
+    assert names.startswith("crate)"), names  # a `Crate` for `bay: Bay`: a `reportArgumentType` error
+    # basedpyright types `self._crate` a `Crate` there: the argument may not end with it (the small model goes on
+    # with `.weight...` instead, still no `Bay`: guidance does not take back what was written)
+    assert typed.startswith("crate.") and "_crate)" not in typed and "_crate," not in typed, typed

@@ -165,11 +165,21 @@ def test_java_numbers_whose_sums_cannot_fit(expected, member, found):
 
 def test_python_conversions():
     bases = DeclaredTypes({"Crate": frozenset(), "Heavy": frozenset({"Crate"}), "Odd": frozenset({"Base"})})
-    assert python._fits("int", "bool", bases) and python._fits("float", "int", bases) and python._fits("Crate", "Heavy", bases)
-    assert python._fits("bool", "int", bases) is False and python._fits("str", "int", bases) is False
-    assert python._fits("Crate", "str", bases) is False and python._fits("Heavy", "Crate", bases) is False
-    assert python._fits("Crate", "Odd", bases) is None  # Odd's base comes from elsewhere
+    assert python.fits("int", "bool", bases) and python.fits("float", "int", bases) and python.fits("Crate", "Heavy", bases)
+    assert python.fits("bool", "int", bases) is False and python.fits("str", "int", bases) is False
+    assert python.fits("Crate", "str", bases) is False and python.fits("Heavy", "Crate", bases) is False
+    assert python.fits("Crate", "Odd", bases) is None  # Odd's base comes from elsewhere
     assert python._known("Optional[int]") is None and python._known("None") == "None" and python._known("T") is None
+
+
+def test_python_protocols_and_the_standard_library():
+    bases = DeclaredTypes({"Sized": frozenset({"Protocol"}), "Agent": frozenset({"Sized"}), "Crate": frozenset()})
+    assert python.fits("Sized", "int", bases) is None  # a protocol is structural
+    assert python.fits("Agent", "int", bases) is False  # a class that implements one is not
+    assert python.fits("Agent", "ReferenceType", bases) is False  # no standard-library class inherits a project class
+    assert python.fits("Sized", "ReferenceType", bases) is None
+    assert python.fits("Crate", "MagicMock", bases) is None  # `Any` among its bases: it may be anything
+    assert python.fits("Crate", "Semaphore", bases) is None  # three in the standard library: not known by name
 
 
 def test_overloads_combine():
@@ -220,7 +230,8 @@ def test_literals_and_parameter_annotations():
     assert java.literal_type("0x1F") is None and java.literal_type("True") is None
     assert python.argument_type("tuple[int, int]") == "tuple" and python.argument_type("List[str]") == "list"
     assert python.argument_type("Crate") == "Crate" and python.argument_type("depot.bay.Crate") == "Crate"
-    for open_type in ("Optional[int]", "int | None", "Any", "Sequence[int]", "T", "Callable[[int], None]"):
+    assert python.argument_type('"Agent"') == "Agent" and python.argument_type("'mcp.ClientSession'") == "ClientSession"
+    for open_type in ("Optional[int]", "int | None", "Any", "Sequence[int]", "T", "Callable[[int], None]", "'Crate | None'"):
         assert python.argument_type(open_type) is None, open_type
 
 

@@ -6,7 +6,9 @@ after the `(`. It gives up (no constraint) unless the server returns exactly
 one signature: overloads and unknown callees are left free, and so is a call
 once it unpacks `*args` or `**kwargs` into its arguments, and a class whose
 definition is not in the project's sources (one definition request: jedi
-reads other classes' constructors wrongly, `class float()`).
+reads other classes' constructors wrongly, `class float()`); with `types`,
+such a class gets the signature the type checker gives instead
+(`checked_classes`: basedpyright knows a pydantic model's `__init__`).
 Allowed, while the call is open: everything except text that
 - closes the call before every required parameter has a value,
 - ends a positional argument past the last positional parameter (unless the
@@ -104,6 +106,10 @@ class ArgumentMonitor(CallMonitor):
 
     name = "args"
 
+    def __init__(self, checked_classes: bool = False) -> None:
+        # a class outside the project gets the type checker's signature (`mgd.lsp.checker`); `types` turns it on
+        self.checked_classes = checked_classes
+
     def signature(self, session, document: Document, generated: str) -> Signature | None:
         """The one signature the server gives right after `prefix + generated` (ending with `(`), else None."""
         text = document.prefix + generated
@@ -117,10 +123,26 @@ class ArgumentMonitor(CallMonitor):
             return None
         locations = session.definition(document.path, text + document.suffix, name_end - 1) or []
         if label.startswith("class ") and not _defined_in_project(session, locations):
-            return None
+            return _checked_signature(session, document, text) if self.checked_classes else None
         if _label_disagrees(label, locations, document, text):
             return None
         return parse_signature(label)
+
+
+def _checked_signature(session, document: Document, text: str) -> Signature | None:
+    """The one signature the type checker gives for the call `text` opens, asked with the call closed; None for none, or several.
+
+    jedi reads a class outside the project from its source's `__init__`,
+    which a pydantic model or a dataclass does not write; the checker gives
+    the one it synthesises (`StructuredTool(*, name: str = None, ...)`).
+    """
+    from mgd.lsp.checker import checker_for
+
+    checker = checker_for(session)
+    labels = checker.signatures_at(document.path, text + ")\n" + document.suffix, len(text)) if checker else None
+    if not labels or len(labels) != 1 or not labels[0].startswith("("):
+        return None
+    return parse_signature(labels[0])
 
 
 def _defined_in_project(session, locations) -> bool:

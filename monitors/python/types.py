@@ -33,6 +33,8 @@ import re
 
 from mgd.monitors.dereference import closing_bracket, opening_bracket
 from mgd.monitors.python.arguments import parameter_type, split_top_level
+from mgd.monitors.python.checked import checked_type, may_be_none, parts
+from mgd.monitors.python.stdlib_types import closed_stdlib_class
 from mgd.monitors.types import DeclaredTypes, Expectation, judged, receiver_start
 
 MAX_RESOLVES = 24
@@ -168,6 +170,8 @@ _GENERIC_ORIGINS = {"List": "list", "Dict": "dict", "Tuple": "tuple", "Set": "se
 def argument_type(annotation: str) -> str | None:
     """A parameter annotation as the rules compare it: a class name, a generic builtin's origin (`tuple[int, int]`: `tuple`), else None."""
     annotation = annotation.strip()
+    if len(annotation) > 1 and annotation[0] == annotation[-1] and annotation[0] in "'\"":
+        annotation = annotation[1:-1].strip()  # a forward reference (`agent: "Agent"`) names the same class
     if _OPEN_ANNOTATION.search(annotation):
         return None
     generic = re.fullmatch(r"(?:typing\.)?(?P<origin>[A-Za-z_]\w*)\[.*\]", annotation, re.S)
@@ -190,15 +194,15 @@ def _known(annotation: str) -> str | None:
 
 def verdict(expected: Expectation, member: str | None, root: str | None) -> str:
     """`VOID`, `NO` or `FITS` for a method returning `member` where `expected` holds (unknown types fit)."""
-    return judged(expected, member, "None", lambda want, given: _fits(want, given, bases(root)))
+    return judged(expected, member, "None", lambda want, given: fits(want, given, bases(root)))
 
 
-def _fits(expected: str, member: str, bases: DeclaredTypes) -> bool | None:
+def fits(expected: str, member: str, bases: DeclaredTypes) -> bool | None:
     """True/False where the rules decide; None where they cannot."""
     if expected == member or expected == "object" or expected in _TOWER.get(member, ()):
         return True
-    if bases.declares(expected) and "Protocol" in bases.supertypes(expected):
-        return None  # structural: a class fits by its members, whatever its bases
+    if bases.declares(expected) and "Protocol" in bases.parents(expected):
+        return None  # structural: a class fits by its members, whatever its bases (a protocol's subclass is nominal)
     if member in BUILTINS:
         return False if expected in BUILTINS or bases.declares(expected) else None
     if bases.declares(member):
@@ -206,18 +210,20 @@ def _fits(expected: str, member: str, bases: DeclaredTypes) -> bool | None:
         if expected in mro:
             return True
         return None if bases.leaves_project(member) else False
+    if bases.declares(expected) and not bases.ambiguous(member) and closed_stdlib_class(member):
+        return False  # no standard-library class inherits from a project class
     return None
 
 
 def bases(root: str | None) -> DeclaredTypes:
     """The project's classes and the bases their sources list (none without a root)."""
-    return DeclaredTypes.read(("python", root or ""), _python_files(root) if root else (), _classes, "object", limit=5000)
+    return DeclaredTypes.read(("python", root or ""), _python_files(root) if root else (), class_statements, "object", limit=5000)
 
 
 _CLASS = re.compile(r"^[ \t]*class\s+([A-Za-z_]\w*)\s*(?:\(([^)]*)\))?\s*:", re.M)
 
 
-def _classes(text: str):
+def class_statements(text: str):
     """(name, bases as written, no type parameters) for each class statement of Python source `text`."""
     for match in _CLASS.finditer(text):
         listed = match.group(2) or ""
@@ -240,7 +246,12 @@ _SELF_MEMBER = re.compile(r"(?<![\w.])self\.(?P<name>[A-Za-z_]\w*)$")
 def optional_member(session, document, text: str) -> bool | None:
     """True if `self.name` or `self.name(...)` ending `text` may be None there (None: cannot say).
 
-    An attribute: declared with a type that admits None, and its function
+    An attribute: the type checker's type there is a union with None
+    (`mgd.monitors.python.checked`: the declared or inferred type, not
+    narrowed), and not if it has no None (narrowed: `if self.x is None:
+    return` before). Where the checker gives no answer, or says None since
+    an assignment (it keeps that across calls that may set it), an
+    attribute declared with a type that admits None, and its function
     has not named it yet, or named it last in a line `self.name = None`
     that surely still holds (`_set_to_none_just_before`). A function
     narrows `self.name` only through text that names it (a test, an
@@ -256,6 +267,13 @@ def optional_member(session, document, text: str) -> bool | None:
     match = _SELF_MEMBER.search(text[-300:])
     if match is None:
         return None
+    checked = checked_type(session, document, text)
+    if checked is not None and (verdict := may_be_none(checked)) is not None:
+        if not verdict:
+            return False  # narrowed (or declared) without None
+        if parts(checked) != ["None"]:
+            return True  # the declared or inferred union, not narrowed here
+        # None since an assignment: the checker keeps that across `self.connect()`, which may set it; the rules below do not
     name = match.group("name")
     at = len(text) - len(match.group(0))
     start = outermost_def(text, at)
