@@ -171,3 +171,17 @@ def test_a_pydantic_model_outside_the_project_gets_the_checkers_signature(tokeni
     # with `types`, the checker's synthesised `__init__`: `(*, id: int, note: str = '')`
     assert b"=" not in allowed_after(tokenizer, vendored, path, TICKET, "colour", spec=ARGS)
     assert b"=" in allowed_after(tokenizer, vendored, path, TICKET, "note", spec=ARGS)
+
+
+FAULT = (
+    "from dataclasses import dataclass\n\n\n@dataclass(init=False)\nclass Fault:\n    message: str\n    code: int\n\n"
+    "    def __init__(self, message: str) -> None:\n        self.message = message\n        self.code = 0\n\n\n"
+)
+
+
+def test_a_callee_jedi_reads_wrongly_gets_the_checkers_signature(tokenizer, jedi, path):
+    # jedi gives the fields `(message, code)`; the class's own `__init__` takes one: jedi's is no constraint
+    assert b"3" in allowed_after(tokenizer, jedi, path, FAULT + "raise Fault('x', ", spec="deref,args")
+    # with `types`, the checker's `(message: str)`: no second argument (pydantic-graph's `EndMarker(value, stack)`)
+    assert b"3" not in allowed_after(tokenizer, jedi, path, FAULT + "raise Fault('x', ", spec=ARGS)
+    assert b")" in allowed_after(tokenizer, jedi, path, FAULT + "raise Fault('x'", spec=ARGS)

@@ -6,9 +6,11 @@ after the `(`. It gives up (no constraint) unless the server returns exactly
 one signature: overloads and unknown callees are left free, and so is a call
 once it unpacks `*args` or `**kwargs` into its arguments, and a class whose
 definition is not in the project's sources (one definition request: jedi
-reads other classes' constructors wrongly, `class float()`); with `types`,
-such a class gets the signature the type checker gives instead
-(`checked_classes`: basedpyright knows a pydantic model's `__init__`).
+reads other classes' constructors wrongly, `class float()`), and a callee
+whose own header names other parameters than jedi's label; with `types`,
+such a callee gets the signature the type checker gives instead
+(`checked_classes`: basedpyright knows a pydantic model's `__init__`, and
+a dataclass's own).
 Allowed, while the call is open: everything except text that
 - closes the call before every required parameter has a value,
 - ends a positional argument past the last positional parameter (unless the
@@ -122,10 +124,11 @@ class ArgumentMonitor(CallMonitor):
         if name_end < 1:
             return None
         locations = session.definition(document.path, text + document.suffix, name_end - 1) or []
+        # where jedi's signature is not trusted, the type checker's is asked instead (with `types`)
         if label.startswith("class ") and not _defined_in_project(session, locations):
             return _checked_signature(session, document, text) if self.checked_classes else None
         if _label_disagrees(label, locations, document, text):
-            return None
+            return _checked_signature(session, document, text) if self.checked_classes else None
         return parse_signature(label)
 
 
