@@ -72,7 +72,7 @@ class ArgumentRules:
         checked = checker_for(self._answers.session) is not None  # basedpyright beside jedi (Python)
         if track.ident is None:
             dotted = track.path is not None and "." in track.path and not track.path.endswith(".")
-            return self._checked(prompt, text_of(self._table, gen), expected, scores, margin, [], set(), attribute=True) if dotted and checked else []
+            return self._checked(prompt, text_of(self._table, gen), expected, scores, margin, [], set()) if dotted and checked else []
         if track.ident in _LITERAL_WORDS:
             return []
         if not any(not (rest and track.ident_done) for _, rest in self._enders.likely(scores, margin)):
@@ -112,12 +112,12 @@ class ArgumentRules:
 
     def _checked(
         self, prompt: int, generated: str, expected: str, scores: np.ndarray, margin: float,
-        banned: list[int], judged: set[str], only: set[str] | None = None, attribute: bool = False,
+        banned: list[int], judged: set[str], only: set[str] | None = None,
     ) -> list[int]:
         """Endings of the argument that `generated` ends with (a name or dotted name) whose type, as the checker gives it there, cannot be passed.
 
         One hover per likely rest (`only`: the rests allowed; `judged`: rests
-        already decided; `attribute`: the argument is a dotted name); a rest found wrong bans every token that ends the
+        already decided); a rest found wrong bans every token that ends the
         argument with it, and the row is looked at again, as what was
         unlikely may now be its best.
         """
@@ -131,7 +131,7 @@ class ArgumentRules:
                 if rest in verdicts or (only is not None and rest not in only):
                     continue
                 printed = self._answers.checked_type(prompt, (generated + rest).rstrip(" \t"), self._monitor)
-                verdicts[rest] = printed is not None and self._monitor.cannot_pass(session, expected, printed, attribute)
+                verdicts[rest] = printed is not None and self._monitor.cannot_pass(session, expected, printed)
                 asked = True
                 if verdicts[rest]:
                     more += self._enders.with_rest(rest).tolist()

@@ -152,11 +152,11 @@ class TypesMonitor(Monitor):
 
         return checked_type(session, document, document.prefix + generated)
 
-    def cannot_pass(self, session, expected: str, printed: str, attribute: bool = False) -> bool:
-        """True if a value the type checker types `printed` surely cannot be passed for a parameter of type `expected` (Python; `attribute`: a dotted name's)."""
+    def cannot_pass(self, session, expected: str, printed: str) -> bool:
+        """True if a value the type checker types `printed` surely cannot be passed for a parameter of type `expected` (Python)."""
         from mgd.monitors.python.checked import cannot_pass
 
-        return cannot_pass(expected, printed, getattr(session, "root", None), attribute)
+        return cannot_pass(expected, printed, getattr(session, "root", None))
 
     def literal_type(self, session, text: str) -> str | None:
         """The type of a literal argument written as `text` (`32`, `true`), as the rules compare types; None if it is no literal they read."""

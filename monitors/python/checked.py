@@ -72,27 +72,22 @@ def may_be_none(printed: str) -> bool | None:
     return None if None in found else False
 
 
-def cannot_pass(expected: str, printed: str, root: str | None, attribute: bool = False) -> bool:
+def cannot_pass(expected: str, printed: str, root: str | None) -> bool:
     """True if a value the checker types `printed` surely cannot be passed where a parameter of type `expected` is.
 
     `expected` is read by `argument_type` (a class, or a builtin generic's
     origin; never one that admits None). Each member of a union must fit,
-    so one that surely does not is enough; None fits no builtin and no
-    project class but a `Protocol`. An `attribute` (a dotted name) the
-    checker holds to be None since an assignment is not judged: the checker
-    keeps that across calls that may have set it (`self.connect()`).
+    so one that surely does not is enough. None is not judged: a condition
+    written after the argument (`f(x) if x is not None else ...`) narrows
+    it out, and the checker's type is the one before it.
     """
-    from mgd.monitors.python.types import BUILTINS, bases, fits
+    from mgd.monitors.python.types import bases, fits
 
-    if attribute and parts(printed) == ["None"]:
-        return False
     declared = bases(root)
     for given in parts(printed):
-        if given is None:
-            continue
-        if given == "None":
-            if expected in BUILTINS or (declared.declares(expected) and "Protocol" not in declared.parents(expected)):
-                return True
+        # None is never judged: `Text(data.url) if data.url is not None else ...` narrows it after the argument
+        # is written (fastapi-cloud-cli; claude-code-sdk's `f(self.options.hooks) if self.options.hooks else None`)
+        if given is None or given == "None":
             continue
         if fits(expected, given, declared) is False:
             return True
