@@ -41,8 +41,10 @@ __all__ = ["TypeChecker", "checker_for", "find_checker"]
 
 log = logging.getLogger("mgd")
 
-# the first line of a hover on a value: `(variable) name: T`, `(parameter) x: T`, `(property) p: T`
-_VALUE_HOVER = re.compile(r"^\((?:variable|parameter|property|constant)\) [\w.]+: (?P<type>.+)$")
+# the first line of a hover on a value: `(variable) name: T`, `(parameter) x: T`, `(property) p: T`; a member
+# of an unknown receiver reads `(function) task: Unknown`
+_VALUE_HOVER = re.compile(r"^\((?:variable|parameter|property|constant|function|method)\) [\w.]+: (?P<type>.+)$")
+_FUNCTION_HOVER = re.compile(r"^\((?:function|method)\) (?:async )?def ")
 
 
 def find_checker() -> str | None:
@@ -103,8 +105,19 @@ class TypeChecker:
         self._stop = threading.Event()
 
     def type_at(self, path: str | os.PathLike, text: str, offset: int) -> str | None:
-        """The checker's type of the value whose last character is `text[offset - 1]`, as it prints it (None: no answer)."""
-        return hover_type(self._ask("textDocument/hover", path, text, max(offset - 1, 0)))
+        """The checker's type of the name whose last character is `text[offset - 1]`, as it prints it (None: no answer).
+
+        The answer counts only if its range is that name: in text broken by
+        the unfinished line, a hover may land on another node.
+        """
+        name = re.search(r"[A-Za-z_]\w*$", text[:offset])
+        if name is None:
+            return None
+        answer = self._ask("textDocument/hover", path, text, offset - 1)
+        hovered = answer.get("range") if isinstance(answer, dict) else None
+        if hovered != {"start": offset_to_position(text, name.start()), "end": offset_to_position(text, offset)}:
+            return None
+        return hover_type(answer)
 
     def signatures_at(self, path: str | os.PathLike, text: str, offset: int) -> list[str] | None:
         """The labels of the signatures the checker gives for the call open at `offset` (`(*, name: str, ...) -> Tool`); None: no answer."""
@@ -254,7 +267,7 @@ def hover_type(answer: object) -> str | None:
     match = _VALUE_HOVER.match(first)
     if match:
         return match.group("type").strip()
-    if first.startswith(("(method) ", "(function) ")):
+    if _FUNCTION_HOVER.match(first):
         return "function"  # a function's name without its call: a function object
     named = re.match(r"\(class\) ([A-Za-z_]\w*)$", first)
     return f"type[{named.group(1)}]" if named else None  # a class's name: the class object

@@ -131,6 +131,9 @@ def test_hover_answers_are_read():
     assert hover_type({"contents": {"kind": "markdown", "value": "```python\n(class) Crate\n```"}}) == "type[Crate]"
     assert hover_type({"contents": {"kind": "plaintext", "value": "(method) def add(self) -> None"}}) == "function"
     assert hover_type({"contents": {"kind": "plaintext", "value": "(module) os"}}) is None
+    # a member of an unknown receiver (a2a-sdk's `resp_proto.task`): unknown, not a function
+    assert hover_type({"contents": {"kind": "plaintext", "value": "(function) task: Unknown"}}) == "Unknown"
+    assert parts("Unknown") == [None]
     assert hover_type({"contents": "(parameter) n: int"}) == "n: int".split(": ")[1]
     assert hover_type(None) is None and hover_type({"contents": []}) is None
 
