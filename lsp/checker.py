@@ -63,9 +63,7 @@ def checker_for(session) -> TypeChecker | None:
         return None
     checker = getattr(session, "type_checker", None)
     if checker is None:
-        checker = TypeChecker(
-            session.root, python=getattr(session, "environment", None), extra_paths=getattr(session, "extra_paths", ())
-        )
+        checker = TypeChecker(session.root, python=session.environment, extra_paths=session.extra_paths)
         session.type_checker = checker  # closed with the session
     return None if checker.given_up else checker
 
@@ -94,7 +92,7 @@ class TypeChecker:
         self.max_failures = max_failures
         self.binary = binary
         self.given_up = False
-        self.requests = 0  # hovers sent
+        self.requests = 0  # requests sent (hover, signature help)
         self.unanswered = 0  # questions that got no type in time (or none at all because one was still running)
         self._client = None
         self._failures = 0
@@ -110,12 +108,13 @@ class TypeChecker:
         The answer counts only if its range is that name: in text broken by
         the unfinished line, a hover may land on another node.
         """
-        name = re.search(r"[A-Za-z_]\w*$", text[:offset])
+        tail = max(0, offset - 200)  # the name is at the end: no need to scan a whole (maybe large) file for it
+        name = re.search(r"[A-Za-z_]\w*$", text[tail:offset])
         if name is None:
             return None
         answer = self._ask("textDocument/hover", path, text, offset - 1)
         hovered = answer.get("range") if isinstance(answer, dict) else None
-        if hovered != {"start": offset_to_position(text, name.start()), "end": offset_to_position(text, offset)}:
+        if hovered != {"start": offset_to_position(text, tail + name.start()), "end": offset_to_position(text, offset)}:
             return None
         return hover_type(answer)
 

@@ -28,7 +28,7 @@ def checked_type(session, document, text: str) -> str | None:
     from mgd.lsp.checker import checker_for
 
     checker = checker_for(session)
-    if checker is None or not re.search(r"[A-Za-z_]\w*$", text):
+    if checker is None or not re.search(r"[A-Za-z_]\w*$", text[-200:]):
         return None
     # a line break keeps the rest of the file from running into the name
     return checker.type_at(document.path, text + "\n" + document.suffix, len(text))
