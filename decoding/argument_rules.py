@@ -82,7 +82,8 @@ class ArgumentRules:
         if literal:
             given_of = lambda written: self._monitor.literal_type(session, written)  # noqa: E731 - a literal is its own type
         else:
-            types = self._answers.name_types(prompt, text_of(self._table, gen), self._monitor)
+            generated = text_of(self._table, gen)
+            types = self._answers.name_types(prompt, generated, self._monitor)
             if not types and not checked:
                 return []
             given_of = (types or {}).get
@@ -107,7 +108,7 @@ class ArgumentRules:
         if checked and not literal:  # the names jedi gave no type: the checker's, where it stands
             judged = {rest for rest in rests if given_of(track.ident + rest) is not None}
             only = {""} if track.ident_done else None
-            banned += self._checked(prompt, text_of(self._table, gen), expected, scores, margin, banned, judged, only)
+            banned += self._checked(prompt, generated, expected, scores, margin, banned, judged, only)
         return banned
 
     def _checked(

@@ -124,10 +124,9 @@ class ArgumentMonitor(CallMonitor):
         if name_end < 1:
             return None
         locations = session.definition(document.path, text + document.suffix, name_end - 1) or []
-        # where jedi's signature is not trusted, the type checker's is asked instead (with `types`)
-        if label.startswith("class ") and not _defined_in_project(session, locations):
-            return _checked_signature(session, document, text) if self.checked_classes else None
-        if _label_disagrees(label, locations, document, text):
+        outside = label.startswith("class ") and not _defined_in_project(session, locations)
+        if outside or _label_disagrees(label, locations, document, text):
+            # jedi's signature is not trusted here: the type checker's is asked instead (with `types`)
             return _checked_signature(session, document, text) if self.checked_classes else None
         return parse_signature(label)
 
