@@ -6,7 +6,8 @@ then on every character is read into one `CallTrack` per open call
 of an open call; only tokens holding `)`, `,` or `=` can, so only those are
 checked, once per (open calls, scanner state), but where the innermost call
 can take no further argument: there every token that writes something other
-than `)` is banned. A token that opens a call and
+than `)` is banned; and where it takes only keyword arguments, every token
+that writes no keyword left (`mgd.decoding.keyword_rules`). A token that opens a call and
 goes on (`()`, `('`) is judged with the callee's signature, asked for only
 when the token is likely enough to be chosen.
 """
@@ -19,7 +20,8 @@ import numpy as np
 
 from mgd.decoding.token_text import text_of
 from mgd.monitors.base import ScanState
-from mgd.monitors.calls import CallTrack, Signature, advance_calls, opens_call
+from mgd.decoding.keyword_rules import KeywordNameTokens
+from mgd.monitors.calls import CallTrack, Signature, advance_calls, breaks, opens_call
 
 if TYPE_CHECKING:
     from mgd.decoding.answers import Answers
@@ -66,18 +68,6 @@ def unclosed_calls(text: str, lex: ScanState) -> list[int]:
     return [i for i, is_call in stack if is_call]
 
 
-def breaks(calls: tuple, lex: ScanState, text: str, opening: Signature | None = None) -> bool:
-    """True if reading `text` breaks a rule of an open call (or of the call its first `(` opens, to `opening`)."""
-    for i, ch in enumerate(text):
-        calls, bad = advance_calls(calls, lex, ch, text[i + 1 : i + 2])
-        if bad:
-            return True
-        if i == 0 and opening is not None:
-            calls = calls + (CallTrack(opening),)
-        lex = lex.step(ch)
-    return False
-
-
 class CallRules:
     """The call-breaking tokens of a vocabulary, and the open calls after a token."""
 
@@ -99,6 +89,8 @@ class CallRules:
         # ... but a one-line completion (`mgd complete`, an editor's inline suggestion) ends at the line break,
         # and would end with the call still open: there a line break is banned too.
         self._line_breaks = [t for t, d in enumerate(token_bytes) if d and not d.strip() and b"\n" in d]
+        # Where only a keyword argument fits, every other token is judged by the name it starts with.
+        self._keywords = KeywordNameTokens(token_bytes, risky)
         self.one_line = False
         # Outlives one generation: the same calls and scanner states come back.
         self._cache: dict[tuple, list[int]] = {}
@@ -121,6 +113,8 @@ class CallRules:
                 bans.extend(self._starts_argument)
                 if self.one_line:
                     bans.extend(self._line_breaks)
+            elif state.calls[-1].keyword_only():
+                bans.extend(self._keywords.bans(state.calls, state.lex).tolist())
         # A complete member name may be followed by `()` in one token (`getHeaders().`): judge it as after free text;
         # a partial name, or one that takes no `(`, is left to the member rules (and asks nothing).
         names = state.names

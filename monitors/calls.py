@@ -63,6 +63,22 @@ class CallTrack(NamedTuple):
         """Parameters that have a value."""
         return set(self.sig.positional[: self.given_positional]) | set(self.given_keywords)
 
+    def keyword_only(self) -> bool:
+        """True where the argument being written may only be `name=...`: no positional parameter is left, and the callee takes no `*args` nor `**kwargs`."""
+        sig = self.sig
+        return (
+            sig.keyword_arguments and not sig.var_positional and not sig.var_keyword and self.depth == 1
+            and self.keyword is None and self.given_positional >= len(sig.positional)
+        )
+
+    def names_left(self) -> frozenset[str]:
+        """The keywords that may still be given."""
+        return self.sig.keyword - self.filled()
+
+    def _stray_name(self) -> bool:
+        # at a keyword-only argument, the name being written leads to no keyword left
+        return self.keyword_only() and not any(name.startswith(self.ident) for name in self.names_left())
+
     def closed_to_arguments(self) -> bool:
         """True where no further argument could still fit the signature: only the closing `)` (or space) may come."""
         if self.depth != 1 or self.content or self.given_positional < len(self.sig.positional) or self.sig.var_positional:
@@ -92,18 +108,25 @@ class CallTrack(NamedTuple):
             depth = self.depth + (ch in "([{") - (ch in ")]}")
             return self._replace(depth=depth, content=True, ident=None), False
         if ch.isspace():
-            return (self._replace(ident_done=True) if self.ident is not None else self), False
+            if self.ident is None:
+                return self, False
+            # after a name that is no keyword left, only `=` or a positional end could follow: both break
+            return self._replace(ident_done=True), self.keyword_only() and self.ident not in self.names_left()
         if ch != ")" and self.closed_to_arguments():
             # an argument started here could never close within the signature (`f()` with no
             # parameters, a second value for `f(x)`): the model would write on to the token cap
             return self._replace(content=True, ident=None), True
+        # Where only a keyword argument fits, anything but a keyword's name (or `*`, `**`) starts a positional
+        # one, which could only end in a broken rule: the model would write a made-up name on to the token cap.
         if is_ident_char(ch):
             if not self.content:
                 # a number is kept too (`32`): the types rules judge a literal argument as they judge a name
-                return self._replace(content=True, ident=ch, ident_done=False), False
+                track = self._replace(content=True, ident=ch, ident_done=False)
+                return track, track._stray_name()
             if self.ident is not None and not self.ident_done:
-                return self._replace(ident=self.ident + ch), False
-            return self._replace(ident=None), False
+                track = self._replace(ident=self.ident + ch)
+                return track, track._stray_name()
+            return self._replace(ident=None), self.keyword_only()
         if ch == "=" and self.ident is not None and not self.ident[0].isdigit() and self.keyword is None and following != "=":
             name = self.ident
             bad = (name not in self.sig.keyword and not self.sig.var_keyword) or name in self.filled()
@@ -118,8 +141,8 @@ class CallTrack(NamedTuple):
             missing = self.sig.required - track.filled()
             return None, bad or bool(missing) or not self.sig.takes(track.given_positional)
         if ch in "([{":
-            return self._replace(depth=self.depth + 1, content=True, ident=None), False
-        return self._replace(content=True, ident=None), False
+            return self._replace(depth=self.depth + 1, content=True, ident=None), self.keyword_only()
+        return self._replace(content=True, ident=None), self.keyword_only()
 
     def _end_argument(self) -> tuple["CallTrack", bool]:
         fresh = dict(content=False, ident=None, ident_done=False, keyword=None)
@@ -167,6 +190,18 @@ def advance_calls(calls: tuple, lex: ScanState, ch: str, following: str = "") ->
 
 
 
+def breaks(calls: tuple, lex: ScanState, text: str, opening: Signature | None = None) -> bool:
+    """True if reading `text` breaks a rule of an open call (or of the call its first `(` opens, to `opening`)."""
+    for i, ch in enumerate(text):
+        calls, bad = advance_calls(calls, lex, ch, text[i + 1 : i + 2])
+        if bad:
+            return True
+        if i == 0 and opening is not None:
+            calls = calls + (CallTrack(opening),)
+        lex = lex.step(ch)
+    return False
+
+
 class CallMonitor:
     """Asks for the callee's signature when a call opens; a language's call monitor says how."""
 
@@ -180,3 +215,4 @@ class CallMonitor:
 
     def warm_up(self, session, document: Document, send=None) -> None:
         """Nothing to ask ahead: a signature depends on the call it is asked at."""
+

@@ -150,11 +150,11 @@ def both_ways(real_model, bookshop, session):
 
     model, tokenizer = real_model
 
-    def complete(name: str, source: str, monitors: str, max_new_tokens: int = 12):
+    def complete(name: str, source: str, monitors: str, max_new_tokens: int = 12, **more):
         path = bookshop / "bookshop" / name
         path.write_text(source)
         line, column = source.count("\n") + 1, len(source.rsplit("\n", 1)[1]) + 1
-        common = dict(model=model, tokenizer=tokenizer, max_new_tokens=max_new_tokens)
+        common = dict(model=model, tokenizer=tokenizer, max_new_tokens=max_new_tokens, **more)
         try:
             unguided = mgd.generate(bookshop, path, line, column, guided=False, **common)
             guided = mgd.generate(bookshop, path, line, column, session=session, monitors=monitors, **common)

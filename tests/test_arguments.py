@@ -78,6 +78,70 @@ def test_no_argument_starts_where_none_could_fit(sig, text, broken):
     assert _read(text, sig)[0] == broken
 
 
+MAKE = parse_signature("def make(*, name: str, colour: str = 'red') -> None")
+
+
+@pytest.mark.parametrize(
+    "text,broken",
+    [
+        ("name='x', colour='y')", False),
+        ("nam", False),  # may become `name=`
+        ("colour ='y', name='x')", False),
+        ("  # why\n    colour='y', name='x')", False),
+        ("**opts)", False),  # unpacked: not judged
+        ("nax", True),  # no keyword starts so
+        ("'x'", True),  # a positional argument where none fits
+        ("3", True),
+        ("col =", True),  # a space after a name that is no keyword: only a broken rule could follow
+        ("name.upper", True),
+        ("name(", True),
+        ("f'x'", True),
+        ("name='x', n", True),  # `name` has its value
+        ("name='x', c", False),
+    ],
+)
+def test_a_keyword_only_argument_must_write_a_keyword_left(text, broken):
+    assert _read(text, MAKE)[0] == broken
+
+
+def test_positional_parameters_left_keep_names_free():
+    assert _read("colour", RESTOCK)[0] is False  # a positional argument may be any name
+    assert _read("'x', 3, colour", parse_signature("def f(a, b, **kw)"))[0] is False
+
+
+@pytest.mark.parametrize("text", ["", "  ", "nam", "name", "name ", "name='x', ", "name='x', col"])
+def test_keyword_tokens_by_index_are_the_tokens_that_break(tokenizer, text):
+    from mgd.decoding.keyword_rules import KeywordNameTokens
+    from mgd.decoding.token_index import token_index_for
+    from mgd.monitors.calls import breaks
+
+    table = token_index_for(tokenizer).token_bytes
+    texts = [d.decode("utf-8", "replace") if d else "" for d in table]
+    risky = {t for t, d in enumerate(table) if d and any(c in d for c in b"),=")}
+    calls, lex = (CallTrack(MAKE),), scan("make(")
+    for i, ch in enumerate(text):
+        calls, _ = advance_calls(calls, lex, ch, text[i + 1 : i + 2])
+        lex = lex.step(ch)
+    by_index = set(KeywordNameTokens(table, risky).bans(calls, lex).tolist())
+    by_scan = {t for t, d in enumerate(texts) if d and t not in risky and breaks(calls, lex, d)}
+    assert by_index == by_scan and len(by_scan) > len(table) // 2
+
+
+LABELS = (
+    '"""Labels."""\n\n\ndef make_label(*, title: str, colour: str = "red", width: int = 40) -> str:\n'
+    '    """A label."""\n    return title.center(width)\n\n\ndef shelf_label(name: str) -> str:\n    return make_label('
+)
+
+
+def test_real_model_names_a_keyword_only_argument(both_ways):
+    unguided, guided = both_ways("labels.py", LABELS, "deref,args", max_new_tokens=16, stop_at_newline=False)
+    label = parse_signature("def make_label(*, title: str, colour: str = 'red', width: int = 40) -> str")
+    # the premise: greedy SmolLM2 passes a string by position, which make_label does not take
+    assert _read(unguided.text, label)[0], unguided.text
+    assert guided.text.split("=")[0].strip() in label.keyword, guided.text
+    assert not _read(guided.text, label)[0], guided.text
+
+
 def test_call_closes_and_leaves_no_track():
     assert _read("'x', 3)")[1] == ()
 

@@ -20,6 +20,11 @@ Allowed, while the call is open: everything except text that
 - starts an argument where none could still fit: every positional parameter
   has a value and no parameter is left to name by keyword (`f()` with no
   parameters, `f(7, ` for `f(x)`); only `)` (and space) may come there.
+- starts an argument other than `name=` (or an unpacked `*`/`**`) where
+  only a keyword argument fits: every positional parameter has a value and
+  the callee takes no `*args` nor `**kwargs` (`make(*, title, colour)`);
+  there the name being written must start a keyword not given yet, so the
+  model cannot run a made-up name (or a positional string) on to the cap.
 The call is followed character by character (nested brackets, strings and
 comments included), so a token that merges several of these (`()`, `'),`)
 is judged as a whole.
