@@ -202,6 +202,7 @@ def _parameters(params: str) -> list[str]:
 
 
 _SOURCES: dict[str, tuple[float, str]] = {}
+_MAX_SOURCES = 256  # files whose text is kept (a long evaluation visits many projects)
 
 
 def _own_header(loc, document: Document, text: str) -> str | None:
@@ -251,6 +252,8 @@ def _read(path: str) -> str | None:
         mtime = os.stat(path).st_mtime
         cached = _SOURCES.get(path)
         if cached is None or cached[0] != mtime:
+            if len(_SOURCES) >= _MAX_SOURCES:
+                _SOURCES.clear()
             with open(path, encoding="utf-8", errors="replace") as handle:
                 _SOURCES[path] = (mtime, handle.read())
         return _SOURCES[path][1]
