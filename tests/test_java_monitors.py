@@ -125,8 +125,11 @@ def test_new_offers_only_instantiable_classes(processor, tokenizer, report, jdtl
     assert "Genre" not in names  # an enum of the project: `new` never builds one
     # the project's abstract class and interface: `new Item() { ... }` and `new Priced[2]` compile, `new Item();` not
     assert {"Item", "Priced"} <= names.no_end and "Magazine" not in names.no_end
+    # an array of a primitive type (`new char[n]`), which JDT.LS does not offer after `new`
+    assert {"char", "int", "byte"} <= names and {"char", "int"} <= names.no_end
     allowed = allowed_tokens(processor, tokenizer, path, prefix, suffix)
     assert any(b"Magazine".startswith(t) for t in allowed if t)
+    assert b" char" in allowed or b"char" in allowed
     assert b"Gen" not in allowed and b"Genre" not in allowed
     after_call = _allowed_after(processor, tokenizer, path, prefix, suffix, "Item()")
     assert b";" not in after_call and b"\n" in after_call and b" {" in after_call

@@ -13,7 +13,8 @@
   may follow `new` only with a class body (`new Listener() { ... }`) or as
   an array (`new Listener[3]`): the expression may not end right after
   their call. JDT.LS says nothing of abstractness in its items, so abstract
-  types of the JDK and of jars stay free. JDT.LS proposes types only once a letter is typed, so the monitor
+  types of the JDK and of jars stay free. The primitive types, which JDT.LS
+  does not offer there, are allowed too, only for an array (`new char[n]`). JDT.LS proposes types only once a letter is typed, so the monitor
   sweeps A-Z once per server and filters the sweep per file.
 
 Each gives up (no constraint) when the server fails or offers nothing of the
@@ -153,6 +154,11 @@ class NewMonitor(Monitor):
         if names:
             # `new java.util.ArrayList<>()` names any type in full: its first segment may start it
             names |= {f.split(".", 1)[0] for fqns in offered.values() for f in fqns if "." in f}
+            # an array of a primitive type (`new char[width]`; `mgd pragmaticcode truth` found it banned in jsoup)
+            from mgd.monitors.java.types import PRIMITIVES  # (that module reads this one's calls)
+
+            names |= PRIMITIVES
+            no_end |= PRIMITIVES
         return Names(names, no_end=no_end) if names else None
 
     def _offered_by(
