@@ -154,6 +154,10 @@ def test_conditions_and_return_take_their_types(jdtls, path):
 def test_where_nothing_is_expected_or_known_nothing_is_masked_for_its_type(jdtls, path):
     monitor = TypesMonitor()
     assert monitor.allowed_names(jdtls, Document(path, HEAD + "        shelf.", TAIL), "") is None  # a statement
+    # after a `switch` label a statement follows, not the other branch of `?:`: `shelf.stackCrate(crate);` is fine
+    switch = "        switch (crate.weight()) {\n        case 1:\n            return 1;\n        default:\n            shelf."
+    assert monitor.allowed_names(jdtls, Document(path, HEAD + switch, "\n        }" + TAIL), "") is None
+    assert verdicts(jdtls, path, "        int n = crate.weight() > 1 ? 2 :\n            shelf.")["stackCrate"] == VOID  # `?:` still
     generic = "package org.depot;\n\nclass Use {\n    <T> T f(Shelf shelf) {\n"
     for head, line in ((HEAD, "        var v = shelf."), (HEAD, "        Object o = shelf."), (generic, "        T t = shelf.")):
         names = monitor.allowed_names(jdtls, Document(path, head + line, TAIL), "")

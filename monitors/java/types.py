@@ -122,6 +122,8 @@ def expectation(session, document, text: str) -> Expectation | None:
         return _assigned(code, before[:-1].rstrip())
     if before.endswith(("(", ",")):
         return _argument(session, document, text, code, start)
+    if before.endswith(":") and "?" not in before[max(before.rfind(c) for c in ";{}") + 1 :]:
+        return None  # `default:`, `case A:`, a label: a statement follows (`mgd pragmaticcode truth`, commons-net)
     if before.endswith(("+", "==", "!=", "?", ":")) and not before.endswith(("++", "::")):
         return Expectation(None, "value")
     return None
