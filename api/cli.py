@@ -43,8 +43,8 @@ def build_parser() -> argparse.ArgumentParser:
     complete.add_argument(
         "--monitors",
         default=None,
-        help="comma-separated monitors to run; Python: deref, imports, classes, args; "
-        "Java: deref, args, enums, new (default: all of the file's language)",
+        help="comma-separated monitors to run; Python: deref, imports, classes, args, types; "
+        "Java: deref, args, enums, new, types (default: all of the file's language but Python's types)",
     )
     _model_options(complete, default_tokens=32)
     complete.add_argument("-v", "--verbose", action="store_true", default=argparse.SUPPRESS, help="log what guidance does")

@@ -112,7 +112,7 @@ def generate(
     "llama.cpp") runs a model given by path (default: llama.cpp for a GGUF
     when llama-cpp-python is installed, else transformers). `monitors` is a list of monitors or their names
     separated by commas (default: the language's, "deref,imports,classes,args"
-    for Python and "deref,args,enums,new" for Java). `session` reuses a running
+    for Python and "deref,args,enums,new,types" for Java). `session` reuses a running
     language server; without one, jedi (Python) or JDT.LS (Java) is started
     for `repo` and stopped afterwards.
     Extra keyword arguments go to `model.generate` (greedy by default; on

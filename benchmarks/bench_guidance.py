@@ -806,7 +806,7 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument(
         "--monitors", metavar="LIST",
         help="guided runs' monitors, comma-separated (default: the language's default set); "
-        "compare e.g. Java deref,args,enums,new with deref,args,enums,new,types",
+        "compare e.g. Java deref,args,enums,new,types (the default) with deref,args,enums,new",
     )  # fmt: skip
     parser.add_argument(
         "--quick", action="store_true", help=f"use {QUICK_POINTS} prompts and {LSP_CALLS_QUICK} server calls"

@@ -44,7 +44,7 @@ LANGUAGES: dict[str, Language] = {
         "java", java_lexer.scan, (".java",),
         {"deref": DereferenceMonitor, "args": JavaArgumentMonitor, "enums": EnumCaseMonitor, "new": NewMonitor,
          "types": TypesMonitor},
-        "deref,args,enums,new",
+        "deref,args,enums,new,types",
     ),
 }  # fmt: skip
 MONITORS: dict[str, type] = LANGUAGES["python"].monitors

@@ -116,7 +116,7 @@ def _generation_options(parser: argparse.ArgumentParser, out_help: str) -> None:
     parser.add_argument("--limit", type=int, help="only the first K prompts (of the shard)")
     parser.add_argument(
         "--monitors", help="monitors for guided mode (default: the language's: Python deref,imports,classes,args; "
-        "Java deref,args,enums,new)",
+        "Java deref,args,enums,new,types)",
     )  # fmt: skip
     parser.add_argument("--shard", default="1/1", help="run the i-th of N deterministic slices, as i/N (default 1/1)")
     parser.add_argument("--resume", action="store_true", help="continue an interrupted run in --out")

@@ -68,7 +68,7 @@ def processor(tokenizer, jdtls):
 
 def test_the_session_language_picks_the_java_monitors(processor):
     assert processor.language == "java"
-    assert [m.name for m in default_monitors("java")] == ["deref", "args", "enums", "new"]
+    assert [m.name for m in default_monitors("java")] == ["deref", "args", "enums", "new", "types"]
     with pytest.raises(ValueError, match="unknown monitor imports"):
         monitors_by_name("deref,imports", "java")
 
@@ -262,9 +262,10 @@ def _allowed_after(processor, tokenizer, path: str, prefix: str, suffix: str, ge
     return {processor.index.token_bytes[t] for t in torch.nonzero(masked[0] > float("-inf")).flatten().tolist()}
 
 
-def test_a_paren_token_right_after_a_member_name_is_judged_by_the_signature(processor, tokenizer, report):
+def test_a_paren_token_right_after_a_member_name_is_judged_by_the_signature(tokenizer, report, jdtls):
     # `original.getHeaders().containsHeader(name)` for `getHeaders(String)`: the model writes the member's name, then
     # one token `()` or `();`; the call must be judged while the name is still being written, not only after a `(`
+    processor = MGDLogitsProcessor(tokenizer, jdtls, monitors_by_name("deref,args", "java"))  # `types` would end no int in a Book
     path, text = report
     prefix, suffix = split_at(text, "        Book book = catalogue.", "findBookByIsbn(isbn);")
     allowed = _allowed_after(processor, tokenizer, path, prefix, suffix, "restock")

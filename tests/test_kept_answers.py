@@ -14,6 +14,7 @@ import pytest
 from mgd.decoding.guide import Guide
 from mgd.decoding.kept_answers import KeptAnswers, stable_receiver
 from mgd.lsp.session import CompletionItem, CompletionList, LanguageServerSession
+from mgd.monitors import monitors_by_name
 from mgd.monitors.base import Document
 from javashop_faults import copy_javashop
 
@@ -160,7 +161,8 @@ def test_java_this_is_answered_once_and_as_the_server_would(tokenizer, java_sess
     at = text.index("this.title") + len("this.")
     prefix, suffix = text[:at], text[text.index("\n", at) :]
     document = Document(str(path), prefix, suffix)
-    guide = Guide(tokenizer, session, prefetch=False)
+    # names only: `types` answers for what the text before the receiver expects, so its answers are kept per text
+    guide = Guide(tokenizer, session, monitors_by_name("deref,args,enums,new", "java"), prefetch=False)
     prompt, rows = _rows(tokenizer, prefix)
     guide.add_prompt(prompt, document)
     assert _advise(guide, rows) is not None
