@@ -21,6 +21,7 @@ from mgd.monitors.base import ScanState, is_ident_char
 from mgd.monitors.calls import breaks
 
 _MAX_CACHED = 256  # each entry holds up to a vocabulary's ids
+_NONE = np.zeros(0, dtype=np.int32)
 
 
 def _leading_name(body: str) -> str:
@@ -67,7 +68,7 @@ class KeywordNameTokens:
     def _judge(self, calls: tuple, lex: ScanState) -> np.ndarray:
         track = calls[-1]
         if not track.keyword_only() or not lex.in_code:
-            return np.zeros(0, dtype=np.int64)
+            return _NONE
         left = track.names_left()
         if not track.content:
             written, groups = "", (self._flush, self._spaced)
@@ -76,9 +77,9 @@ class KeywordNameTokens:
         elif track.ident is not None:
             written, groups = track.ident, ()
         else:
-            return np.zeros(0, dtype=np.int64)  # a rule broke already: nothing more to say
+            return _NONE  # a rule broke already: nothing more to say
         if not any(name.startswith(written) for name in left):
-            return np.zeros(0, dtype=np.int64)  # the prompt wrote a name no keyword starts with: left free
+            return _NONE  # the prompt wrote a name no keyword starts with: left free
         candidates = list(self._nameless)
         rests = {name[len(written) : end] for name in left if name.startswith(written) for end in range(len(written) + 1, len(name) + 1)}
         for group in groups:

@@ -189,7 +189,6 @@ def advance_calls(calls: tuple, lex: ScanState, ch: str, following: str = "") ->
     return tuple(kept), broke
 
 
-
 def breaks(calls: tuple, lex: ScanState, text: str, opening: Signature | None = None) -> bool:
     """True if reading `text` breaks a rule of an open call (or of the call its first `(` opens, to `opening`)."""
     for i, ch in enumerate(text):
@@ -215,4 +214,3 @@ class CallMonitor:
 
     def warm_up(self, session, document: Document, send=None) -> None:
         """Nothing to ask ahead: a signature depends on the call it is asked at."""
-
