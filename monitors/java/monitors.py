@@ -78,6 +78,10 @@ class EnumCaseMonitor(Monitor):
         return frozenset(names) or None
 
 
+# Java's primitive types: after `new` only for an array; the `types` rules widen and box them
+PRIMITIVES = frozenset({"byte", "short", "char", "int", "long", "float", "double", "boolean"})
+
+
 class NewMonitor(Monitor):
     """After `new `, only classes that can be instantiated and that the file can name (see the module docstring)."""
 
@@ -155,8 +159,6 @@ class NewMonitor(Monitor):
             # `new java.util.ArrayList<>()` names any type in full: its first segment may start it
             names |= {f.split(".", 1)[0] for fqns in offered.values() for f in fqns if "." in f}
             # an array of a primitive type (`new char[width]`; `mgd pragmaticcode truth` found it banned in jsoup)
-            from mgd.monitors.java.types import PRIMITIVES  # (that module reads this one's calls)
-
             names |= PRIMITIVES
             no_end |= PRIMITIVES
         return Names(names, no_end=no_end) if names else None

@@ -46,9 +46,8 @@ import pathlib
 import re
 
 from mgd.monitors.types import NO, NO_SUMS, DeclaredTypes, Expectation, enclosing_call, judged, receiver_start
-from mgd.monitors.java.monitors import closed_call
+from mgd.monitors.java.monitors import PRIMITIVES, closed_call
 
-PRIMITIVES = frozenset({"byte", "short", "char", "int", "long", "float", "double", "boolean"})
 _WIDER = {
     "byte": {"short", "int", "long", "float", "double"},
     "short": {"int", "long", "float", "double"},
