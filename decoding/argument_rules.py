@@ -57,9 +57,11 @@ class ArgumentRules:
         self._answers = answers
         self._monitor = monitor
         self._enders = PatternTokens(token_bytes, _ENDS_ARGUMENT)  # each with the name's rest it writes first
+        self.verdicts: list[dict] = []  # the last call's unfit endings: what was written, expected, given, and who said so
 
     def bans(self, prompt: int, gen: np.ndarray, state: RowState, scores: np.ndarray, margin: float) -> list[int]:
         """Tokens ending the argument being written with a name or literal the parameter cannot take (`scores`: the row's, (vocab,))."""
+        self.verdicts = []
         if not state.calls or not state.lex.in_code:
             return []
         track = state.calls[-1]
@@ -105,6 +107,7 @@ class ArgumentRules:
                 fits[given] = self._monitor.fits_argument(session, expected, given)
             if not fits[given]:
                 banned += self._enders.with_rest(rest).tolist()
+                self.verdicts.append({"argument": track.ident + rest, "expected": expected, "given": given, "by": "server"})
         if checked and not literal:  # the names jedi gave no type: the checker's, where it stands
             judged = {rest for rest in rests if given_of(track.ident + rest) is not None}
             only = {""} if track.ident_done else None
@@ -136,4 +139,5 @@ class ArgumentRules:
                 asked = True
                 if verdicts[rest]:
                     more += self._enders.with_rest(rest).tolist()
+                    self.verdicts.append({"argument": generated[-60:] + rest, "expected": expected, "given": printed, "by": "checker"})
         return more

@@ -125,6 +125,9 @@ class Guide:
         # `self.x.` where `x` may be None: Python, with `types`
         self._nones = NoneRules(self.index.token_bytes, self.answers, judge) if judge is not None and self.language == "python" else None
         self._reader = TokenReader(self.index.token_bytes, self._merges, self._calls, self._chains)
+        # set for soundness checks: `explained` then says, for the last row advised, which rule removed which ids
+        self.explain = False
+        self.explained: dict[str, object] = {}
         self.reset()
 
     def add_prompt(self, prompt_ids: Sequence[int] | None, document: Document) -> None:
@@ -277,17 +280,20 @@ class Guide:
                 if merged:
                     keep = keep.copy()  # the trie node's cached mask is shared
                     keep[merged] = True
-        bans = self._members.bans(prompt, gen, state, row_scores, self.merge_margin)
-        self._released_now = bans + self._members.masked_calls(state)
+        parts = {"names": keep, "members": self._members.bans(prompt, gen, state, row_scores, self.merge_margin)}
+        self._released_now = parts["members"] + self._members.masked_calls(state)
         if self._released_now:
             stats.call_banned_steps += 1
         if self._calls is not None:
-            bans += self._calls.bans(prompt, gen, state, row_scores, self.merge_margin)
-        bans += self._chain_bans(state)
+            parts["calls"] = self._calls.bans(prompt, gen, state, row_scores, self.merge_margin)
+        parts["chain"] = self._chain_bans(state)
         if self._arguments is not None:
-            bans += self._arguments.bans(prompt, gen, state, row_scores, self.merge_margin)
+            parts["arguments"] = self._arguments.bans(prompt, gen, state, row_scores, self.merge_margin)
         if self._nones is not None:
-            bans += self._nones.bans(prompt, gen, state, row_scores, self.merge_margin)
+            parts["nones"] = self._nones.bans(prompt, gen, state, row_scores, self.merge_margin)
+        if self.explain:
+            self.explained = dict(parts, state=state, argument_verdicts=self._arguments.verdicts if self._arguments else [])
+        bans = [t for rule, ids in parts.items() if rule != "names" for t in ids]
         if not bans:
             return keep
         if keep is None or isinstance(keep, list):

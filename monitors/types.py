@@ -115,6 +115,11 @@ class TypesMonitor(Monitor):
         types = rules.member_types(session, items, names)
         root = getattr(session, "root", None)
         verdicts = {name: combined([rules.verdict(expected, t, root) for t in types.get(name, [None])]) for name in names}
+        if log.isEnabledFor(logging.INFO):
+            unfit = {name: types.get(name) for name, verdict in verdicts.items() if verdict != FITS}
+            if unfit:
+                where = text.rsplit("\n", 1)[-1].lstrip()[-40:]
+                log.info("mgd: types at %r: %s of type %s expected; unfit members and their types: %s", where, expected.where, expected.type, unfit)
         return names, verdicts
 
     def name_types(self, session, document: Document, generated: str) -> dict[str, str] | None:

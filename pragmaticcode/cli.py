@@ -349,7 +349,8 @@ def _truth(args) -> int:
             print(json.dumps(found.as_dict()), flush=True)
         for ban in found.banned:
             tqdm.write(f"mgd: {found.prompt_id}: ground-truth token {ban['token']!r} banned at step {ban['step']} "
-                       f"after {ban['before'][-60:]!r}", file=sys.stderr)  # stdout holds only the --json records
+                       f"after {ban['before'][-60:]!r} by {'+'.join(ban['rules']) or 'no rule the guide names'}",
+                       file=sys.stderr)  # stdout holds only the --json records
         if found.skipped:
             tqdm.write(f"mgd: {found.prompt_id}: not checked: {found.skipped}", file=sys.stderr)
     banned = sum(len(c.banned) for c in checks)

@@ -11,10 +11,19 @@ merge margin, so every rule that asks only about likely tokens asks here.
 
 This checks soundness, not usefulness: a rule that never bans anything
 passes too.
+
+Each banned token's record says which rule banned it (`names`: not a name
+the server allows; `members`, `calls`, `chain`, `arguments`, `nones`: the
+rules of `mgd.decoding.guide`), the argument rule's verdicts there (what
+was written, the type expected, the type given, and whether the server or
+the type checker gave it), and the guide's last `-v` lines (the queries
+and their answers), so a ban seen once under load can be read afterwards.
 """
 
 from __future__ import annotations
 
+import collections
+import contextlib
 import logging
 from dataclasses import asdict, dataclass, field
 from typing import Iterator
@@ -26,6 +35,50 @@ from mgd.monitors.base import Document
 from mgd.pragmaticcode.prompts import Prompt
 
 log = logging.getLogger("mgd")
+_SAID = 12  # the guide's log lines kept with a banned token
+
+
+class _Said(logging.Handler):
+    """The guide's last `-v` lines, kept while a prompt is checked; what was shown before stays shown."""
+
+    def __init__(self, shown_from: int) -> None:
+        super().__init__(logging.INFO)
+        self.lines: collections.deque[str] = collections.deque(maxlen=_SAID)
+        self._shown_from = shown_from
+
+    def emit(self, record: logging.LogRecord) -> None:
+        self.lines.append(record.getMessage())
+        if record.levelno >= self._shown_from:
+            logging.getLogger().handle(record)  # the root's handlers, as before this check
+
+
+@contextlib.contextmanager
+def _kept_lines() -> Iterator[_Said]:
+    """Collect the `mgd` logger's INFO lines without printing any the logger would not have printed."""
+    shown_from = log.getEffectiveLevel()
+    said = _Said(shown_from)
+    level, propagate = log.level, log.propagate
+    log.addHandler(said)
+    log.setLevel(logging.INFO)
+    log.propagate = False
+    try:
+        yield said
+    finally:
+        log.removeHandler(said)
+        log.setLevel(level)
+        log.propagate = propagate
+
+
+def _why(explained: dict, token: int) -> dict:
+    """Which of the guide's rules banned `token`, and the argument rule's verdicts."""
+    rules = []
+    for rule, ids in explained.items():
+        if rule == "names":
+            if isinstance(ids, np.ndarray) and not ids[token] or isinstance(ids, list) and token in ids:
+                rules.append(rule)
+        elif isinstance(ids, list) and rule != "argument_verdicts" and token in ids:
+            rules.append(rule)
+    return {"rules": rules, "argument_verdicts": explained.get("argument_verdicts", [])}
 
 
 @dataclass
@@ -57,18 +110,23 @@ def check_prompt(prompt: Prompt, text: str, root: str, session, monitors: list, 
         found.skipped = "the prompt and its ground truth do not tokenize apart"
         return found
     guide = MGDLogitsProcessor(tokenizer, session, monitors, index=index)
+    guide.guide.explain = True
     guide.add_prompt(ids, document)
     width = len(tokenizer)
-    for step, token in enumerate(truth_ids):
-        scores = torch.zeros(1, width)
-        scores[0, token] = 1.0
-        out = guide(torch.tensor([ids + truth_ids[:step]]), scores)
-        row = out[0].numpy()
-        if np.isneginf(row).any():
-            found.constrained_steps += 1
-        if np.isneginf(row[token]):
-            before = tokenizer.decode(ids[-30:] + truth_ids[:step])
-            found.banned.append({"step": step, "token": tokenizer.decode([token]), "before": before[-120:]})
+    with _kept_lines() as said:
+        for step, token in enumerate(truth_ids):
+            scores = torch.zeros(1, width)
+            scores[0, token] = 1.0
+            out = guide(torch.tensor([ids + truth_ids[:step]]), scores)
+            row = out[0].numpy()
+            if np.isneginf(row).any():
+                found.constrained_steps += 1
+            if np.isneginf(row[token]):
+                before = tokenizer.decode(ids[-30:] + truth_ids[:step])
+                found.banned.append(
+                    {"step": step, "token": tokenizer.decode([token]), "before": before[-120:],
+                     **_why(guide.guide.explained, token), "said": list(said.lines)}
+                )
     found.tokens = len(truth_ids)
     settle = getattr(getattr(guide, "guide", None), "settle", None)
     if settle is not None:

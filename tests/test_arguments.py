@@ -297,6 +297,14 @@ def test_star_parameters_jedi_passes_on_are_no_constraint(tokenizer, session, pa
     assert b"1" in _masked(tokenizer, session, path, PENGUINS.replace("def f(pingu: Penguin):\n    ", "compute_ticket_price(3, "))
 
 
+def test_a_signature_whose_definition_went_unanswered_is_no_constraint(tokenizer, session, path, monkeypatch):
+    # without the callee's definition its own header cannot be checked against jedi's label: no guess
+    monkeypatch.setattr(session, "definition", lambda *args, **kwargs: None)  # fault: the request timed out
+    banned = _masked(tokenizer, session, path, FORWARDING + "emit(")
+    assert b"'" not in banned and b"1" not in banned
+    assert b"1" not in _masked(tokenizer, session, path, PENGUINS.replace("def f(pingu: Penguin):\n    ", "compute_ticket_price(3, "))
+
+
 def test_a_dataclass_with_its_own_init_is_not_judged_by_its_fields(tokenizer, session, path):
     # google-genai: jedi gives a `@dataclass`'s fields even where the class writes its own `__init__`
     text = (

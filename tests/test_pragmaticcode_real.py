@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import os
 import pathlib
+import re
 import signal
 import subprocess
 import sys
@@ -136,6 +137,7 @@ def test_the_ground_truth_passes_the_guide_and_a_wrong_mask_would_be_caught(data
     checks = [json.loads(line) for line in result.stdout.splitlines()]
     assert len(checks) == 2 and all(c["tokens"] > 0 and not c["banned"] and not c["skipped"] for c in checks)
     assert sum(c["constrained_steps"] for c in checks) > 0  # the guide did constrain: the check saw it work
+    assert not re.search(r"^mgd: \S+ at ", result.stderr, re.M)  # the lines kept for a ban's record are not printed
     # fault injection: a monitor that allows one name nobody writes bans the original's first name, and is caught
     from mgd.decoding.token_index import token_index_for
     from mgd.models import load_model
@@ -160,3 +162,5 @@ def test_the_ground_truth_passes_the_guide_and_a_wrong_mask_would_be_caught(data
     finally:
         packages.close()
     assert found.banned and found.banned[0]["step"] == 0
+    assert found.banned[0]["rules"] == ["names"]  # the record says which rule banned it, and what the server said
+    assert any("zz_bogus" in line for line in found.banned[0]["said"])

@@ -212,3 +212,21 @@ def test_a_parameter_of_the_wrong_type_may_not_end_an_argument_until_narrowed(to
     assert b")" in allowed_after(tokenizer, jedi, path, header + "if n:\n        b.", "stack(n", spec=ARGS)
     # a local is narrowed by its assignment: never judged by its annotation
     assert b")" in allowed_after(tokenizer, jedi, path, "def f(b: Bay):\n    k: int = 3\n    b.", "stack(k", spec=ARGS)
+
+
+def test_an_explaining_guide_says_which_rule_banned_a_token_and_why(tokenizer, jedi, path):
+    body = "def f(b: Bay):\n    b.stack(3"
+    processor = MGDLogitsProcessor(tokenizer, jedi, monitors_by_name(ARGS))
+    processor.guide.explain = True
+    prompt = tokenizer(HEAD + body, add_special_tokens=False)["input_ids"]
+    processor.add_prompt(prompt, Document(path, HEAD + body, "\n"))
+    out = processor(torch.tensor([prompt]), torch.zeros(1, len(tokenizer)))
+    close = processor.index.token_bytes.index(b")")
+    explained = processor.guide.explained
+    assert out[0, close] == float("-inf") and close in explained["arguments"]
+    assert close not in explained["calls"] and close not in explained["chain"]
+    assert explained["argument_verdicts"] == [{"argument": "3", "expected": "Crate", "given": "int", "by": "server"}]
+    off = MGDLogitsProcessor(tokenizer, jedi, monitors_by_name(ARGS))
+    off.add_prompt(prompt, Document(path, HEAD + body, "\n"))
+    off(torch.tensor([prompt]), torch.zeros(1, len(tokenizer)))
+    assert off.guide.explained == {}  # explaining is off unless asked for

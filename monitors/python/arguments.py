@@ -128,7 +128,9 @@ class ArgumentMonitor(CallMonitor):
         name_end = len(text.rstrip()[:-1].rstrip())
         if name_end < 1:
             return None
-        locations = session.definition(document.path, text + document.suffix, name_end - 1) or []
+        locations = session.definition(document.path, text + document.suffix, name_end - 1)
+        if locations is None:
+            return None  # no answer in time: whether jedi's label is the callee's own cannot be checked
         outside = label.startswith("class ") and not _defined_in_project(session, locations)
         if outside or _label_disagrees(label, locations, document, text):
             # jedi's signature is not trusted here: the type checker's is asked instead (with `types`)
