@@ -292,7 +292,7 @@ class Guide:
         if self._nones is not None:
             parts["nones"] = self._nones.bans(prompt, gen, state, row_scores, self.merge_margin)
         if self.explain:
-            self.explained = dict(parts, state=state, argument_verdicts=self._arguments.verdicts if self._arguments else [])
+            self.explained = dict(parts, argument_verdicts=self._arguments.verdicts if self._arguments else [])
         bans = [t for rule, ids in parts.items() if rule != "names" for t in ids]
         if not bans:
             return keep
