@@ -411,7 +411,14 @@ class LanguageServerSession:
     # -- internals ---------------------------------------------------------
 
     def _run(self, coro, timeout: float):
-        future = asyncio.run_coroutine_threadsafe(asyncio.wait_for(coro, timeout), self._loop)
+        bounded = asyncio.wait_for(coro, timeout)
+        try:
+            future = asyncio.run_coroutine_threadsafe(bounded, self._loop)
+        except Exception:
+            # never scheduled (the loop is closed): closed here rather than warned about when collected
+            bounded.close()
+            coro.close()
+            raise
         try:
             return future.result(timeout + 1.0)
         except TimeoutError:
