@@ -234,3 +234,18 @@ def test_a_patient_request_takes_silence_as_slowness_not_a_hung_server(bookshop,
         # without patience the same silence is a hung server: with no restarts left, the session gives up
         assert session.completions(path, text, len(text)) is None
         assert not session.available
+
+
+def test_stopping_on_a_closed_loop_leaves_no_coroutine_to_warn_about(bookshop):
+    import asyncio
+    import gc
+    import warnings
+
+    session = LanguageServerSession(bookshop)  # not started: its loop is made and closed here
+    session._loop = asyncio.new_event_loop()
+    session._loop.close()
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        session._run_quietly(session._stop(graceful=False), 1.0)
+        gc.collect()
+    assert not [w for w in caught if "never awaited" in str(w.message)]
