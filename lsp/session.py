@@ -25,6 +25,7 @@ from dataclasses import dataclass
 
 from mgd.lsp.errors import ServerUnavailable
 from mgd.lsp.jedi_cache import read_a_torn_pickle, remove_torn_pickles
+from mgd.lsp.jedi_launch import launch_command
 from mgd.lsp.positions import ENCODINGS, offset_to_position, single_edit
 from mgd.lsp.process_guard import guarded, pid_alive
 
@@ -188,6 +189,12 @@ class LanguageServerSession:
         self.start_timeout = _DEFAULT_START_TIMEOUT[language] if start_timeout is None else start_timeout
         self.max_restarts = max_restarts
         self.server_binary = server_binary or (find_jedi_language_server() if language == "python" else None)
+        # A server named by the caller or $MGD_JEDI_LANGUAGE_SERVER runs as it is; the one found runs without
+        # jedi's typing of parameters from call sites, a guess (`mgd.lsp.jedi_launch`)
+        named = server_binary or os.environ.get("MGD_JEDI_LANGUAGE_SERVER")
+        self._server_command = [self.server_binary] if named or not self.server_binary else (
+            launch_command() or [self.server_binary]
+        )
         # Java: source folders and jars for JDT.LS; the java and JDT.LS install are found by start().
         self.source_paths = [str(p) for p in source_paths]
         self.classpath = [str(p) for p in classpath]
@@ -470,7 +477,7 @@ class LanguageServerSession:
         config = MultilspyConfig(code_language=Language.PYTHON, server_binary=self.server_binary)
         mlogger = MultilspyLogger()
         mlogger.logger.setLevel(logging.WARNING)  # its INFO lines would reach the user's terminal
-        return _jedi_server_class(self.environment, self.extra_paths)(config, mlogger, self.root)
+        return _jedi_server_class(self._server_command, self.environment, self.extra_paths)(config, mlogger, self.root)
 
     async def _start(self) -> None:
         server = self._make_server()
@@ -598,15 +605,15 @@ async def _cancel_leftovers() -> None:
     await asyncio.gather(*tasks, return_exceptions=True)
 
 
-def _jedi_server_class(environment: str | None = None, extra_paths: Sequence[str] = ()):
-    """multilspy's JediServer, initialised for a decoder rather than an editor."""
+def _jedi_server_class(command: list[str], environment: str | None = None, extra_paths: Sequence[str] = ()):
+    """multilspy's JediServer started by `command`, initialised for a decoder rather than an editor."""
     from multilspy.language_servers.jedi_language_server.jedi_server import JediServer
 
     class DecodingJediServer(JediServer):
         def __init__(self, *args, **kwargs):
             super().__init__(*args, **kwargs)
             # dies with this Python process, even on SIGKILL
-            self.server.process_launch_info.cmd = guarded(self.server.process_launch_info.cmd)
+            self.server.process_launch_info.cmd = guarded(command)
 
         def _get_initialize_params(self, repository_absolute_path: str):
             params = super()._get_initialize_params(repository_absolute_path)

@@ -249,3 +249,26 @@ def test_stopping_on_a_closed_loop_leaves_no_coroutine_to_warn_about(bookshop):
         session._run_quietly(session._stop(graceful=False), 1.0)
         gc.collect()
     assert not [w for w in caught if "never awaited" in str(w.message)]
+
+
+def test_a_parameter_typed_only_from_call_sites_lists_no_members(tmp_path, list_members):
+    # google-genai's shape: the annotation names a module that is not installed, so jedi typed the parameter from
+    # the calls it found (a Tool, here) and `self._session.` was held to their members, banning the real `call_tool`
+    pkg = tmp_path / "pkg"
+    pkg.mkdir()
+    (pkg / "__init__.py").write_text("")
+    (pkg / "tools.py").write_text("class Tool:\n    def only_on_tool(self): ...\n")
+    head = (
+        "import typing\nfrom .tools import Tool\nif typing.TYPE_CHECKING:\n    from mcp import ClientSession\n\n\n"
+        "def make():\n    return Adapter(Tool(), Tool())\n\n\n"
+        "class Adapter:\n    def __init__(self, session: \"mcp.ClientSession\", tool: Tool):\n"
+        "        self._session = session\n        self._tool = tool\n\n    async def call(self):\n        await self."
+    )
+    path = pkg / "adapter.py"
+    path.write_text(head + "_session.call_tool()\n")
+    with LanguageServerSession(tmp_path) as session:
+        assert list_members(session, path, head + "_session.") == set()
+        assert "only_on_tool" in list_members(session, path, head + "_tool.")
+    # the same server started as it is (a named binary) guesses: the test would see it
+    with LanguageServerSession(tmp_path, server_binary=session.server_binary) as plain:
+        assert "only_on_tool" in list_members(plain, path, head + "_session.")
