@@ -44,7 +44,7 @@ def build_parser() -> argparse.ArgumentParser:
         "--monitors",
         default=None,
         help="comma-separated monitors to run; Python: deref, imports, classes, args, types; "
-        "Java: deref, args, enums, new, types (default: all of the file's language but Python's types)",
+        "Java: deref, args, enums, new, types (default: all of the file's language)",
     )
     _model_options(complete, default_tokens=32)
     complete.add_argument("-v", "--verbose", action="store_true", default=argparse.SUPPRESS, help="log what guidance does")

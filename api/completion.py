@@ -111,7 +111,7 @@ def generate(
     file, or None for the embedded default; `engine` ("transformers" or
     "llama.cpp") runs a model given by path (default: llama.cpp for a GGUF
     when llama-cpp-python is installed, else transformers). `monitors` is a list of monitors or their names
-    separated by commas (default: the language's, "deref,imports,classes,args"
+    separated by commas (default: the language's, "deref,imports,classes,args,types"
     for Python and "deref,args,enums,new,types" for Java). `session` reuses a running
     language server; without one, jedi (Python) or JDT.LS (Java) is started
     for `repo` and stopped afterwards.

@@ -131,12 +131,12 @@ class Answers:
         """Where a names answer for `generated` (trigger text included) is kept: its exact text, and its stable receiver if any.
 
         A monitor whose answer depends on more than the receiver (`by_receiver` False: `types` reads where
-        the value goes) keys by text only.
+        the value goes) keys by text only, but on an import line, where no value goes.
         """
         _, _, monitor_names, trigger = key
         keys = [("names", _identity(document), generated, monitor_names, trigger)]
         stable = stable_receiver(getattr(self.session, "language", "python"), document.prefix, generated)
-        if stable is not None and all(getattr(m, "by_receiver", True) for m in monitors):
+        if stable is not None and (stable[0] == "import" or all(getattr(m, "by_receiver", True) for m in monitors)):
             # `this` means the class around the prompt: the document's own; an import line's name, the project's
             where = _identity(document) if stable[0] == "this" else document.path
             keys.append(("names", where, stable, monitor_names, trigger))

@@ -2,8 +2,8 @@
 
 A language is a sub-package of `mgd.monitors` (its scanner and its own
 monitors) plus one entry here. `deref` (`mgd.monitors.dereference`) works for
-every language, and so does `types` (`mgd.monitors.types`, opt-in: in no
-default set until measured); the rest are language-specific.
+every language, and so does `types` (`mgd.monitors.types`, in both default
+sets); the rest are language-specific.
 """
 
 from __future__ import annotations
@@ -38,7 +38,7 @@ LANGUAGES: dict[str, Language] = {
         "python", python_lexer.scan, (".py", ".pyi"),
         {"deref": DereferenceMonitor, "imports": ImportMonitor, "classes": ClassMonitor, "args": ArgumentMonitor,
          "types": TypesMonitor},
-        "deref,imports,classes,args",
+        "deref,imports,classes,args,types",
     ),
     "java": Language(
         "java", java_lexer.scan, (".java",),

@@ -115,7 +115,7 @@ def _generation_options(parser: argparse.ArgumentParser, out_help: str) -> None:
     )  # fmt: skip
     parser.add_argument("--limit", type=int, help="only the first K prompts (of the shard)")
     parser.add_argument(
-        "--monitors", help="monitors for guided mode (default: the language's: Python deref,imports,classes,args; "
+        "--monitors", help="monitors for guided mode (default: the language's: Python deref,imports,classes,args,types; "
         "Java deref,args,enums,new,types)",
     )  # fmt: skip
     parser.add_argument("--shard", default="1/1", help="run the i-th of N deterministic slices, as i/N (default 1/1)")

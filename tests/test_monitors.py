@@ -42,7 +42,7 @@ def test_import_trigger(line, expected):
 
 
 def test_monitor_names():
-    assert [m.name for m in monitors_by_name(DEFAULT_MONITORS)] == ["deref", "imports", "classes", "args"]
+    assert [m.name for m in monitors_by_name(DEFAULT_MONITORS)] == ["deref", "imports", "classes", "args", "types"]
     with pytest.raises(ValueError, match="unknown monitor nope"):
         monitors_by_name("deref,nope")
 

@@ -143,7 +143,7 @@ def test_json_says_the_server_answered_at_a_line_with_non_ascii_text(on_a_termin
 def test_verbose_shows_what_guidance_does(on_a_terminal):
     _, terminal = on_a_terminal
     # the trigger, where it fired, how many names the server allowed there, and what the query cost
-    allowed = re.findall(r"mgd: deref at '[^\n]*pingu\.': (\d+) names? allowed \([^\n]*\) \[\d+ ms\]", terminal)
+    allowed = re.findall(r"mgd: deref(?:\+types)? at '[^\n]*pingu\.': (\d+) names? allowed \([^\n]*\) \[\d+ ms\]", terminal)
     assert allowed and all(int(count) > 0 for count in allowed), terminal
 
 
@@ -168,7 +168,7 @@ def test_a_server_that_dies_is_reported_in_json(zoo, tmp_path, model_dir):
     assert any("unavailable" in w for w in record["warnings"]), record["warnings"]
     assert any("completion failed" in w for w in record["warnings"]), record["warnings"]
     # -v names the fall-back where it happened
-    assert re.search(r"mgd: deref at '[^\n]*pingu\.': no answer from the language server: this step is unconstrained", run.stderr)
+    assert re.search(r"mgd: deref(?:\+types)? at '[^\n]*pingu\.': no answer from the language server: this step is unconstrained", run.stderr)
     assert ERASE not in run.stderr  # no progress note when stderr is not a terminal
 
 
