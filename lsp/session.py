@@ -420,9 +420,12 @@ class LanguageServerSession:
     def _run(self, coro, timeout: float):
         bounded = asyncio.wait_for(coro, timeout)
         try:
+            if not self._thread.is_alive():
+                # the loop has stopped (a close whose join timed out): what is scheduled on it would never run
+                raise RuntimeError("the language server's event loop has stopped")
             future = asyncio.run_coroutine_threadsafe(bounded, self._loop)
         except Exception:
-            # never scheduled (the loop is closed): closed here rather than warned about when collected
+            # never scheduled (the loop is closed or stopped): closed here rather than warned about when collected
             bounded.close()
             coro.close()
             raise

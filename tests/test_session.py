@@ -251,6 +251,29 @@ def test_stopping_on_a_closed_loop_leaves_no_coroutine_to_warn_about(bookshop):
     assert not [w for w in caught if "never awaited" in str(w.message)]
 
 
+def test_closing_a_session_whose_loop_has_stopped_is_quick_and_leaves_no_coroutine(bookshop):
+    import gc
+    import warnings
+
+    session = LanguageServerSession(bookshop)
+    session.start()
+    pid = session.pid
+    try:
+        # a close whose join timed out leaves the loop stopped but not closed; a second close came after
+        session._loop.call_soon_threadsafe(session._loop.stop)
+        session._thread.join(5.0)
+        started = time.monotonic()
+        with warnings.catch_warnings(record=True) as caught:
+            warnings.simplefilter("always")
+            session.close()
+            gc.collect()
+        assert time.monotonic() - started < 5.0, "nothing waits on a loop that will not run"
+        assert not [w for w in caught if "never awaited" in str(w.message)]
+    finally:
+        if _alive(pid):
+            os.kill(pid, signal.SIGKILL)
+
+
 def test_a_parameter_typed_only_from_call_sites_lists_no_members(tmp_path, list_members):
     # google-genai's shape: the annotation names a module that is not installed, so jedi typed the parameter from
     # the calls it found (a Tool, here) and `self._session.` was held to their members, banning the real `call_tool`
