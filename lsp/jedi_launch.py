@@ -16,9 +16,9 @@ from __future__ import annotations
 import importlib.util
 import sys
 
-# `-c` puts the working folder (the project under guidance) first on sys.path, where a package of its own named
-# like one of the server's would shadow it; the entry is dropped before anything is imported from there
-_BOOT = "import sys; sys.path.pop(0); from mgd.lsp.jedi_launch import main; main()"
+# `-c` puts the working folder (the project under guidance) first on sys.path as "", where a package of its own
+# named like one of the server's would shadow it; that entry (absent under PYTHONSAFEPATH) is dropped first
+_BOOT = "import sys; sys.path[:1] = [p for p in sys.path[:1] if p]; from mgd.lsp.jedi_launch import main; main()"
 
 
 def launch_command() -> list[str] | None:
