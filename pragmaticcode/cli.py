@@ -114,10 +114,10 @@ def _generation_options(parser: argparse.ArgumentParser, out_help: str) -> None:
         help=f"token cap per sample (default {DEFAULT_MAX_NEW_TOKENS}: 90%% of both default datasets' ground truths fit)",
     )  # fmt: skip
     parser.add_argument("--limit", type=int, help="only the first K prompts (of the shard)")
-    parser.add_argument(
-        "--monitors", help="monitors for guided mode (default: the language's: Python deref,imports,classes,args,types; "
-        "Java deref,args,enums,new,types)",
-    )  # fmt: skip
+    from mgd.monitors import LANGUAGES  # the registry says what each default set is, so the help cannot drift from it
+
+    defaults = "; ".join(f"{lang.name.capitalize()} {lang.default_monitors}" for lang in LANGUAGES.values())
+    parser.add_argument("--monitors", help=f"monitors for guided mode (default: the language's: {defaults})")
     parser.add_argument("--shard", default="1/1", help="run the i-th of N deterministic slices, as i/N (default 1/1)")
     parser.add_argument("--resume", action="store_true", help="continue an interrupted run in --out")
     parser.add_argument("--work", help="where packages are fetched and installed (default: the mgd cache)")
