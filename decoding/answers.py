@@ -26,7 +26,7 @@ import time
 from typing import Callable
 
 from mgd.decoding.call_rules import unclosed_calls, walk_calls
-from mgd.decoding.chain_rules import SUMS, ChainRules
+from mgd.decoding.chain_rules import CLOSE, COMMA, SUMS, ChainRules
 from mgd.decoding.kept_answers import KeptAnswers, stable_receiver
 from mgd.decoding.prefetch import Prefetcher, Reply, gate_for, prefetch_enabled, timed, wait_bound
 from mgd.decoding.prompts import Prompts
@@ -172,19 +172,23 @@ class Answers:
         trie = None
         if answer:
             # a `Names` answer carries member rules, which frozenset equality does not see
-            rules = tuple(getattr(answer, rule, frozenset()) for rule in ("no_call", "checked", "hidden", "no_end", "no_end_sums"))
+            rules = tuple(
+                getattr(answer, rule, frozenset()) for rule in ("no_call", "checked", "hidden", "no_end", "no_end_sums", "no_close", "no_comma")
+            )
             goes_on = trigger.lead_space and getattr(trigger, "word_may_go_on", True)
             shape = (answer, open_start, trigger.lead_space, goes_on) + rules
             trie = self._tries.get(shape)
             if trie is None:
                 if len(self._tries) >= _MAX_TRIES:
                     self._tries.clear()
-                no_call, checked, hidden, no_end, sums = rules
-                chains = self._chains if no_end else None
+                no_call, checked, hidden, no_end, sums, no_close, no_comma = rules
+                chains = self._chains if no_end or no_close or no_comma else None
                 trie = self._tries[shape] = NameTrie.build(
                     answer, open_start, trigger.lead_space, word_goes_on=goes_on, no_call=no_call, checked=checked, hidden=hidden,
                     no_end=no_end, rest_ends=chains.rest_ends() if chains else None,
                     no_end_sums=sums, rest_ends_sums=chains.rest_ends(SUMS) if chains and sums else None,
+                    no_close=no_close, rest_ends_close=chains.rest_ends(CLOSE) if chains and no_close else None,
+                    no_comma=no_comma, rest_ends_comma=chains.rest_ends(COMMA) if chains and no_comma else None,
                 )
         self._names[key] = trie
         if _answered(reply):

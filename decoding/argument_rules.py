@@ -37,6 +37,7 @@ import numpy as np
 from mgd.decoding.likely_tokens import PatternTokens
 from mgd.lsp.checker import checker_for
 from mgd.decoding.token_text import text_of
+from mgd.monitors.calls import argument_endings
 
 if TYPE_CHECKING:
     from mgd.decoding.answers import Answers
@@ -45,6 +46,8 @@ if TYPE_CHECKING:
 
 # a token that ends an argument: the rest of a name (maybe none), spaces, then `,` or `)`
 _ENDS_ARGUMENT = re.compile(rb"^([A-Za-z0-9_$]*)[ \t]*[,)]")
+_CLOSES_ARGUMENT = re.compile(rb"^([A-Za-z0-9_$]*)[ \t]*\)")
+_COMMA_ENDS_ARGUMENT = re.compile(rb"^([A-Za-z0-9_$]*)[ \t]*,")
 _LITERAL_WORDS = frozenset({"this", "super", "null", "new", "self", "cls", "None"})  # not judged
 _LITERAL_VALUES = frozenset({"true", "false", "True", "False"})  # judged as literals, with numbers
 
@@ -57,6 +60,8 @@ class ArgumentRules:
         self._answers = answers
         self._monitor = monitor
         self._enders = PatternTokens(token_bytes, _ENDS_ARGUMENT)  # each with the name's rest it writes first
+        self._closers = PatternTokens(token_bytes, _CLOSES_ARGUMENT)
+        self._commas = PatternTokens(token_bytes, _COMMA_ENDS_ARGUMENT)
         self.verdicts: list[dict] = []  # the last call's unfit endings: what was written, expected, given, and who said so
 
     def bans(self, prompt: int, gen: np.ndarray, state: RowState, scores: np.ndarray, margin: float) -> list[int]:
@@ -69,11 +74,14 @@ class ArgumentRules:
             return []
         position = track.given_positional
         expected = track.sig.types[position] if position < len(track.sig.types) else None
-        if expected is None:
+        endings = _known_endings(track.sig.overloads, position) if expected is None else {}
+        if expected is None and not endings:
             return []
         checked = checker_for(self._answers.session) is not None  # basedpyright beside jedi (Python)
         if track.ident is None:
             dotted = track.path is not None and "." in track.path and not track.path.endswith(".")
+            if expected is None:
+                return []  # overloads (Java): a dotted argument is judged at its dot (`mgd.monitors.types`)
             return self._checked(prompt, text_of(self._table, gen), expected, scores, margin, [], set()) if dotted and checked else []
         if track.ident in _LITERAL_WORDS:
             return []
@@ -97,22 +105,30 @@ class ArgumentRules:
             rests = self._enders.by_rest()  # a literal's type is its whole text's: every rest may change it
         else:  # only the rests that complete a listed name can be judged
             rests = {name[len(track.ident) :] for name in types or {} if name.startswith(track.ident)}
-        fits: dict[str, bool] = {}
+        fits: dict[tuple[str, str], bool] = {}
         banned: list[int] = []
         for rest in rests:
             given = given_of(track.ident + rest)
             if given is None:
                 continue
-            if given not in fits:
-                fits[given] = self._monitor.fits_argument(session, expected, given)
-            if not fits[given]:
-                banned += self._enders.with_rest(rest).tolist()
-                self.verdicts.append({"argument": track.ident + rest, "expected": expected, "given": given, "by": "server"})
-        if checked and not literal:  # the names jedi gave no type: the checker's, where it stands
+            # one signature: every ending; overloads: each ending by the parameters of the overloads that end so
+            for enders, wanted in ((self._enders, (expected,)),) if expected is not None else self._by_ending(endings):
+                for want in wanted:
+                    if (want, given) not in fits:
+                        fits[want, given] = self._monitor.fits_argument(session, want, given)
+                if not any(fits[want, given] for want in wanted):
+                    banned += enders.with_rest(rest).tolist()
+                    said = expected if expected is not None else " or ".join(wanted)
+                    self.verdicts.append({"argument": track.ident + rest, "expected": said, "given": given, "by": "server"})
+        if checked and not literal and expected is not None:  # the names jedi gave no type: the checker's, where it stands
             judged = {rest for rest in rests if given_of(track.ident + rest) is not None}
             only = {""} if track.ident_done else None
             banned += self._checked(prompt, generated, expected, scores, margin, banned, judged, only)
         return banned
+
+    def _by_ending(self, endings: dict[str, tuple[str, ...]]) -> list[tuple[PatternTokens, tuple[str, ...]]]:
+        """(the tokens that end the argument with that character, the types the overloads ending so take) per ending."""
+        return [(self._closers if end == ")" else self._commas, wanted) for end, wanted in endings.items()]
 
     def _checked(
         self, prompt: int, generated: str, expected: str, scores: np.ndarray, margin: float,
@@ -141,3 +157,8 @@ class ArgumentRules:
                     more += self._enders.with_rest(rest).tolist()
                     self.verdicts.append({"argument": generated[-60:] + rest, "expected": expected, "given": printed, "by": "checker"})
         return more
+
+
+def _known_endings(overloads, position: int) -> dict[str, tuple[str, ...]]:
+    """The endings (`)`, `,`) of the argument at `position` for which every overload that ends so has a known parameter type there."""
+    return {end: wanted for end, wanted in argument_endings(overloads, position).items() if wanted and None not in wanted}

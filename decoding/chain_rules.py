@@ -22,10 +22,21 @@ where a `boolean` goes) starts the rule at `SUMS` instead of 0. There an
 arithmetic, bitwise or shift operator (`+ - * / % & | ^ << >> >>>`) keeps
 the rule waiting through the next operand (names, numbers, `.`, brackets),
 since binary numeric promotion never narrows: `this.remaining - 1;` is
-still a `long`. A comparison (`<`, `>`, `<=`, `>=`, `==`, `!=`), `?`, `&&`,
-`||`, an assignment (`=`, `-=`, ...), a string or a comment ends the rule
+still a `long`; and a `String` member's (Java), since a sum with a string
+is a string: `getName() + ".class"` is no `Class`. A string literal is an
+operand like a name (a sum with it is a `String`, which fits nowhere the
+sum's start did not). A comparison (`<`, `>`, `<=`, `>=`, `==`, `!=`), `?`, `&&`,
+`||`, an assignment (`=`, `-=`, ...), a character literal or a comment ends the rule
 (the value may be a boolean now, or the rule cannot see), and so do a `.`
 or a word right after the member (a chain step, `instanceof`).
+
+**One ending only** (`CLOSE`, `COMMA`): at an argument of an overloaded
+call, a member's type may fit the overloads that take more arguments and
+not those that end here, or the other way round (`request.setHeader(
+HTTP.TARGET_HOST` where `setHeader(Header)` and `setHeader(String,
+String)` exist: a `String` may be followed by `,`, never by `)`). From
+these states only that character is banned at the member's own depth; the
+other ending ends the rule, and so does anything that goes on.
 
 Tokens are judged by simulating their text from the waiting state; the
 lists of banned ids per state are built once per vocabulary and language.
@@ -51,13 +62,20 @@ _LT = 107  # after `<`: a comparison or `<<`
 _AMP, _PIPE = 108, 109  # after `&` / `|`: a bitwise operator, or `&&` `||` `&=` `|=`
 _IN_CALL = 110  # + depth: inside the member's own call; back at SUMS when it closes
 _IN_GROUP = 120  # + depth: inside an operand's brackets; back at _OPERAND when they close
+_IN_STRING, _STRING_ESCAPE = 130, 131  # inside a string literal operand (`+ ".class"`), after its `\\`
 _TOP = frozenset({0, SUMS, _OPERAND, _OP, _SLASH, _GT, _GT2, _GT3, _LT, _AMP, _PIPE})  # the generation may not end here
+# States of the one-ending rules: the base plus the bracket depth inside the member's own call (0..MAX_DEPTH).
+CLOSE = 200  # only `)` may not follow: no overload that ends here takes the value
+COMMA = 300  # only `,` may not follow: no overload that goes on takes it
+_ONE_ENDING = {CLOSE: ")", COMMA: ","}
 _OPERATOR_STATE = {"+": _OP, "-": _OP, "*": _OP, "%": _OP, "^": _OP, "~": _OP,
                    "/": _SLASH, ">": _GT, "<": _LT, "&": _AMP, "|": _PIPE}  # fmt: skip
 
 
 def advance(depth: int, text: str, newline_ends: bool) -> int | None:
     """The waiting state after `text` is written at state `depth`: BAD if it ends the expression, None once the rule is over."""
+    if depth >= CLOSE:
+        return _advance_one_ending(depth, text)
     if depth >= SUMS:
         return _advance_sums(depth, text, newline_ends)
     for ch in text:
@@ -81,6 +99,31 @@ def advance(depth: int, text: str, newline_ends: bool) -> int | None:
     return depth
 
 
+def _advance_one_ending(state: int, text: str) -> int | None:
+    """`advance` from a one-ending state: only that ending is banned at the member's depth (inside a call, so line breaks never end)."""
+    base = COMMA if state >= COMMA else CLOSE
+    banned, depth = _ONE_ENDING[base], state - base
+    for ch in text:
+        if depth == 0:
+            if ch in " \t\r\n":
+                continue
+            if ch == banned:
+                return BAD
+            if ch == "(":
+                depth = 1
+                continue
+            return None  # the other ending, a `.`, an operator: the rule is over
+        if ch in _GIVE_UP:
+            return None
+        if ch in _OPEN:
+            depth += 1
+            if depth > MAX_DEPTH:
+                return None
+        elif ch in _CLOSE:
+            depth -= 1
+    return base + depth
+
+
 def _advance_sums(state: int, text: str, newline_ends: bool) -> int | None:
     """`advance` from a state of the rule through sums."""
     for ch in text:
@@ -92,6 +135,12 @@ def _advance_sums(state: int, text: str, newline_ends: bool) -> int | None:
 
 def _sums_step(state: int, ch: str, newline_ends: bool) -> int | None:
     """The state after one character `ch` at `state` (a state through sums)."""
+    if state in (_IN_STRING, _STRING_ESCAPE):
+        if ch == "\n":
+            return None
+        if state == _STRING_ESCAPE:
+            return _IN_STRING
+        return _STRING_ESCAPE if ch == "\\" else _OPERAND if ch == '"' else _IN_STRING
     if state >= _IN_CALL:
         base, back = (_IN_GROUP, _OPERAND) if state >= _IN_GROUP else (_IN_CALL, SUMS)
         depth = state - base
@@ -122,6 +171,8 @@ def _sums_step(state: int, ch: str, newline_ends: bool) -> int | None:
         return _IN_CALL + 1 if ch == "(" else None  # `.` or a word: a chain step or `instanceof`
     if ch in "([":
         return _IN_GROUP + 1
+    if ch == '"':
+        return _IN_STRING  # a string makes a sum a `String`, which fits where its start did not
     if ch.isalnum() or ch in "_$.":
         return _OPERAND
     return None  # `=`, `!`, `?`, a string, `{`: the rule cannot follow
@@ -152,7 +203,7 @@ class ChainRules:
         return found
 
     def rest_ends(self, start: int = 0) -> np.ndarray:
-        """Bool (vocab,): True where a token's text after its leading identifier would end the expression from state `start` (0 or SUMS)."""
+        """Bool (vocab,): True where a token's text after its leading identifier would end the expression from state `start` (0, SUMS, CLOSE, COMMA)."""
         cache = self.__dict__.setdefault("_rest", {})
         if start not in cache:
             from mgd.decoding.token_index import ident_prefix_len

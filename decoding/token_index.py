@@ -17,7 +17,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from mgd.decoding.chain_rules import SUMS as _SUMS
+from mgd.decoding.chain_rules import CLOSE as _CLOSE, COMMA as _COMMA, SUMS as _SUMS
 from mgd.decoding.token_text import token_bytes_table
 
 # Identifier bytes: ASCII letters, digits, `_`, and every byte of a multi-byte
@@ -98,12 +98,14 @@ class NameTrie:
     def build(
         cls, names, open_start: bool = False, lead_space: bool = False, *, word_goes_on: bool = False, no_call=(), checked=(), hidden=(),
         no_end=(), rest_ends: np.ndarray | None = None, no_end_sums=(), rest_ends_sums: np.ndarray | None = None,
+        no_close=(), rest_ends_close: np.ndarray | None = None, no_comma=(), rest_ends_comma: np.ndarray | None = None,
     ) -> "NameTrie":
         """Build a trie of names (`open_start`: no name at all is allowed too; `lead_space`: a space comes first).
 
         `no_call`, `checked`, `hidden`, `no_end`: the member rules of `mgd.monitors.base.Names`;
         `rest_ends` (`ChainRules.rest_ends`) is what `no_end` bans after a name (no rule without it);
-        `no_end_sums` names start the rule through sums, and ban `rest_ends_sums` (`rest_ends(SUMS)`) after them.
+        `no_end_sums` names start the rule through sums, and ban `rest_ends_sums` (`rest_ends(SUMS)`) after them;
+        `no_close` / `no_comma` names start the one-ending rules (`rest_ends(CLOSE)`, `rest_ends(COMMA)`).
         """
         root = cls()
         root.open = open_start
@@ -112,6 +114,8 @@ class NameTrie:
         no_call, checked = frozenset(no_call), frozenset(checked)
         no_end = frozenset(no_end) if rest_ends is not None else frozenset()
         sums = frozenset(no_end_sums) & no_end if rest_ends_sums is not None else frozenset()
+        no_close = frozenset(no_close) - no_end if rest_ends_close is not None else frozenset()
+        no_comma = frozenset(no_comma) - no_end - no_close if rest_ends_comma is not None else frozenset()
         for name in names:
             node = root
             path = [root]
@@ -125,6 +129,10 @@ class NameTrie:
                 node.no_end, node.chain_start = rest_ends_sums, _SUMS
             elif name in no_end:
                 node.no_end = rest_ends
+            elif name in no_close:
+                node.no_end, node.chain_start = rest_ends_close, _CLOSE
+            elif name in no_comma:
+                node.no_end, node.chain_start = rest_ends_comma, _COMMA
             if name in checked:
                 for on_path in path:
                     on_path.calls = None
@@ -133,7 +141,8 @@ class NameTrie:
         if root.hidden and shown:
             root.narrow = cls.build(
                 shown, open_start, lead_space, word_goes_on=word_goes_on, no_call=no_call, checked=checked, no_end=no_end, rest_ends=rest_ends,
-                no_end_sums=sums, rest_ends_sums=rest_ends_sums,
+                no_end_sums=sums, rest_ends_sums=rest_ends_sums, no_close=no_close, rest_ends_close=rest_ends_close,
+                no_comma=no_comma, rest_ends_comma=rest_ends_comma,
             )
         return root
 

@@ -83,6 +83,9 @@ class Names(frozenset):
     - `no_end_sums`: those of `no_end` whose arithmetic results are unfit
       too (a `long` where an `int` goes): the rule waits through
       arithmetic operators after them.
+    - `no_close` / `no_comma`: at an argument of an overloaded call, no `)`
+      (resp. `,`) may follow these names (or their call's `)`): no overload
+      that ends (goes on) there takes their type. A name in both is `no_end`.
 
     Intersecting two answers (`allowed_together`) keeps the names both allow
     and every rule either one gives; a plain frozenset brings none.
@@ -93,8 +96,10 @@ class Names(frozenset):
     hidden: frozenset[str]
     no_end: frozenset[str]
     no_end_sums: frozenset[str]
+    no_close: frozenset[str]
+    no_comma: frozenset[str]
 
-    def __new__(cls, names=(), *, no_call=(), checked=(), hidden=(), no_end=(), no_end_sums=()):
+    def __new__(cls, names=(), *, no_call=(), checked=(), hidden=(), no_end=(), no_end_sums=(), no_close=(), no_comma=()):
         self = super().__new__(cls, names)
         every = frozenset(self)
         self.no_call = frozenset(no_call) & every
@@ -102,6 +107,10 @@ class Names(frozenset):
         self.hidden = frozenset(hidden) & every
         self.no_end = (frozenset(no_end) | frozenset(no_end_sums)) & every
         self.no_end_sums = frozenset(no_end_sums) & every
+        both = frozenset(no_close) & frozenset(no_comma)
+        self.no_end |= both & every
+        self.no_close = (frozenset(no_close) & every) - self.no_end
+        self.no_comma = (frozenset(no_comma) & every) - self.no_end
         return self
 
     def __and__(self, other):
@@ -114,22 +123,28 @@ class Names(frozenset):
             hidden=self.hidden | getattr(other, "hidden", frozenset()),
             no_end=self.no_end | getattr(other, "no_end", frozenset()),
             no_end_sums=self.no_end_sums | getattr(other, "no_end_sums", frozenset()),
+            no_close=self.no_close | getattr(other, "no_close", frozenset()),
+            no_comma=self.no_comma | getattr(other, "no_comma", frozenset()),
         )
 
     __rand__ = __and__
 
     def __reduce__(self):
-        return (_names, (frozenset(self), self.no_call, self.checked, self.hidden, self.no_end, self.no_end_sums))
+        rules = (self.no_call, self.checked, self.hidden, self.no_end, self.no_end_sums, self.no_close, self.no_comma)
+        return (_names, (frozenset(self),) + rules)
 
     def __repr__(self) -> str:
         return (
             f"Names({sorted(self)!r}, no_call={sorted(self.no_call)!r}, checked={sorted(self.checked)!r}, "
-            f"hidden={sorted(self.hidden)!r}, no_end={sorted(self.no_end)!r}, no_end_sums={sorted(self.no_end_sums)!r})"
+            f"hidden={sorted(self.hidden)!r}, no_end={sorted(self.no_end)!r}, no_end_sums={sorted(self.no_end_sums)!r}, "
+            f"no_close={sorted(self.no_close)!r}, no_comma={sorted(self.no_comma)!r})"
         )
 
 
-def _names(names, no_call, checked, hidden, no_end=frozenset(), no_end_sums=frozenset()) -> Names:
-    return Names(names, no_call=no_call, checked=checked, hidden=hidden, no_end=no_end, no_end_sums=no_end_sums)
+def _names(names, no_call, checked, hidden, no_end=frozenset(), no_end_sums=frozenset(), no_close=frozenset(), no_comma=frozenset()) -> Names:
+    return Names(
+        names, no_call=no_call, checked=checked, hidden=hidden, no_end=no_end, no_end_sums=no_end_sums, no_close=no_close, no_comma=no_comma
+    )
 
 
 @dataclass(frozen=True)

@@ -38,12 +38,39 @@ class Signature:
     keyword_arguments: bool = True
     # Each positional parameter's declared type where the callee has one signature (Java); None: unknown.
     types: tuple[str | None, ...] = ()
+    # Overloaded or varargs callees (Java): each overload's parameter types (None: unknown) and whether its last is varargs.
+    overloads: tuple[tuple[tuple[str | None, ...], bool], ...] = ()
 
     def takes(self, count: int) -> bool:
         """True if a call may close with `count` positional arguments."""
         if not self.arities and self.varargs_from is None:
             return True
         return count in self.arities or (self.varargs_from is not None and count >= self.varargs_from)
+
+
+def argument_endings(overloads, position: int) -> dict[str, tuple[str | None, ...]]:
+    """For the argument at `position` of a call to one of `overloads`: the types it may have if `)` follows, and if `,` does.
+
+    An overload whose argument count cannot end (go on) there adds nothing to
+    that ending; a varargs parameter adds None (unknown: an element or the
+    array). An empty tuple means no overload ends (goes on) there: the count
+    rules speak for that, the type rules do not.
+    """
+    close: list[str | None] = []
+    comma: list[str | None] = []
+    for types, varargs in overloads:
+        count = len(types)
+        if varargs and position >= count - 1:
+            close.append(None)
+            comma.append(None)
+            continue
+        if position >= count:
+            continue
+        if count == position + 1 or (varargs and position == count - 2):
+            close.append(types[position])
+        if count > position + 1:
+            comma.append(types[position])
+    return {")": tuple(close), ",": tuple(comma)}
 
 
 class CallTrack(NamedTuple):

@@ -56,6 +56,7 @@ from mgd.monitors.dereference import grouped_arithmetic, member_names, narrowed,
 
 FITS, NO, VOID = "fits", "no", "void"
 NO_SUMS = "no, nor any sum"  # unfit, and so is every arithmetic result that starts with it
+NO_CLOSE, NO_COMMA = "no `)` after it", "no `,` after it"  # at an overloaded call's argument: one ending takes it, the other not
 log = logging.getLogger("mgd")
 
 
@@ -65,6 +66,8 @@ class Expectation:
 
     type: str | None
     where: str  # return, assignment, argument, condition, operand, value: for logs and tests
+    # at an argument of an overloaded call: per ending (`)`, `,`), the types the overloads that end so take there
+    ends: tuple[tuple[str, tuple[str | None, ...]], ...] = ()
 
 
 _AT_DOT = Trigger()
@@ -93,9 +96,11 @@ class TypesMonitor(Monitor):
         dropped = {n for n, v in verdicts.items() if v == VOID}
         no_end = {n for n, v in verdicts.items() if v == NO}
         sums = {n for n, v in verdicts.items() if v == NO_SUMS}
-        if not dropped and not no_end and not sums:
+        no_close = {n for n, v in verdicts.items() if v == NO_CLOSE}
+        no_comma = {n for n, v in verdicts.items() if v == NO_COMMA}
+        if not dropped and not no_end and not sums and not no_close and not no_comma:
             return None
-        return Names(names - dropped, no_end=no_end, no_end_sums=sums)
+        return Names(names - dropped, no_end=no_end, no_end_sums=sums, no_close=no_close, no_comma=no_comma)
 
     def judge(self, session, document: Document, generated: str) -> tuple[frozenset[str], dict[str, str]] | None:
         """The members at the dot and each one's verdict (`FITS`, `NO`, `NO_SUMS`, `VOID`), or None where nothing is expected or known."""
@@ -115,6 +120,10 @@ class TypesMonitor(Monitor):
         types = rules.member_types(session, items, names)
         root = getattr(session, "root", None)
         verdicts = {name: combined([rules.verdict(expected, t, root) for t in types.get(name, [None])]) for name in names}
+        if expected.ends:
+            for name, found in verdicts.items():
+                if found == FITS:
+                    verdicts[name] = by_ending(expected, types.get(name, [None]), lambda want, t: rules.verdict(want, t, root))
         if log.isEnabledFor(logging.INFO):
             unfit = {name: types.get(name) for name, verdict in verdicts.items() if verdict != FITS}
             if unfit:
@@ -187,6 +196,19 @@ def judged(expected: Expectation, member: str | None, void: str, fits: Callable[
     if expected.type is None or member is None:
         return FITS
     return NO if fits(expected.type, member) is False else FITS
+
+
+def by_ending(expected: Expectation, member_types: list[str | None], verdict: Callable[[Expectation, str | None], str]) -> str:
+    """At an argument of an overloaded call: `NO` if neither ending takes any of `member_types`, `NO_CLOSE` / `NO_COMMA` if one does not, else `FITS`.
+
+    An ending no overload has (empty) is left to the count rules; an unknown
+    type on either side fits.
+    """
+    unfit = set()
+    for end, wanted in expected.ends:
+        if wanted and all(verdict(Expectation(w, "argument"), t) in (NO, NO_SUMS, VOID) for w in wanted for t in member_types):
+            unfit.add(end)
+    return NO if unfit == {")", ","} else NO_CLOSE if ")" in unfit else NO_COMMA if "," in unfit else FITS
 
 
 def combined(verdicts: list[str]) -> str:

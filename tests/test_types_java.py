@@ -15,7 +15,7 @@ from mgd.decoding.processor import MGDLogitsProcessor
 from mgd.lsp.session import LanguageServerSession
 from mgd.monitors import monitors_by_name
 from mgd.monitors.base import Document
-from mgd.monitors.types import NO, NO_SUMS, VOID, TypesMonitor
+from mgd.monitors.types import NO, NO_CLOSE, NO_COMMA, NO_SUMS, VOID, TypesMonitor
 
 from types_projects import java_depot
 
@@ -50,15 +50,17 @@ def verdicts(jdtls, path: str, line: str) -> dict[str, str]:
     return judged[1]
 
 
-def allowed_after(processor, tokenizer, path: str, line: str, written: str = "", favour: bytes | None = None) -> set[bytes]:
-    """The tokens the processor lets through once `written` follows the prompt `HEAD + line` (each step asked in turn).
+def allowed_after(
+    processor, tokenizer, path: str, line: str, written: str = "", favour: bytes | None = None, head: str = HEAD
+) -> set[bytes]:
+    """The tokens the processor lets through once `written` follows the prompt `head + line` (each step asked in turn).
 
     Every token scores alike, or, with `favour`, that token far above all others (the rest are then unlikely).
     """
-    prompt = tokenizer(HEAD + line, add_special_tokens=False)["input_ids"]
+    prompt = tokenizer(head + line, add_special_tokens=False)["input_ids"]
     more = tokenizer(written, add_special_tokens=False)["input_ids"] if written else []
     processor.clear_prompts()
-    processor.add_prompt(prompt, Document(path, HEAD + line, TAIL))
+    processor.add_prompt(prompt, Document(path, head + line, TAIL))
     scores = torch.zeros(1, len(tokenizer))
     if favour is not None:
         scores[0, processor.index.token_bytes.index(favour)] = 100.0
@@ -72,7 +74,8 @@ def test_int_expected_keeps_int_members_and_ends_no_other(jdtls, path):
     found = verdicts(jdtls, path, "        int n = shelf.")
     assert found["totalUnits"] != NO and found["capacity"] != NO
     assert found["stackCrate"] == VOID and found["wait"] == VOID and found["notify"] == VOID
-    assert found["heaviestCrate"] == NO and found["getClass"] == NO and found["label"] == NO
+    assert found["heaviestCrate"] == NO and found["getClass"] == NO
+    assert found["label"] == NO_SUMS  # a String, and so is every sum that starts with it
     assert found["totalWeight"] == NO_SUMS  # long does not narrow to int, nor does any sum it starts
     assert found["isFull"] == NO
     assert found["pick"] != NO  # a type variable: unknown, so it fits
@@ -113,10 +116,19 @@ def test_a_wider_number_stays_unfit_through_arithmetic(processor, tokenizer, pat
 def test_a_project_type_expected_keeps_its_members(jdtls, processor, tokenizer, path):
     found = verdicts(jdtls, path, "        Crate c = shelf.")
     assert found["heaviestCrate"] != NO
-    assert found["getClass"] == NO and found["totalUnits"] == NO and found["label"] == NO
+    assert found["getClass"] == NO and found["totalUnits"] == NO and found["label"] == NO_SUMS
     line = "        Crate c = shelf."
     assert b";" in allowed_after(processor, tokenizer, path, line, "heaviestCrate()")
     assert b";" not in allowed_after(processor, tokenizer, path, line, "getClass()")
+
+
+def test_a_string_stays_unfit_through_sums(processor, tokenizer, path):
+    # commons-logging's `getClassLoader(getClass().getName() + ".class")`: a String sum is no Class
+    line = "        Crate c = shelf."
+    for written in ('label() + ".class"', "label() + 1", 'label() + "a" + shelf.totalUnits()'):
+        assert b";" not in allowed_after(processor, tokenizer, path, line, written), written
+    assert b";" in allowed_after(processor, tokenizer, path, line, 'label() == null ? crate : crate')
+    assert b";" in allowed_after(processor, tokenizer, path, "        String s = shelf.", 'label() + ".class"')
 
 
 def test_a_void_member_is_dropped_in_an_argument(jdtls, processor, tokenizer, path):
@@ -146,7 +158,7 @@ def test_conditions_and_return_take_their_types(jdtls, path):
     condition = verdicts(jdtls, path, "        if (shelf.")
     assert condition["isFull"] != NO and condition["totalUnits"] == NO_SUMS  # `shelf.totalUnits() > 0` ends the rule
     returned = verdicts(jdtls, path, "        return shelf.")  # f returns int
-    assert returned["totalUnits"] != NO and returned["label"] == NO
+    assert returned["totalUnits"] != NO and returned["label"] == NO_SUMS
     boxed = verdicts(jdtls, path, "        Integer i = shelf.")
     assert boxed["totalUnits"] != NO and boxed["totalWeight"] == NO_SUMS
 
@@ -220,3 +232,60 @@ def test_a_literal_of_the_wrong_type_may_not_end_an_argument(tokenizer, jdtls, p
     assert b"." in allowed_after(guided, tokenizer, path, line, "3")  # `3.` goes on: not judged here
     names_only = MGDLogitsProcessor(tokenizer, jdtls, monitors_by_name("deref,args", "java"))
     assert b")" in allowed_after(names_only, tokenizer, path, line, "3")
+
+
+OVERLOADS = "package org.depot;\n\nimport java.util.Comparator;\n\nclass Use {\n    Comparator<Crate> order;\n\n    int f(Labels labels, Object message, String text) {\n"
+
+
+def test_an_overloaded_calls_argument_is_judged_by_what_follows_it(jdtls, processor, tokenizer, path):
+    # `tag(Crate)` and `tag(String, String)`: a String may go on with `,`, a Crate may end the call
+    found = TypesMonitor().judge(jdtls, Document(path, OVERLOADS + "        labels.tag(Labels.", TAIL), "")[1]
+    assert found["KIND"] == NO_CLOSE and found["SPARE"] == NO_COMMA
+    assert found["class"] == NO  # `Labels.class` is a Class: neither a Crate nor a String
+    kind = allowed_after(processor, tokenizer, path, "        labels.tag(Labels.", "KIND", head=OVERLOADS)
+    assert b")" not in kind and b");" not in kind and b"," in kind and b"." in kind
+    spare = allowed_after(processor, tokenizer, path, "        labels.tag(Labels.", "SPARE", head=OVERLOADS)
+    assert b")" in spare and b"," not in spare
+    # a varargs overload takes anything after its fixed parameters: only what is known is judged
+    counted = TypesMonitor().judge(jdtls, Document(path, OVERLOADS + "        labels.count(Labels.", TAIL), "")[1]
+    # `count(String, Object...)` may end after its String, and goes on only after one; `count(Crate)` ends
+    assert counted["KIND"] not in (NO, NO_CLOSE, NO_COMMA) and counted["SPARE"] == NO_COMMA
+    later = TypesMonitor().judge(jdtls, Document(path, OVERLOADS + "        labels.count(text, Labels.", TAIL), "")
+    assert later is None or all(v not in (NO, NO_CLOSE, NO_COMMA) for v in later[1].values())
+
+
+def test_a_plain_name_is_judged_against_each_overloads_parameter(tokenizer, jdtls, path):
+    # commons-logging's `getLogger().debug(message)`: an `Object` parameter for `note(String)` and `note(String, Throwable)`
+    guided = MGDLogitsProcessor(tokenizer, jdtls, monitors_by_name("deref,args,types", "java"))
+    line = "        labels.note("
+    after_message = allowed_after(guided, tokenizer, path, line, "message", head=OVERLOADS)
+    assert not {t for t in after_message if t[:1] in (b")", b",")}
+    assert b"." in after_message  # `message.toString()` is a String
+    after_text = allowed_after(guided, tokenizer, path, line, "text", head=OVERLOADS)
+    assert b")" in after_text and b"," in after_text
+    tag = allowed_after(guided, tokenizer, path, "        labels.tag(", "text", head=OVERLOADS)
+    assert b"," in tag and b")" not in tag  # `tag(String, String)` goes on; `tag(Crate)` takes no String
+    names_only = MGDLogitsProcessor(tokenizer, jdtls, monitors_by_name("deref,args", "java"))
+    assert b")" in allowed_after(names_only, tokenizer, path, line, "message", head=OVERLOADS)
+
+
+def test_an_object_is_judged_only_where_the_method_header_declares_it(jdtls, path):
+    # JDT.LS labels a lambda parameter it cannot infer `Object` as well: that one is never judged
+    monitor = TypesMonitor()
+    header = monitor.name_types(jdtls, Document(path, OVERLOADS + "        labels.note(message", TAIL), "")
+    assert header is not None and header.get("message") == "Object"
+    lambda_head = OVERLOADS + "        java.util.function.Consumer<String> c = item -> labels.note(item"
+    in_lambda = monitor.name_types(jdtls, Document(path, lambda_head, ");" + TAIL), "")
+    assert in_lambda is None or "item" not in in_lambda or in_lambda["item"] != "Object"
+
+
+def test_enums_and_class_literals_fit_only_their_supertypes(jdtls, path):
+    sized = TypesMonitor().judge(jdtls, Document(path, OVERLOADS + "        this.order = Size.", TAIL), "")[1]
+    assert sized["SMALL"] == NO  # an enum is no Comparator
+    for line in ("        Object o = Size.", "        Comparable<Size> c = Size.", "        Size s = Size."):
+        found = TypesMonitor().judge(jdtls, Document(path, OVERLOADS + line, TAIL), "")
+        assert found is None or found[1]["SMALL"] != NO, line
+    literal = TypesMonitor().judge(jdtls, Document(path, OVERLOADS + "        String s = Crate.", TAIL), "")[1]
+    assert literal["class"] == NO
+    typed = TypesMonitor().judge(jdtls, Document(path, OVERLOADS + "        java.lang.reflect.Type t = Crate.", TAIL), "")
+    assert typed is None or typed[1]["class"] != NO

@@ -4,12 +4,13 @@ from __future__ import annotations
 
 import pytest
 
-from mgd.decoding.chain_rules import BAD, SUMS, ChainRules, advance
+from mgd.decoding.chain_rules import BAD, CLOSE, COMMA, SUMS, ChainRules, advance
+from mgd.monitors.calls import argument_endings
 from mgd.decoding.token_index import NameTrie, token_index_for
 from mgd.monitors.base import Names
 from mgd.monitors.java import types as java
 from mgd.monitors.python import types as python
-from mgd.monitors.types import FITS, NO, NO_SUMS, VOID, DeclaredTypes, Expectation, combined, receiver_start
+from mgd.monitors.types import FITS, NO, NO_CLOSE, NO_COMMA, NO_SUMS, VOID, DeclaredTypes, Expectation, by_ending, combined, receiver_start
 
 
 def test_what_ends_the_expression():
@@ -47,7 +48,11 @@ def test_what_ends_the_expression():
         (" >>= 1", None),
         (" = 1", None),
         (" // a comment", None),
-        (" + \"s\";", None),  # a string: the rule gives up
+        (" + \"s\";", BAD),  # a string operand: the sum is a String, no fitter than its start
+        (' + "a\\"b" + x)', BAD),  # an escaped quote stays inside the string
+        (' + "s".length();', BAD),
+        (" + 'c';", None),  # a character literal: the rule gives up
+        (' + "s', SUMS + 30),  # inside the string: still waiting
         ("().intValue();", None),  # a box's chain step
         (" instanceof Long", None),
         (" ? 1 : 2", None),
@@ -55,6 +60,33 @@ def test_what_ends_the_expression():
 )
 def test_sums_keep_the_rule_waiting_through_arithmetic(text, after):
     assert advance(SUMS, text, newline_ends=False) == after
+
+
+def test_one_ending_is_banned_and_the_other_ends_the_rule():
+    assert advance(CLOSE, ")", newline_ends=True) == BAD and advance(CLOSE, " );", newline_ends=True) == BAD
+    assert advance(CLOSE, ", b)", newline_ends=True) is None  # the comma ends the argument: the rule is over
+    assert advance(CLOSE, "\n    )", newline_ends=True) == BAD  # inside a call a line break ends nothing
+    assert advance(CLOSE, "()", newline_ends=True) == CLOSE and advance(CLOSE, "())", newline_ends=True) == BAD
+    assert advance(CLOSE, "(a, b", newline_ends=True) == CLOSE + 1
+    assert advance(COMMA, ",", newline_ends=True) == BAD and advance(COMMA, ")", newline_ends=True) is None
+    assert advance(COMMA, "().trim(),", newline_ends=True) is None  # a chain step: the rule is over
+    assert advance(CLOSE, ' + "x")', newline_ends=True) is None  # an operator: the rule is over
+
+
+def test_argument_endings_of_overloads():
+    tags = ((("Crate",), False), (("String", "String"), False))
+    assert argument_endings(tags, 0) == {")": ("Crate",), ",": ("String",)}
+    assert argument_endings(tags, 1) == {")": ("String",), ",": ()}
+    builder = ((("CodeBlock",), False), (("String", None), True))  # javapoet's `anonymousClassBuilder`
+    assert argument_endings(builder, 0) == {")": ("CodeBlock", "String"), ",": ("String",)}  # the varargs may be empty
+    assert argument_endings(builder, 3) == {")": (None,), ",": (None,)}
+    verdict = lambda want, given: java.verdict(want, given, None)  # noqa: E731
+    ends = tuple(argument_endings(tags, 0).items())
+    assert by_ending(Expectation(None, "argument", ends=ends), ["String"], verdict) == NO_CLOSE
+    assert by_ending(Expectation(None, "argument", ends=ends), ["int"], verdict) == NO
+    assert by_ending(Expectation(None, "argument", ends=ends), ["String", "Crate"], verdict) == FITS  # overloads of the member
+    assert by_ending(Expectation(None, "argument", ends=ends), [None], verdict) == FITS
+    assert by_ending(Expectation(None, "argument", ends=ends), ["Crate"], verdict) == NO_COMMA  # no String: it may only end the call
 
 
 def test_the_chain_bans_and_the_trie_agree(tokenizer):
@@ -121,6 +153,18 @@ def test_java_conversions():
     project = DeclaredTypes({"Crate": frozenset(), "Heavy": frozenset({"Crate"})}, top="Object")
     assert java._fits("Crate", "Heavy", project) and java._fits("Heavy", "Crate", project) is False
     assert java._fits("Crate", "Class", project) is False
+    assert fits("String", "Class") is False and fits("Type", "Class") and fits("Serializable", "Class")  # `X.class`
+    # arrays: only Object, Cloneable, Serializable hold one; a project type is none
+    assert java._fits("Crate[]", "Crate", project) is False and java._fits("Crate", "Crate[]", project) is False
+    assert java._fits("Cloneable", "Crate[]", project) and java._fits("char[]", "String", project) is False
+    assert java._fits("Object[]", "Crate[]", project) is None  # covariance: not judged
+    # an enum extends `Enum`, whose supertypes are known: it is no `Comparator`
+    enums = DeclaredTypes({"Size": frozenset({"Enum"}), "Mode": frozenset({"Enum", "Runnable"})}, top="Object")
+    assert java._fits("Comparator", "Size", enums) is False and java._fits("Comparable", "Size", enums)
+    assert java._fits("Comparator", "Mode", enums) is None  # it implements a JDK interface the rules do not know
+    # a project type named like a JDK final type: which one a label means is not known
+    own = DeclaredTypes({"Class": frozenset(), "Crate": frozenset()}, top="Object")
+    assert java._fits("Crate", "Class", own) is None
     assert java.verdict(Expectation("int", "return"), "void", None) == VOID
     assert java.verdict(Expectation(None, "value"), "int", None) == FITS
     # a constant `int` field narrows into `short`, `char`, `byte` and their boxes: unknown, never a wrong mask
@@ -154,7 +198,8 @@ def test_java_project_exceptions_are_known_through_the_jdk_classes_they_extend()
         ("Long", "int", NO),  # `n + 1L` is a long: a sum may fit
         ("String", "int", NO),  # `n + ""` is a String
         ("int", "boolean", NO),
-        ("int", "String", NO),
+        ("int", "String", NO_SUMS),  # a sum that starts with a String is a String
+        ("Crate", "String", NO_SUMS),
         ("short", "long", NO),  # narrowing by constants is for `int` alone
         ("long", "int", FITS),
     ],

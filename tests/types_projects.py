@@ -50,6 +50,31 @@ public class Shelf {
 }
 """
 
+LABELS = """package org.depot;
+
+public class Labels {
+    public static final String KIND = "kind";
+    public static final Crate SPARE = new Crate(1);
+
+    public void tag(Crate crate) {}
+
+    public void tag(String key, String value) {}
+
+    public void note(String text) {}
+
+    public void note(String text, Throwable cause) {}
+
+    public void count(String key, Object... values) {}
+
+    public void count(Crate crate) {}
+}
+"""
+
+SIZE = """package org.depot;
+
+public enum Size { SMALL, LARGE }
+"""
+
 BAY = '''from typing import Optional, Protocol
 
 
@@ -100,6 +125,8 @@ def java_depot(tmp_path_factory) -> pathlib.Path:
     package.mkdir(parents=True)
     (package / "Crate.java").write_text(CRATE)
     (package / "Shelf.java").write_text(SHELF)
+    (package / "Labels.java").write_text(LABELS)
+    (package / "Size.java").write_text(SIZE)
     return root
 
 

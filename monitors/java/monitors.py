@@ -388,11 +388,14 @@ def java_signature(signatures: list[dict]) -> Signature | None:
     if not counts and varargs_from is None:
         return None
     longest = max(counts | ({varargs_from} if varargs_from is not None else set()))
-    types: tuple[str | None, ...] = ()
-    if len(signatures) == 1 and varargs_from is None:
-        from mgd.monitors.java.types import parameter_type  # the type rules import this module
+    from mgd.monitors.java.types import overloads_of, parameter_type  # the type rules import this module
 
+    types: tuple[str | None, ...] = ()
+    overloads: tuple = ()
+    if len(signatures) == 1 and varargs_from is None:
         types = tuple(parameter_type(p) for p in signatures[0].get("parameters") or [])
+    else:
+        overloads = overloads_of(signatures)
     return Signature(
         positional=tuple(f"arg{i}" for i in range(longest)),
         keyword=frozenset(),
@@ -404,4 +407,5 @@ def java_signature(signatures: list[dict]) -> Signature | None:
         trailing_comma=False,
         keyword_arguments=False,
         types=types,
+        overloads=overloads,
     )

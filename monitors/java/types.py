@@ -25,7 +25,8 @@ Fits: equal raw types; `Object` takes every value; primitives by widening,
 boxing and unboxing (`int` into `long`, `Integer` into `int`, `int` into
 `Integer`, `Number`, `Comparable`, ...); `String` and the boxes are final,
 so only themselves (and their own supertypes) fit; a project type fits a
-project type when the project's `extends`/`implements` lead to it; a
+project type when the project's `extends`/`implements` lead to it, and is
+never an array (nor an array one of it); a
 project type fits no other type when its hierarchy leaves the project only
 through `Object`, `Throwable`, `Exception` or `RuntimeException` (whose
 supertypes are known: a project exception is no `IOException`); a JDK
@@ -34,7 +35,8 @@ hierarchy is asked: unknown). Types the project declares twice are unknown.
 An `int` (or narrower) member where a `byte`, `short` or `char` (or its box)
 goes is unknown: a constant field narrows there.
 
-A number that does not fit is `NO_SUMS` when no arithmetic result that
+A `String` that does not fit is `NO_SUMS` (a sum that starts with it is
+a `String`); a number that does not fit is `NO_SUMS` when no arithmetic result that
 starts with it fits either (binary numeric promotion gives at least `int`
 and at least the member's own type): a `long` or `double` where an `int` or
 `Integer` goes, any number where a `boolean` goes.
@@ -45,6 +47,7 @@ from __future__ import annotations
 import pathlib
 import re
 
+from mgd.monitors.calls import argument_endings
 from mgd.monitors.types import NO, NO_SUMS, DeclaredTypes, Expectation, enclosing_call, judged, receiver_start
 from mgd.monitors.java.monitors import PRIMITIVES, closed_call
 
@@ -68,6 +71,8 @@ _FINAL_SUPERS = {
     "Boolean": frozenset({"Object", "Comparable", "Serializable", "Constable"}),
     "Character": frozenset({"Object", "Comparable", "Serializable", "Constable"}),
     "String": _BOX_SUPERS | {"CharSequence"},
+    # `X.class`: JDT.LS lists it as a field `class : Class<X>`
+    "Class": frozenset({"Object", "Serializable", "GenericDeclaration", "Type", "AnnotatedElement", "TypeDescriptor", "OfField", "Constable"}),
 }
 # JDK classes a project type often extends, with all their supertypes: a project exception
 # (`class HttpException extends Exception`) is then known to be no `IOException`.
@@ -77,6 +82,9 @@ _JDK_ROOTS = {
     "Throwable": frozenset({"Throwable", "Object", "Serializable"}),
     "Exception": frozenset({"Exception", "Throwable", "Object", "Serializable"}),
     "RuntimeException": frozenset({"RuntimeException", "Exception", "Throwable", "Object", "Serializable"}),
+    # every enum extends `Enum` and every record `Record` (`_declarations`): an enum is no `Comparator`
+    "Enum": frozenset({"Enum", "Object", "Comparable", "Serializable", "Constable"}),
+    "Record": frozenset({"Record", "Object"}),
 }
 NUMBER = "#number"  # an arithmetic operand: any primitive number or box
 _PROMOTED = ("int", "long", "float", "double")  # binary numeric promotion's results, narrowest first
@@ -93,7 +101,7 @@ _TYPE = r"[A-Za-z_$][\w$.]*(?:\s*<[^;=(){}]*>)?(?:\s*\[\s*\])*"
 _DECLARATION = re.compile(rf"(?:^|[;{{}}(,]|\bfinal|\bstatic|\bprivate|\bpublic|\bprotected|\bvolatile|\btransient)\s*(?P<type>{_TYPE})\s+(?P<name>[A-Za-z_$][\w$]*)\s*$")
 _PLAIN_TARGET = re.compile(r"(?:^|[;{}]|\))\s*(?:this\s*\.\s*)?(?P<name>[A-Za-z_$][\w$]*)\s*$")
 _METHOD_HEADER = re.compile(
-    rf"(?P<type>{_TYPE})\s+(?P<name>[A-Za-z_$][\w$]*)\s*\([^;{{}}]*\)\s*(?:throws\s+[\w$.,\s]+)?$"
+    rf"(?P<type>{_TYPE})\s+(?P<name>[A-Za-z_$][\w$]*)\s*\((?P<params>[^;{{}}]*)\)\s*(?:throws\s+[\w$.,\s]+)?$"
 )
 _CONTROL = re.compile(r"(?:^(?:else\s+)?(?:if|for|while|switch|catch|synchronized|try)\s*\(.*\)|\b(?:else|try|finally|do|static))\s*$", re.S)
 _LABEL_TYPE = re.compile(r"\)\s*:\s*(?P<method>.+)$|^[^()]*:\s*(?P<field>.+)$")
@@ -166,13 +174,28 @@ def _argument(session, document, text: str, code: str, start: int) -> Expectatio
         return None  # a cast or grouping `(`, `for (`, `switch (`: no opinion
     answer = session.signature_help(document.path, closed_call(text[:start], document.suffix), start)
     signatures = (answer or {}).get("signatures") or []
-    if len(signatures) != 1:
-        return Expectation(None, "value")  # overloads: some value, which one is not known
-    params = signatures[0].get("parameters") or []
-    if position >= len(params):
+    params = signatures[0].get("parameters") or [] if len(signatures) == 1 else []
+    if len(signatures) == 1 and not any("..." in str(p.get("label", "") if isinstance(p, dict) else "") for p in params):
+        found = parameter_type(params[position]) if position < len(params) else None
+        return Expectation(found, "argument") if found else Expectation(None, "value")
+    overloads = overloads_of(signatures)
+    if not overloads:
         return Expectation(None, "value")
-    found = parameter_type(params[position])
-    return Expectation(found, "argument") if found else Expectation(None, "value")
+    # overloads or varargs: which parameter the value goes to depends on what follows it (`)` or `,`)
+    endings = argument_endings(overloads, position)
+    return Expectation(None, "argument of an overloaded call", ends=tuple(endings.items()))
+
+
+def overloads_of(signatures: list[dict]) -> tuple[tuple[tuple[str | None, ...], bool], ...]:
+    """Each JDT.LS signature's parameter types (None: unknown, varargs) and whether its last parameter is varargs; () if one is not described."""
+    found = []
+    for sig in signatures:
+        params = sig.get("parameters") if isinstance(sig, dict) else None
+        if not isinstance(params, list) or (not params and "()" not in str(sig.get("label", "()"))):
+            return ()
+        labels = [str(p.get("label", "")) if isinstance(p, dict) else "" for p in params]
+        found.append((tuple(parameter_type(p) for p in params), bool(labels) and "..." in labels[-1]))
+    return tuple(found)
 
 
 def parameter_type(param) -> str | None:
@@ -199,7 +222,10 @@ def literal_type(text: str) -> str | None:
 def variable_types(session, items, text: str) -> dict[str, str]:
     """The declared type of each variable, parameter and field in `items` (JDT.LS labels `crates : List<Crate>`), where it is one known type.
 
-    Java has no flow typing: a name holds its declared type wherever it is read (`session` and `text` are not needed).
+    Java has no flow typing: a name holds its declared type wherever it is
+    read. JDT.LS labels a lambda parameter it cannot infer `Object` too, so
+    an `Object` is believed only for a parameter the enclosing method's
+    header declares so (a lambda in it may not declare that name again).
     """
     from mgd.monitors.dereference import item_name
 
@@ -210,12 +236,24 @@ def variable_types(session, items, text: str) -> dict[str, str]:
         match = _LABEL_TYPE.search(item.label or "")
         spelled = match.group("field") if match else None
         seen.setdefault(item_name(item), set()).add(_known(spelled) if spelled else None)
-    # `Object` is what JDT.LS says of a lambda parameter it cannot infer: not a declared type to judge by
-    return {name: types.pop() for name, types in seen.items() if len(types) == 1 and None not in types and "Object" not in types}
+    declared_object = _parameters_declared_object(_blank(text))
+    return {
+        name: types.pop() for name, types in seen.items()
+        if len(types) == 1 and None not in types and ("Object" not in types or name in declared_object)
+    }
 
 
 def _return_type(code: str) -> str | None:
     """The declared return type of the method whose body holds the end of `code` (None if unknown, void or a lambda)."""
+    match = _method_header(code)
+    if match is None:
+        return None
+    found = match.group("type")
+    return None if found == "void" else _known(found)
+
+
+def _method_header(code: str) -> re.Match | None:
+    """The header of the method whose body holds the end of blanked `code` (None in a lambda, a class body, a constructor, an initializer)."""
     end = len(code)
     while True:
         brace = _unclosed_brace(code, end)
@@ -228,10 +266,23 @@ def _return_type(code: str) -> str | None:
             end = brace
             continue
         match = _METHOD_HEADER.search(header)
-        if not match or match.group("name") in _KEYWORDS or match.group("type") in _KEYWORDS:
-            return None  # a class body, an anonymous class, a constructor, an initializer
-        found = match.group("type")
-        return None if found == "void" else _known(found)
+        if not match or match.group("name") in _KEYWORDS or match.group("type") in _KEYWORDS - {"void"}:
+            return None
+        return match
+
+
+def _parameters_declared_object(code: str) -> frozenset[str]:
+    """The parameters of the method around the end of blanked `code` that its header declares `Object` (no array, no varargs)."""
+    match = _method_header(code)
+    if match is None:
+        return frozenset()
+    found = set()
+    for part in match.group("params").split(","):
+        words = re.sub(r"@[\w$.]+(?:\([^)]*\))?", " ", part).split()  # annotations
+        words = [w for w in words if w != "final"]
+        if len(words) == 2 and words[0] in ("Object", "java.lang.Object"):
+            found.add(words[1])
+    return frozenset(found)
 
 
 def _statement_start(code: str, end: int) -> int:
@@ -316,7 +367,8 @@ def member_types(session, items, names: frozenset[str]) -> dict[str, list[str | 
 def verdict(expected: Expectation, member: str | None, root: str | None) -> str:
     """`VOID`, `NO`, `NO_SUMS` or `FITS` for a member of type `member` where `expected` holds (unknown types fit)."""
     found = judged(expected, member, "void", lambda want, given: _fits(want, given, hierarchy(root)))
-    return NO_SUMS if found == NO and _sums_unfit(expected.type, member) else found
+    # a sum that starts with a `String` is a `String`: as unfit as its start
+    return NO_SUMS if found == NO and (member == "String" or _sums_unfit(expected.type, member)) else found
 
 
 def _sums_unfit(expected: str | None, member: str | None) -> bool:
@@ -339,9 +391,16 @@ def _fits(expected: str, member: str, hierarchy: DeclaredTypes) -> bool | None:
     """True/False where the Java rules decide; None where they cannot (unknown types)."""
     if expected == member or expected == "Object":
         return True
+    if any(hierarchy.declares(t) or hierarchy.ambiguous(t) for t in (expected, member) if t in _FINAL_SUPERS or t in _JDK_ROOTS):
+        return None  # the project declares a type of that name (its own `Type`, `Class`): which one is meant is not known
     if "[]" in expected or "[]" in member:
         if member in PRIMITIVES or member in _FINAL_SUPERS or expected in PRIMITIVES or expected in _FINAL_SUPERS:
             return False if expected != "Object" else True
+        if "[]" in member and expected in ("Cloneable", "Serializable"):
+            return True  # every array's supertypes
+        # an array is no project class or interface, nor is a project type an array
+        if ("[]" in expected) != ("[]" in member) and hierarchy.declares(member if "[]" in expected else expected):
+            return False
         return None
     if expected == NUMBER:
         numeric = _UNBOX.get(member, member)
