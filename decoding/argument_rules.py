@@ -5,7 +5,11 @@ parameter, a field or a literal passed as it is (`parse(source, errorList)`,
 `frombytes(mode, 32, data)`) has no dot. Where the innermost open call has
 one signature (its parameter types are in `Signature.types`, from the
 `args` monitor's signature help: JDT.LS's parameter labels, jedi's
-annotations), the argument being written is a single name or a literal
+annotations), or overloads whose parameter types there are all known
+(`Signature.overloads`, Java: `debug(message)` for `debug(String)` and
+`debug(String, Throwable)`; then `)` is judged by the overloads that can
+close after this argument and `,` by those that take more, each alone),
+the argument being written is a single name or a literal
 (a decimal number, `true`/`false`, `True`/`False`), and a token that would
 end the argument right after it (`,` or `)`, perhaps after spaces, or the
 rest of a longer name and then one of them) is likely enough to be chosen,

@@ -12,6 +12,7 @@ from __future__ import annotations
 import asyncio
 import concurrent.futures
 import contextlib
+import inspect
 import logging
 import os
 import pathlib
@@ -222,6 +223,7 @@ class LanguageServerSession:
         self._versions: dict[str, int] = {}
         self._loop = asyncio.new_event_loop()
         self._thread = threading.Thread(target=self._loop.run_forever, name="mgd-lsp", daemon=True)
+        self._abandoned: list = []  # coroutines whose wait timed out before the loop started them (closed at `close`)
         self._thread.start()
         self._lock = threading.Lock()
 
@@ -263,6 +265,14 @@ class LanguageServerSession:
         self._thread.join(timeout=5.0)
         if not self._thread.is_alive():
             self._loop.close()
+            self._close_abandoned()
+
+    def _close_abandoned(self) -> None:
+        """Close the timed-out coroutines the loop never started: collected unstarted, each would warn "never awaited"."""
+        for coroutine in self._abandoned:
+            if inspect.getcoroutinestate(coroutine) == inspect.CORO_CREATED:
+                coroutine.close()
+        self._abandoned.clear()
 
     @property
     def pid(self) -> int | None:
@@ -432,7 +442,10 @@ class LanguageServerSession:
         try:
             return future.result(timeout + 1.0)
         except TimeoutError:
-            future.cancel()
+            if future.cancel():
+                # the loop was too busy to start it, and may stop before it does: `close` closes it then
+                self._abandoned = [c for c in self._abandoned if inspect.getcoroutinestate(c) == inspect.CORO_CREATED]
+                self._abandoned += [bounded, coro]
             raise
 
     def _run_quietly(self, coro, timeout: float) -> None:

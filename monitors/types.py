@@ -41,6 +41,11 @@ What the answer does with a member (a name with overloads counts all of them):
   arithmetic result is unfit too, a `long` where an `int` goes): marked
   `no_end_sums`, so the rule also waits through arithmetic operators
   (`this.remaining - 1;` is still a `long`; a comparison ends the rule).
+- at an argument of an overloaded call (Java), each ending is judged by
+  the overloads that end so (`Expectation.ends`): `NO_CLOSE` when none of
+  those that can close the call after it takes the member's type (`)`
+  banned after it, `,` free), `NO_COMMA` the other way round, `NO` when
+  neither does (`mgd.decoding.chain_rules`, `CLOSE` and `COMMA`).
 - otherwise: allowed as deref allows it.
 """
 

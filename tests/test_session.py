@@ -295,3 +295,31 @@ def test_a_parameter_typed_only_from_call_sites_lists_no_members(tmp_path, list_
     # the same server started as it is (a named binary) guesses: the test would see it
     with LanguageServerSession(tmp_path, server_binary=session.server_binary) as plain:
         assert "only_on_tool" in list_members(plain, path, head + "_session.")
+
+
+def test_a_wait_that_timed_out_before_the_loop_started_it_leaves_no_coroutine(bookshop):
+    # CI's "coroutine '_stop' was never awaited": a stop asked while the loop was busy timed out, and the loop
+    # stopped before it ever started the coroutine, which was then collected unstarted
+    import gc
+    import warnings
+
+    async def never_started() -> None:
+        return None
+
+    session = LanguageServerSession(bookshop)
+    session.start()
+    pid = session.pid
+    try:
+        session._loop.call_soon_threadsafe(time.sleep, 2.5)  # the loop is busy
+        with pytest.raises(TimeoutError):
+            session._run(never_started(), 0.2)
+        session._loop.call_soon_threadsafe(session._loop.stop)  # and stops before the task's first step
+        session._thread.join(10.0)
+        with warnings.catch_warnings(record=True) as caught:
+            warnings.simplefilter("always")
+            session.close()
+            gc.collect()
+        assert not [w for w in caught if "never awaited" in str(w.message)], [str(w.message) for w in caught]
+    finally:
+        if _alive(pid):
+            os.kill(pid, signal.SIGKILL)

@@ -9,14 +9,17 @@ blanked by the evaluation lexer):
 - `return recv.`: the return type of the innermost method around it
   (None inside a lambda, an initializer, or a `void` method or constructor);
 - `call(a, recv.`: the parameter at that position from JDT.LS's signature
-  help (one extra request), only when there is a single signature and the
-  parameter is no varargs; `if (recv.` / `while (recv.`: `boolean`;
+  help (one extra request) when there is a single signature and no
+  varargs; for overloads (or varargs), per ending: the parameters of the
+  overloads that can end the call after this argument (`)`), and of those
+  that take more (`,`), a varargs parameter being unknown
+  (`Expectation.ends`); `if (recv.` / `while (recv.`: `boolean`;
 - after `&&`, `||`, `!`: `boolean`; after `-`, `*`, `/`, `%`, `<`, `>`,
-  `<=`, `>=`: a number; after `+`, `==`, `!=`, `?`, `:`, `=` with an
-  unknown left side, or an argument of an overloaded method: some value.
+  `<=`, `>=`: a number; after `+`, `==`, `!=`, `?`, `:`, or `=` with an
+  unknown left side: some value.
 
 Member types come from JDT.LS's labels at no extra request: `totalUnits() :
-int`, `capacity : int`, `getClass() : Class<?>` (JDT.LS substitutes a
+int`, `capacity : int`, `getClass() : Class<?>`, `class : Class<Crate>` (JDT.LS substitutes a
 parameterised receiver's type arguments: `get(int) : String` on a
 `List<String>`). A type variable (`T`, `E`), `var` and anything the label
 does not spell are unknown: they fit.
@@ -25,11 +28,13 @@ Fits: equal raw types; `Object` takes every value; primitives by widening,
 boxing and unboxing (`int` into `long`, `Integer` into `int`, `int` into
 `Integer`, `Number`, `Comparable`, ...); `String` and the boxes are final,
 so only themselves (and their own supertypes) fit; a project type fits a
-project type when the project's `extends`/`implements` lead to it, and is
-never an array (nor an array one of it); a
+project type when the project's `extends`/`implements` lead to it, and
+no array type (an array fits only `Object`, `Cloneable`, `Serializable`
+and, unjudged, other arrays); a
 project type fits no other type when its hierarchy leaves the project only
-through `Object`, `Throwable`, `Exception` or `RuntimeException` (whose
-supertypes are known: a project exception is no `IOException`); a JDK
+through `Object`, `Throwable`, `Exception`, `RuntimeException`, `Enum`
+or `Record` (whose supertypes are known: a project exception is no
+`IOException`, a project enum no `Comparator`); `Class` is final too (`X.class`); a JDK
 type that is neither primitive, box nor `String` fits any JDK type (no
 hierarchy is asked: unknown). Types the project declares twice are unknown.
 An `int` (or narrower) member where a `byte`, `short` or `char` (or its box)
