@@ -75,19 +75,27 @@ _OPERATOR_STATE = {"+": _OP, "-": _OP, "*": _OP, "%": _OP, "^": _OP, "~": _OP,
 def advance(depth: int, text: str, newline_ends: bool) -> int | None:
     """The waiting state after `text` is written at state `depth`: BAD if it ends the expression, None once the rule is over."""
     if depth >= CLOSE:
-        return _advance_one_ending(depth, text)
+        base = COMMA if depth >= COMMA else CLOSE
+        # inside a call: a line break ends nothing
+        found = _walk(depth - base, text, frozenset(_ONE_ENDING[base]), " \t\r\n")
+        return found if found is None or found == BAD else base + found
     if depth >= SUMS:
         return _advance_sums(depth, text, newline_ends)
+    return _walk(depth, text, _ENDS | {"\n"}, " \t\r" if newline_ends else " \t\r\n")
+
+
+def _walk(depth: int, text: str, ends: frozenset[str], spaces: str) -> int | None:
+    """The bracket depth after `text` from `depth`: BAD at one of `ends` at depth 0, None once something else goes on there."""
     for ch in text:
         if depth == 0:
-            if ch in " \t\r" or (ch == "\n" and not newline_ends):
+            if ch in spaces:
                 continue
-            if ch in _ENDS or ch == "\n":
+            if ch in ends:
                 return BAD
             if ch == "(":
                 depth = 1
                 continue
-            return None  # `.`, `[`, an operator, a word: the member is a receiver or an operand now
+            return None  # `.`, `[`, an operator, a word (or the other ending): the member is a receiver or an operand now
         if ch in _GIVE_UP:
             return None
         if ch in _OPEN:
@@ -97,31 +105,6 @@ def advance(depth: int, text: str, newline_ends: bool) -> int | None:
         elif ch in _CLOSE:
             depth -= 1
     return depth
-
-
-def _advance_one_ending(state: int, text: str) -> int | None:
-    """`advance` from a one-ending state: only that ending is banned at the member's depth (inside a call, so line breaks never end)."""
-    base = COMMA if state >= COMMA else CLOSE
-    banned, depth = _ONE_ENDING[base], state - base
-    for ch in text:
-        if depth == 0:
-            if ch in " \t\r\n":
-                continue
-            if ch == banned:
-                return BAD
-            if ch == "(":
-                depth = 1
-                continue
-            return None  # the other ending, a `.`, an operator: the rule is over
-        if ch in _GIVE_UP:
-            return None
-        if ch in _OPEN:
-            depth += 1
-            if depth > MAX_DEPTH:
-                return None
-        elif ch in _CLOSE:
-            depth -= 1
-    return base + depth
 
 
 def _advance_sums(state: int, text: str, newline_ends: bool) -> int | None:
