@@ -241,7 +241,8 @@ def variable_types(session, items, text: str) -> dict[str, str]:
         match = _LABEL_TYPE.search(item.label or "")
         spelled = match.group("field") if match else None
         seen.setdefault(item_name(item), set()).add(_known(spelled) if spelled else None)
-    declared_object = _parameters_declared_object(_blank(text))
+    named_object = any(types == {"Object"} for types in seen.values())
+    declared_object = _parameters_declared_object(_blank(text)) if named_object else frozenset()  # the header is read only when needed
     return {
         name: types.pop() for name, types in seen.items()
         if len(types) == 1 and None not in types and ("Object" not in types or name in declared_object)
