@@ -149,9 +149,10 @@ def test_ray_and_local_runs_write_the_same_greedy_samples(data):
     ray = Run(_command(data, "two.jsonl", "ray.jsonl", "--ray"), data / "ray.log")
     assert ray.finish() == 0, ray.stderr[-3000:]
     assert ray.leftovers() == []
-    # one task per project, each on a worker of its own (one worker per core)
+    # the two projects' tasks ran side by side, on workers of their own (one worker per core). At least: once
+    # (CI, 2026-12-07, nothing rerun, records equal) a third worker process carried the task's title too
     workers = [pid for pid, titles in ray.titles.items() if "ray::run_prompts" in titles]
-    assert len(workers) == min(2, os.cpu_count()), ray.titles
+    assert len(workers) >= min(2, os.cpu_count()), ray.titles
 
     def comparable(records):
         timeless = ({k: v for k, v in r.items() if k != "seconds"} for r in records)
