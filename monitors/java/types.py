@@ -178,14 +178,13 @@ def _argument(session, document, text: str, code: str, start: int) -> Expectatio
     if not keyword or word in _KEYWORDS and word not in ("this", "super"):
         return None  # a cast or grouping `(`, `for (`, `switch (`: no opinion
     answer = session.signature_help(document.path, closed_call(text[:start], document.suffix), start)
-    signatures = (answer or {}).get("signatures") or []
-    params = signatures[0].get("parameters") or [] if len(signatures) == 1 else []
-    if len(signatures) == 1 and not any("..." in str(p.get("label", "") if isinstance(p, dict) else "") for p in params):
-        found = parameter_type(params[position]) if position < len(params) else None
-        return Expectation(found, "argument") if found else Expectation(None, "value")
-    overloads = overloads_of(signatures)
+    overloads = overloads_of((answer or {}).get("signatures") or [])
     if not overloads:
         return Expectation(None, "value")
+    if len(overloads) == 1 and not overloads[0][1]:  # one signature, no varargs: the parameter's own type
+        types = overloads[0][0]
+        found = types[position] if position < len(types) else None
+        return Expectation(found, "argument") if found else Expectation(None, "value")
     # overloads or varargs: which parameter the value goes to depends on what follows it (`)` or `,`)
     endings = argument_endings(overloads, position)
     return Expectation(None, "argument of an overloaded call", ends=tuple(endings.items()))
