@@ -10,7 +10,8 @@ annotations), or overloads whose parameter types there are all known
 `debug(String, Throwable)`; then `)` is judged by the overloads that can
 close after this argument and `,` by those that take more, each alone),
 the argument being written is a single name or a literal
-(a decimal number, `true`/`false`, `True`/`False`), and a token that would
+(a decimal number, `true`/`false`, `True`/`False`, a string: `"a"`, Python's
+`b"a"` and `f"{a}"`), and a token that would
 end the argument right after it (`,` or `)`, perhaps after spaces, or the
 rest of a longer name and then one of them) is likely enough to be chosen,
 its type is found: a literal's from its text, a name's from the server,
@@ -21,7 +22,10 @@ sure to hold its annotation). Then every token that ends the argument so,
 likely or not, is banned when the type it leaves surely cannot be passed
 there (banning only the likely `);` let the model write `).` instead); a
 name the server does not list with one known type, and any token that goes
-on with `.`, an operator or brackets, stays free.
+on with `.`, an operator or brackets, stays free. A string is judged while
+still open too: the vocabulary closes it and ends the argument in one
+token (`")`, `abc",`). Python's keyword argument (`name=value`) is judged
+by the annotation of the parameter so named, as a positional one is.
 
 Python, with basedpyright beside jedi (`mgd.lsp.checker`): a name jedi
 gives no type (a local, a parameter named again) and an argument that is a
@@ -66,21 +70,31 @@ class ArgumentRules:
         self._enders = PatternTokens(token_bytes, _ENDS_ARGUMENT)  # each with the name's rest it writes first
         self._closers = PatternTokens(token_bytes, _CLOSES_ARGUMENT)
         self._commas = PatternTokens(token_bytes, _COMMA_ENDS_ARGUMENT)
+        # tokens that close a one-line string with its quote and then end the argument, caught by the ending
+        self._string_closers = {
+            quote: PatternTokens(token_bytes, re.compile(rb"^(?:[^%b\\\n]|\\.)*%b[ \t]*([,)])" % (quote.encode(), quote.encode()), re.S))
+            for quote in ("'", '"')
+        }
         self.verdicts: list[dict] = []  # the last call's unfit endings: what was written, expected, given, and who said so
 
     def bans(self, prompt: int, gen: np.ndarray, state: RowState, scores: np.ndarray, margin: float) -> list[int]:
         """Tokens ending the argument being written with a name or literal the parameter cannot take (`scores`: the row's, (vocab,))."""
         self.verdicts = []
-        if not state.calls or not state.lex.in_code:
+        if not state.calls:
             return []
         track = state.calls[-1]
-        if track.depth != 1 or track.keyword is not None:
+        if track.depth != 1 or not (state.lex.in_code or track.string is not None):
             return []
-        position = track.given_positional
-        expected = track.sig.types[position] if position < len(track.sig.types) else None
-        endings = _known_endings(track.sig.overloads, position) if expected is None else {}
+        if track.keyword is not None:  # Python's `name=value`: the parameter so named
+            expected, endings = track.sig.keyword_type(track.keyword), {}
+        else:
+            position = track.given_positional
+            expected = track.sig.types[position] if position < len(track.sig.types) else None
+            endings = _known_endings(track.sig.overloads, position) if expected is None else {}
         if expected is None and not endings:
             return []
+        if track.string is not None:
+            return self._string(track.string, state.lex, expected, endings, scores, margin)
         checked = checker_for(self._answers.session) is not None  # basedpyright beside jedi (Python)
         if track.ident is None:
             dotted = track.path is not None and "." in track.path and not track.path.endswith(".")
@@ -128,6 +142,38 @@ class ArgumentRules:
             judged = {rest for rest in rests if given_of(track.ident + rest) is not None}
             only = {""} if track.ident_done else None
             banned += self._checked(prompt, generated, expected, scores, margin, banned, judged, only)
+        return banned
+
+    def _string(
+        self, opening: str, lex, expected: str | None, endings: dict[str, tuple[str, ...]], scores: np.ndarray, margin: float
+    ) -> list[int]:
+        """Tokens ending an argument that is one string literal (`opening`: its prefix and quote) where the parameter cannot take a string.
+
+        Closed (`"name"`): the tokens that end the argument right away; still
+        open: those that close it with its quote and then end the argument
+        (`")`, `abc",`), as the vocabulary merges them.
+        """
+        quote = opening[-1]
+        if lex.in_code:
+            by_end = {")": self._closers.with_rest(""), ",": self._commas.with_rest("")}
+            likely = [t for t, rest in self._enders.likely(scores, margin) if rest == ""]
+        elif lex.open_quote == quote:
+            closing = self._string_closers[quote]
+            by_end = {")": closing.with_rest(")"), ",": closing.with_rest(",")}
+            likely = [t for t, _ in closing.likely(scores, margin)]
+        else:
+            return []  # a triple-quoted string, or an escape just read: left free
+        if not likely:
+            return []  # no ending is likely: not worth judging
+        given = self._monitor.literal_type(self._answers.session, opening + quote)
+        if given is None:
+            return []
+        wanted_by_end = {end: (expected,) for end in by_end} if expected is not None else endings
+        banned: list[int] = []
+        for end, wanted in wanted_by_end.items():
+            if not any(self._monitor.fits_argument(self._answers.session, want, given) for want in wanted):
+                banned += by_end[end].tolist()
+                self.verdicts.append({"argument": opening + "..." + quote, "expected": " or ".join(wanted), "given": given, "by": "server"})
         return banned
 
     def _by_ending(self, endings: dict[str, tuple[str, ...]]) -> list[tuple[PatternTokens, tuple[str, ...]]]:

@@ -37,6 +37,9 @@ class ScanState(Protocol):
     @property
     def in_comment(self) -> bool: ...  # inside a comment
 
+    @property
+    def open_quote(self) -> str: ...  # the quote that would close the one-line string being written now, else ""
+
     def step(self, ch: str) -> "ScanState": ...  # the state after one more character
 
     def advance(self, text: str) -> "ScanState": ...  # the state after more text

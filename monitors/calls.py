@@ -15,6 +15,8 @@ from typing import NamedTuple
 
 from mgd.monitors.base import CODE, PREV_NAME, Document, ScanState, is_ident_char
 
+# Python's string prefixes (Java has none: there a name before `"` is a syntax error, and no string)
+_STRING_PREFIXES = frozenset({"r", "u", "f", "b", "br", "rb", "fr", "rf"})
 # `def f(` and `class C(` open no call (Python); Java declarations never reach here with this shape.
 _HEADER = re.compile(r"^\s*(?:async\s+)?(?:def|class)\s+\w+\s*$")
 
@@ -40,6 +42,12 @@ class Signature:
     types: tuple[str | None, ...] = ()
     # Overloaded or varargs callees (Java): each overload's parameter types (None: unknown) and whether its last is varargs.
     overloads: tuple[tuple[tuple[str | None, ...], bool], ...] = ()
+    # Python: (name, declared type) of each parameter that may be passed by keyword and has a type the rules read.
+    keyword_types: tuple[tuple[str, str], ...] = ()
+
+    def keyword_type(self, name: str) -> str | None:
+        """The declared type of the parameter passed as `name=...`; None if unknown."""
+        return next((known for keyword, known in self.keyword_types if keyword == name), None)
 
     def takes(self, count: int) -> bool:
         """True if a call may close with `count` positional arguments."""
@@ -83,6 +91,8 @@ class CallTrack(NamedTuple):
     content: bool = False  # the current argument has text
     ident: str | None = None  # the current argument so far is this one name (or number literal)
     ident_done: bool = False  # ... and whitespace has followed it
+    # the argument so far is one string literal (or several side by side): its opening, prefix and quote (`"`, `b'`)
+    string: str | None = None
     keyword: str | None = None  # the current argument is `keyword=...`
     path: str | None = None  # the current argument so far is this name or dotted name (`self._ref`), with no space
 
@@ -153,11 +163,12 @@ class CallTrack(NamedTuple):
             if self.ident is not None and not self.ident_done:
                 track = self._replace(ident=self.ident + ch)
                 return track, track._stray_name()
-            return self._replace(ident=None), self.keyword_only()
+            return self._replace(ident=None, string=None), self.keyword_only()
         if ch == "=" and self.ident is not None and not self.ident[0].isdigit() and self.keyword is None and following != "=":
             name = self.ident
             bad = (name not in self.sig.keyword and not self.sig.var_keyword) or name in self.filled()
-            return self._replace(keyword=name, ident=None), bad
+            # the value is read as an argument of its own: its name, dotted name or literal are followed
+            return self._replace(keyword=name, ident=None, content=False), bad
         if ch == "*" and not self.content:
             return None, False  # `*args` / `**kwargs` unpacked: counts unknown, stop judging
         if ch in ",)":
@@ -168,11 +179,21 @@ class CallTrack(NamedTuple):
             missing = self.sig.required - track.filled()
             return None, bad or bool(missing) or not self.sig.takes(track.given_positional)
         if ch in "([{":
-            return self._replace(depth=self.depth + 1, content=True, ident=None), self.keyword_only()
-        return self._replace(content=True, ident=None), self.keyword_only()
+            return self._replace(depth=self.depth + 1, content=True, ident=None, string=None), self.keyword_only()
+        if ch in "'\"":
+            return self._replace(content=True, ident=None, string=self._string_opened(ch)), self.keyword_only()
+        return self._replace(content=True, ident=None, string=None), self.keyword_only()
+
+    def _string_opened(self, quote: str) -> str | None:
+        """The argument's string opening once `quote` is read in code: the argument stays one string literal, or None."""
+        if not self.content:
+            return quote
+        if self.ident is not None and not self.ident_done and self.ident.lower() in _STRING_PREFIXES:
+            return self.ident + quote  # `b"`, `rf'`
+        return self.string  # `"a" "b"` is one literal; the third quote of `"""` is read here too
 
     def _end_argument(self) -> tuple["CallTrack", bool]:
-        fresh = dict(content=False, ident=None, ident_done=False, keyword=None)
+        fresh = dict(content=False, ident=None, ident_done=False, keyword=None, string=None)
         if self.keyword is not None:
             return self._replace(given_keywords=self.given_keywords | {self.keyword}, **fresh), False
         if not self.content:

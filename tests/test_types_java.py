@@ -234,6 +234,19 @@ def test_a_literal_of_the_wrong_type_may_not_end_an_argument(tokenizer, jdtls, p
     assert b")" in allowed_after(names_only, tokenizer, path, line, "3")
 
 
+def test_a_string_literal_is_a_string_where_it_ends(tokenizer, jdtls, path):
+    guided = MGDLogitsProcessor(tokenizer, jdtls, monitors_by_name("deref,args,types", "java"))
+    closed = allowed_after(guided, tokenizer, path, "        shelf.stackCrate(", '"crate"')
+    assert b")" not in closed and b");" not in closed and b"." in closed  # a String is no Crate
+    still_open = allowed_after(guided, tokenizer, path, "        shelf.stackCrate(", '"cra')
+    assert b'")' not in still_open and b'");' not in still_open and b'"' in still_open
+    # overloads: `tag(String, String)` goes on after a String, `tag(Crate)` takes none
+    tag = allowed_after(guided, tokenizer, path, "        labels.tag(", '"key"', head=OVERLOADS)
+    assert b"," in tag and b")" not in tag
+    assert b'",' in allowed_after(guided, tokenizer, path, "        labels.tag(", '"ke', head=OVERLOADS)
+    assert b")" in allowed_after(guided, tokenizer, path, "        labels.note(", '"text"', head=OVERLOADS)
+
+
 OVERLOADS = "package org.depot;\n\nimport java.util.Comparator;\n\nclass Use {\n    Comparator<Crate> order;\n\n    int f(Labels labels, Object message, String text) {\n"
 
 

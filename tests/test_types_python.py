@@ -203,6 +203,33 @@ def test_a_literal_argument_of_the_wrong_type_may_not_end(tokenizer, jedi, path)
     assert b"." in allowed_after(tokenizer, jedi, path, body, "stack(3", spec=ARGS)  # `3.` may go on
 
 
+def test_a_string_literal_argument_is_a_str_open_or_closed(tokenizer, jedi, path):
+    body = "def f(b: Bay):\n    b."
+    closed = allowed_after(tokenizer, jedi, path, body, 'stack("crate"', spec=ARGS)
+    assert b")" not in closed and b"," not in closed and b"." in closed  # `"crate".upper()` is not judged
+    still_open = allowed_after(tokenizer, jedi, path, body, 'stack("cra', spec=ARGS)
+    # the vocabulary closes a string and ends the argument in one token: those are judged too
+    assert b'")' not in still_open and b'",' not in still_open and b'"' in still_open and b"te" in still_open
+    assert b'\')' not in allowed_after(tokenizer, jedi, path, body, "stack('", spec=ARGS)
+    assert b")" in allowed_after(tokenizer, jedi, path, body, 'tag("crate"', spec=ARGS)
+    assert b'")' in allowed_after(tokenizer, jedi, path, body, 'tag("cra', spec=ARGS)
+    assert b")" in allowed_after(tokenizer, jedi, path, body, 'tag(f"{b}"', spec=ARGS)
+    assert b")" not in allowed_after(tokenizer, jedi, path, body, 'tag(b"crate"', spec=ARGS)  # bytes for a `str`
+    assert b")" in allowed_after(tokenizer, jedi, path, body, 'stack("crate"', spec="deref,args")
+
+
+def test_a_keyword_arguments_value_is_judged_by_its_parameter(tokenizer, jedi, path, monkeypatch):
+    monkeypatch.setenv("MGD_TYPE_CHECKER", "off")
+    body = "def f(b: Bay, crate: Crate, n: int):\n    b."
+    assert b")" not in allowed_after(tokenizer, jedi, path, body, 'tag("x", loud="yes"', spec=ARGS)
+    assert b")" in allowed_after(tokenizer, jedi, path, body, 'tag("x", loud=True', spec=ARGS)
+    assert b")" not in allowed_after(tokenizer, jedi, path, body, "tag(name=3", spec=ARGS)
+    assert b")" not in allowed_after(tokenizer, jedi, path, body, "stack(crate=n", spec=ARGS)  # a name, by jedi
+    assert b")" in allowed_after(tokenizer, jedi, path, body, "stack(crate=crate", spec=ARGS)
+    assert b")" in allowed_after(tokenizer, jedi, path, body, "resize((3, 3), weight=2", spec=ARGS)  # an int for a float
+    assert b")" not in allowed_after(tokenizer, jedi, path, body, "resize(size=2", spec=ARGS)
+
+
 def test_a_parameter_of_the_wrong_type_may_not_end_an_argument_until_narrowed(tokenizer, jedi, path, monkeypatch):
     monkeypatch.setenv("MGD_TYPE_CHECKER", "off")  # jedi's rule alone (with the checker: `tests/test_type_checker.py`)
     header = "def f(b: Bay, crate: Crate, n: int):\n    "

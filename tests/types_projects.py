@@ -115,6 +115,9 @@ class Bay:
 
     def label(self):
         return "bay"
+
+    def tag(self, name: str, *, loud: bool = False) -> None:
+        self.name = name.upper() if loud else name
 '''
 
 

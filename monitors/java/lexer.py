@@ -76,6 +76,13 @@ class JavaLexState(NamedTuple):
         """True inside a `//` or `/* */` comment."""
         return self.mode in (LINE_COMMENT, BLOCK_COMMENT)
 
+    @property
+    def open_quote(self) -> str:
+        """`"` where the next character could close the string being written ("" elsewhere: code, a character literal, a text block)."""
+        if (self.mode == STRING and not self.escaped) or (self.mode == OPENING and self.count == 1):
+            return '"'
+        return ""
+
     def advance(self, text: str) -> "JavaLexState":
         """Return the state after reading `text`."""
         state = self

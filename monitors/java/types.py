@@ -215,9 +215,11 @@ _VALUE_KINDS = frozenset({5, 6, 21})
 
 
 def literal_type(text: str) -> str | None:
-    """`int` for `32`, `long` for `32L`, `boolean` for `true`/`false`; None for any other text (hex, octal and floats are not read)."""
+    """`int` for `32`, `long` for `32L`, `boolean` for `true`/`false`, `String` for `"a"`; None for any other text (hex, octal, floats, characters)."""
     if re.fullmatch(r"0|[1-9]\d*", text):
         return "int"
+    if re.fullmatch(r'".*"', text, re.S):
+        return "String"
     if re.fullmatch(r"(?:0|[1-9]\d*)[lL]", text):
         return "long"
     return BOOLEAN if text in ("true", "false") else None

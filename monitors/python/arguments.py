@@ -72,6 +72,7 @@ def parse_signature(label: str) -> Signature | None:
     keyword: set[str] = set()
     required: set[str] = set()
     var_positional = var_keyword = keyword_only = False
+    declared: dict[str, str | None] = {}
     for part in split_top_level(label[open_at + 1 : close_at]):
         if part == "/":
             keyword.difference_update(positional)
@@ -90,13 +91,16 @@ def parse_signature(label: str) -> Signature | None:
             return None
         name = match.group(0)
         keyword.add(name)
+        declared[name] = parameter_type(part)
         if not keyword_only:
             positional.append(name)
-            types.append(parameter_type(part))
+            types.append(declared[name])
         if re.search(r"(?<![=!<>])=(?!=)", part) is None:
             required.add(name)
+    keyword_types = tuple((name, known) for name, known in declared.items() if name in keyword and known is not None)
     return Signature(
-        tuple(positional), frozenset(keyword), frozenset(required), var_positional, var_keyword, types=tuple(types)
+        tuple(positional), frozenset(keyword), frozenset(required), var_positional, var_keyword,
+        types=tuple(types), keyword_types=keyword_types,
     )
 
 

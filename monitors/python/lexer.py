@@ -59,6 +59,13 @@ class LexState(NamedTuple):
         """True inside a `#` comment."""
         return self.mode == COMMENT
 
+    @property
+    def open_quote(self) -> str:
+        """The quote that would close the one-line string being written, if the next character could ("" elsewhere, and in a triple-quoted one)."""
+        if (self.mode == STRING and not self.escaped) or (self.mode == OPENING and self.count == 1):
+            return self.quote
+        return ""
+
     def advance(self, text: str) -> "LexState":
         """Return the state after reading `text`."""
         state = self

@@ -423,9 +423,13 @@ _MAX_NAME_RESOLVES = 6
 
 
 def literal_type(text: str) -> str | None:
-    """`int` for a decimal literal (`32`, `1_000`), `bool` for `True`/`False`; None for any other text."""
+    """`int` for a decimal literal (`32`, `1_000`), `bool` for `True`/`False`, `str` or `bytes` for a string (`"a"`, `f'{x}'`, `b""`); None for any other text."""
     if re.fullmatch(r"(?:0|[1-9](?:_?\d)*)", text):
         return "int"
+    string = re.fullmatch(r"(?P<prefix>[A-Za-z]{0,2})(?P<quote>['\"]).*(?P=quote)", text, re.S)
+    if string:
+        prefix = string.group("prefix").lower()
+        return "bytes" if prefix in ("b", "br", "rb") else "str" if prefix in ("", "r", "u", "f", "fr", "rf") else None
     return "bool" if text in ("True", "False") else None
 
 
