@@ -74,6 +74,7 @@ class Answers:
         self._name_types: dict[tuple[int, str], dict[str, str] | None] = {}
         self._optional: dict[tuple[int, str], bool | None] = {}
         self._checked: dict[tuple[int, str], str | None] = {}
+        self._returns: dict[tuple[int, str, int], bool] = {}
         self._open_in_prompt: dict[int, tuple] = {}
         self._unanswered: set[tuple] = set()  # keys of `_names` / `_signatures` the server did not answer
         self._warned_late = False
@@ -226,6 +227,15 @@ class Answers:
         """True if `monitor` says `self.name` ending `generated` may be None here: no `.` may follow it (`monitor.optional_member`; cached, kept)."""
         found = self._fact(self._optional, "may be None", prompt, generated, lambda s, d: monitor.optional_member(s, d, generated), monitor)
         return bool(found)
+
+    def returns_a_value(self, prompt: int, generated: str, monitor: Monitor) -> bool:
+        """True if `monitor` says the function around the last line of `generated` must return a value (`monitor.returns_a_value`; text only, cached per line)."""
+        head = generated[: generated.rfind("\n") + 1]
+        line = generated[len(head) :]
+        key = (prompt, head, len(line) - len(line.lstrip()))  # the answer holds for the whole line: its text and indent
+        if key not in self._returns:
+            self._returns[key] = monitor.returns_a_value(self.session, self._prompts.document(prompt), generated)
+        return self._returns[key]
 
     def checked_type(self, prompt: int, generated: str, monitor: Monitor) -> str | None:
         """The type checker's type of the name `generated` ends with (`monitor.checked_type`; cached, kept)."""

@@ -17,7 +17,8 @@ Each step, for every row (batch * beams * return sequences):
    value goes, ban what would end the expression (`ChainRules`); with
    `types`, ban what would end a call's argument after a plain name or a
    literal whose type the parameter cannot take (`ArgumentRules`); with `types` in
-   Python, ban a `.` after a `self.name` that may be None there (`NoneRules`).
+   Python, ban a `.` after a `self.name` that may be None there (`NoneRules`),
+   and the end of a bare `return` where a value is declared (`ReturnRules`).
 
 Server queries run off the critical path: once a row is advised, the guide
 reads the row's most probable allowed token into its state (as the next step
@@ -62,6 +63,7 @@ from mgd.decoding.call_rules import CallRules
 from mgd.decoding.warm_up import wait_for_warm_ups, warm_up_in_background
 from mgd.decoding.argument_rules import ArgumentRules
 from mgd.decoding.none_rules import NoneRules
+from mgd.decoding.return_rules import ReturnRules
 from mgd.decoding.chain_rules import chain_rules_for
 from mgd.decoding.member_rules import MemberRules
 from mgd.decoding.merges import MergeRules
@@ -124,6 +126,8 @@ class Guide:
         self._arguments = ArgumentRules(self.index.token_bytes, self.answers, judge) if follows else None
         # `self.x.` where `x` may be None: Python, with `types`
         self._nones = NoneRules(self.index.token_bytes, self.answers, judge) if judge is not None and self.language == "python" else None
+        # a bare `return` where the function is declared to return a value: Python, with `types`
+        self._returns = ReturnRules(self.index.token_bytes, self.answers, judge) if self._nones is not None else None
         self._reader = TokenReader(self.index.token_bytes, self._merges, self._calls, self._chains)
         # set for soundness checks: `explained` then says, for the last row advised, which rule removed which ids
         self.explain = False
@@ -291,6 +295,8 @@ class Guide:
             parts["arguments"] = self._arguments.bans(prompt, gen, state, row_scores, self.merge_margin)
         if self._nones is not None:
             parts["nones"] = self._nones.bans(prompt, gen, state, row_scores, self.merge_margin)
+        if self._returns is not None:
+            parts["returns"] = self._returns.bans(prompt, gen, state)
         if self.explain:
             self.explained = dict(parts, argument_verdicts=self._arguments.verdicts if self._arguments else [])
         bans = [t for rule, ids in parts.items() if rule != "names" for t in ids]

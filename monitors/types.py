@@ -160,6 +160,15 @@ class TypesMonitor(Monitor):
         optional_member = getattr(language_rules(getattr(session, "language", "python")), "optional_member", None)
         return None if optional_member is None else optional_member(session, document, document.prefix + generated)
 
+    def returns_a_value(self, session, document: Document, generated: str) -> bool:
+        """True if the function around the line that `generated` ends is declared to return a class that is surely never None.
+
+        Python only (`mgd.decoding.return_rules`): read from the text and the project's classes, no query.
+        """
+        rules = language_rules(getattr(session, "language", "python"))
+        returns_a_value = getattr(rules, "returns_a_value", None)
+        return returns_a_value is not None and returns_a_value(document.prefix + generated, getattr(session, "root", None))
+
     def checked_type(self, session, document: Document, generated: str) -> str | None:
         """The type checker's type of the name or dotted name that `generated` ends with, as it prints it (None: no answer).
 

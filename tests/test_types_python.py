@@ -257,3 +257,24 @@ def test_an_explaining_guide_says_which_rule_banned_a_token_and_why(tokenizer, j
     off.add_prompt(prompt, Document(path, HEAD + body, "\n"))
     off(torch.tensor([prompt]), torch.zeros(1, len(tokenizer)))
     assert off.guide.explained == {}  # explaining is off unless asked for
+
+
+def test_a_bare_return_may_not_end_where_a_value_is_declared(tokenizer, jedi, path):
+    # fastapi-mcp: a handler annotated `-> Response` ended with a bare `return`
+    def ends(text: str, written: str = "") -> bool:
+        allowed = allowed_after(tokenizer, jedi, path, text, written, spec="deref,types")
+        return b"\n" in allowed and b";" in allowed
+
+    assert not ends("def f(b: Bay) -> Crate:\n    if b:\n        return")
+    assert not ends("def f(b: Bay) -> int:\n    return", " None")
+    assert not ends("def f(b: Bay) -> list[int]:\n    return")
+    assert not ends('def f(b: Bay) -> "Crate":\n    return')
+    assert b" b" in allowed_after(tokenizer, jedi, path, "def f(b: Bay) -> Crate:\n    return", spec="deref,types")
+    assert ends("def f(b: Bay) -> Optional[Crate]:\n    return")
+    assert ends("def f(b: Bay) -> Crate | None:\n    return")
+    assert ends("def f(b: Bay) -> Iterator[Crate]:\n    yield b.first()\n    return")  # a generator
+    assert ends("def f(b: Bay) -> T:\n    return")  # a type variable may be None
+    assert ends("def f(b: Bay) -> MaybeCrate:\n    return")  # a plain name may alias an Optional
+    assert ends("def f(b: Bay):\n    return")
+    assert ends("def f(b: Bay) -> Crate:\n    def g() -> None:\n        return")  # the innermost function's
+    assert b"\n" in allowed_after(tokenizer, jedi, path, "def f(b: Bay) -> Crate:\n    return", spec="deref")

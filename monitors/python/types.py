@@ -109,6 +109,41 @@ def _return_annotation(before_line: str, indent: int) -> str | None:
     return None
 
 
+# a generator (or async generator) may end with a bare `return` whatever it yields
+_GENERATORS = frozenset({"Iterator", "Iterable", "Generator", "AsyncIterator", "AsyncIterable", "AsyncGenerator"})
+_ANNOTATION_ORIGIN = re.compile(r"(?:[A-Za-z_]\w*\.)*(?P<name>[A-Za-z_]\w*)(?:\[.*\])?", re.S)
+
+
+def returns_a_value(text: str, root: str | None) -> bool:
+    """True if the innermost function around the line that ends `text` is annotated to return a class that is surely never None.
+
+    Sure means a builtin (`int`, `list[str]`), a class the project declares
+    or a closed standard-library class: a plain name may be an alias of an
+    `Optional` (`MaybeStr = Optional[str]`), and a type variable may be
+    None, so those are not. Generators may return bare.
+    """
+    line_start = text.rfind("\n") + 1
+    line = text[line_start:]
+    annotation = _return_annotation(text[:line_start], len(line) - len(line.lstrip()))
+    if annotation is None:
+        return False
+    annotation = annotation.strip()
+    if len(annotation) > 1 and annotation[0] == annotation[-1] and annotation[0] in "'\"":
+        annotation = annotation[1:-1].strip()  # a forward reference (`-> "Response"`)
+    origin = _ANNOTATION_ORIGIN.fullmatch(annotation)
+    if origin is None or _OPEN_ANNOTATION.search(annotation):
+        return False
+    name = origin.group("name")
+    if name in _GENERATORS:
+        return False
+    if name in BUILTINS:
+        return True
+    declared = bases(root)
+    if declared.declares(name):
+        return not declared.ambiguous(name) and "Protocol" not in declared.parents(name)
+    return closed_stdlib_class(name)
+
+
 def _inside_brackets(text: str, start: int) -> bool:
     """True if the receiver at `start` is inside an open bracket (a line break does not end the expression there).
 
