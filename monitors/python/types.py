@@ -139,8 +139,8 @@ def returns_a_value(text: str, root: str | None) -> bool:
     if name in BUILTINS:
         return True
     declared = bases(root)
-    if declared.declares(name):
-        return not declared.ambiguous(name) and "Protocol" not in declared.parents(name)
+    if declared.declares(name):  # declared once: `declares` leaves out the ambiguous names
+        return "Protocol" not in declared.parents(name)
     return closed_stdlib_class(name)
 
 
