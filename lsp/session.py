@@ -226,6 +226,7 @@ class LanguageServerSession:
         self._abandoned: list = []  # coroutines whose wait timed out before the loop started them (closed at `close`)
         self._thread.start()
         self._lock = threading.Lock()
+        self._closing = False  # set by `close`: a query failing then is no reason to restart the server
 
     # -- lifecycle ---------------------------------------------------------
 
@@ -256,16 +257,24 @@ class LanguageServerSession:
         """Stop the server (killing it if it will not stop) and the loop thread."""
         if self._loop.is_closed():
             return
-        if self.type_checker is not None:
-            self.type_checker.close()
-        self._run_quietly(self._stop(), 10.0)
-        self.available = False
-        self._run_quietly(_cancel_leftovers(), 3.0)
-        self._loop.call_soon_threadsafe(self._loop.stop)
-        self._thread.join(timeout=5.0)
-        if not self._thread.is_alive():
-            self._loop.close()
-            self._close_abandoned()
+        self._closing = True
+        # a query on another thread (a prefetch) ends within its own bound: stopping the server under it would
+        # make it restart one on a loop about to close
+        held = self._lock.acquire(timeout=self.request_timeout + 2.0)
+        try:
+            if self.type_checker is not None:
+                self.type_checker.close()
+            self._run_quietly(self._stop(), 10.0)
+            self.available = False
+            self._run_quietly(_cancel_leftovers(), 3.0)
+            self._loop.call_soon_threadsafe(self._loop.stop)
+            self._thread.join(timeout=5.0)
+            if not self._thread.is_alive():
+                self._loop.close()
+                self._close_abandoned()
+        finally:
+            if held:
+                self._lock.release()
 
     def _close_abandoned(self) -> None:
         """Close the timed-out coroutines the loop never started: collected unstarted, each would warn "never awaited"."""
@@ -429,6 +438,13 @@ class LanguageServerSession:
 
     def _run(self, coro, timeout: float):
         bounded = asyncio.wait_for(coro, timeout)
+        if not self._thread.is_alive() and self._closing and not self._loop.is_closed() and not self._loop.is_running():
+            # closing after the loop's thread stopped (a close whose join timed out): the loop runs here, so the
+            # server is still stopped and its pipes closed before the loop is
+            try:
+                return self._loop.run_until_complete(bounded)
+            except asyncio.CancelledError as err:  # `_cancel_leftovers` cancels the task that runs it too
+                raise RuntimeError("cancelled while closing") from err
         try:
             if not self._thread.is_alive():
                 # the loop has stopped (a close whose join timed out): what is scheduled on it would never run
@@ -456,6 +472,9 @@ class LanguageServerSession:
 
     def _recover(self) -> bool:
         """Restart the server if the budget allows; False if the session is now unavailable."""
+        if self._closing:
+            self.available = False
+            return False  # closing: the server was stopped on purpose
         self._run_quietly(self._stop(graceful=False), 8.0)
         if self.restarts >= self.max_restarts:
             self.available = False

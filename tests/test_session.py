@@ -323,3 +323,29 @@ def test_a_wait_that_timed_out_before_the_loop_started_it_leaves_no_coroutine(bo
     finally:
         if _alive(pid):
             os.kill(pid, signal.SIGKILL)
+
+
+def test_a_query_failing_while_the_session_closes_restarts_no_server(bookshop, caplog):
+    import threading
+
+    session = LanguageServerSession(bookshop, request_timeout=3, max_restarts=1)
+    session.start()
+    path = str(bookshop / "bookshop" / "report.py")
+    assert session.completions(path, "'a'.", 4)
+    # a prefetch's query holds the session when it is closed: close waits for it (boundedly), and a query
+    # that fails because the server is gone does not start another on the loop being closed
+    answers: list = []
+    with session._lock:
+        closer = threading.Thread(target=session.close)
+        closer.start()
+        time.sleep(0.5)
+        assert closer.is_alive(), "close waits for the query in flight"
+        asker = threading.Thread(target=lambda: answers.append(session._ask_locked("completion", path, "'a'.", 4)))
+    with caplog.at_level(logging.WARNING, logger="mgd"):
+        closer.join(15.0)
+        asker.start()
+        asker.join(15.0)
+        assert session._recover() is False
+    assert not closer.is_alive() and not asker.is_alive()
+    assert answers == [None] and session.restarts == 0
+    assert not [r for r in caplog.records if "restart" in r.getMessage()]
