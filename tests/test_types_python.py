@@ -275,6 +275,8 @@ def test_a_bare_return_may_not_end_where_a_value_is_declared(tokenizer, jedi, pa
     assert ends("def f(b: Bay) -> Iterator[Crate]:\n    yield b.first()\n    return")  # a generator
     assert ends("def f(b: Bay) -> T:\n    return")  # a type variable may be None
     assert ends("def f(b: Bay) -> MaybeCrate:\n    return")  # a plain name may alias an Optional
+    assert not ends("def f(b: Bay) -> Fraction:\n    return")  # a closed standard-library class
+    assert ends("def f(b: Bay) -> Decimal:\n    return")  # the project declares it twice, once a protocol
     assert ends("def f(b: Bay):\n    return")
     assert ends("def f(b: Bay) -> Crate:\n    def g() -> None:\n        return")  # the innermost function's
     assert b"\n" in allowed_after(tokenizer, jedi, path, "def f(b: Bay) -> Crate:\n    return", spec="deref")

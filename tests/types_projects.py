@@ -139,4 +139,7 @@ def python_depot(tmp_path_factory) -> pathlib.Path:
     (root / "depot").mkdir(parents=True)
     (root / "depot" / "__init__.py").write_text("")
     (root / "depot" / "bay.py").write_text(BAY)
+    # a name the project declares twice, once as a protocol, that the standard library declares too
+    (root / "depot" / "ledger.py").write_text("from typing import Protocol\n\n\nclass Decimal(Protocol):\n    def __float__(self) -> float: ...\n")
+    (root / "depot" / "money.py").write_text("class Decimal:\n    pass\n")
     return root

@@ -141,7 +141,8 @@ def returns_a_value(text: str, root: str | None) -> bool:
     declared = bases(root)
     if declared.declares(name):  # declared once: `declares` leaves out the ambiguous names
         return "Protocol" not in declared.parents(name)
-    return closed_stdlib_class(name)
+    # a name the project declares more than once may be any of them (a protocol), whatever the library has
+    return not declared.ambiguous(name) and closed_stdlib_class(name)
 
 
 def _inside_brackets(text: str, start: int) -> bool:
