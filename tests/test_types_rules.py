@@ -276,6 +276,8 @@ def test_literals_and_parameter_annotations():
     assert python.argument_type("tuple[int, int]") == "tuple" and python.argument_type("List[str]") == "list"
     assert python.argument_type("Crate") == "Crate" and python.argument_type("depot.bay.Crate") == "Crate"
     assert python.argument_type('"Agent"') == "Agent" and python.argument_type("'mcp.ClientSession'") == "ClientSession"
+    # `typing.Text` is `str`; a bare `Text` may be it (imported) or a project's class: unknown
+    assert python.argument_type("typing.Text") == "str" and python.argument_type("Text") is None
     for open_type in ("Optional[int]", "int | None", "Any", "Sequence[int]", "T", "Callable[[int], None]", "'Crate | None'"):
         assert python.argument_type(open_type) is None, open_type
 

@@ -224,7 +224,9 @@ def _known(annotation: str) -> str | None:
         return "None" if annotation == "None" else None
     if not _SIMPLE.match(annotation):
         return None
-    name = annotation.rsplit(".", 1)[-1]
+    head, _, name = annotation.rpartition(".")
+    if name == "Text":  # `typing.Text` is `str`; a bare `Text` may be it or a class of that name
+        return "str" if head in ("typing", "typing_extensions", "t") else None
     return None if name in ("Any", "object", "Self") or re.fullmatch(r"[A-Z]\d?|_\w+", name) else name
 
 
