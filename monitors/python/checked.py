@@ -19,6 +19,7 @@ __all__ = ["checked_type", "parts", "cannot_pass", "may_be_none"]
 
 # what the checker prints for what it does not know, or for what is not one class
 _UNKNOWN = re.compile(r"Unknown|Never|NoReturn|\bAny\b|@|->|\(|\.\.\.|^Self$|^type\[Self")
+_NO_CLASS_ORIGINS = frozenset({"Literal", "Callable", "Union", "Optional", "Annotated", "TypeGuard", "TypeIs", "Unpack"})
 _GENERIC = re.compile(r"(?P<origin>[A-Za-z_]\w*)\[.*\]", re.S)
 _NAME = re.compile(r"[A-Za-z_]\w*")
 
@@ -41,6 +42,10 @@ def parts(printed: str) -> list[str | None]:
 
 def _class_of(part: str) -> str | None:
     part = part.strip().rstrip("*")  # `int*`: an inferred type, the same class
+    generic = _GENERIC.fullmatch(part)
+    if generic and generic.group("origin") not in _NO_CLASS_ORIGINS:
+        # `list[dict[str, Any] | None]` is a list whatever its items are (`Literal[...]` is read below)
+        return generic.group("origin")
     if not part or _UNKNOWN.search(part):
         return None
     if part == "None":
@@ -58,9 +63,6 @@ def _class_of(part: str) -> str | None:
         return "int" if re.fullmatch(r"-?\d+", value) else None  # an enum member: its class is not printed
     if part == "LiteralString":
         return "str"
-    generic = _GENERIC.fullmatch(part)
-    if generic:
-        return generic.group("origin")
     return part if _NAME.fullmatch(part) else None
 
 

@@ -16,7 +16,7 @@ import sysconfig
 
 from mgd.monitors.types import DeclaredTypes
 
-__all__ = ["closed_stdlib_class"]
+__all__ = ["closed_stdlib_class", "stdlib_supertypes"]
 
 
 def _stubs_folder() -> str | None:
@@ -47,3 +47,9 @@ def closed_stdlib_class(name: str) -> bool:
     """True if `name` is one standard-library class (declared once in the stubs) with no `Any` among its bases, however far up."""
     stdlib = _stdlib()
     return stdlib is not None and stdlib.declares(name) and "Any" not in stdlib.supertypes(name)
+
+
+def stdlib_supertypes(name: str) -> frozenset[str]:
+    """The classes a closed standard-library class (`closed_stdlib_class`) derives from, however far up (empty for any other name)."""
+    stdlib = _stdlib()
+    return stdlib.supertypes(name) if stdlib is not None and closed_stdlib_class(name) else frozenset()

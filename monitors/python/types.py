@@ -34,13 +34,15 @@ import re
 from mgd.monitors.dereference import closing_bracket, opening_bracket
 from mgd.monitors.python.arguments import parameter_type, split_top_level
 from mgd.monitors.python.checked import checked_type, may_be_none, parts
-from mgd.monitors.python.stdlib_types import closed_stdlib_class
+from mgd.monitors.python.stdlib_types import closed_stdlib_class, stdlib_supertypes
 from mgd.monitors.types import DeclaredTypes, Expectation, judged, receiver_start
 
 MAX_RESOLVES = 24
 _BUILTIN_TYPES: dict[tuple, dict[str, list[str | None]]] = {}
 _METHOD = 3
 BUILTINS = frozenset({"int", "float", "complex", "bool", "str", "bytes", "list", "dict", "tuple", "set", "frozenset"})
+# builtins no other class is promoted to (`bytes` may take a `bytearray` where promotions are on)
+_NOMINAL_BUILTINS = frozenset({"int", "str", "list", "dict", "tuple", "set", "frozenset", "bool"})
 _TOWER = {"bool": {"int", "float", "complex"}, "int": {"float", "complex"}, "float": {"complex"}}
 _OPEN_ANNOTATION = re.compile(r"\b(?:Optional|None|Any|object|Union)\b|\|")
 _SIMPLE = re.compile(r"^[A-Za-z_][\w]*(?:\.[A-Za-z_]\w*)*$")
@@ -250,6 +252,9 @@ def fits(expected: str, member: str, bases: DeclaredTypes) -> bool | None:
         return None if bases.leaves_project(member) else False
     if bases.declares(expected) and not bases.ambiguous(member) and closed_stdlib_class(member):
         return False  # no standard-library class inherits from a project class
+    if expected in _NOMINAL_BUILTINS and not bases.ambiguous(member) and not bases.declares(member) and closed_stdlib_class(member):
+        # a closed standard-library class is a builtin only by its bases (`CoroutineType` is no `str`)
+        return expected in stdlib_supertypes(member)
     return None
 
 
