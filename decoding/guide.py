@@ -60,7 +60,7 @@ import numpy as np
 
 from mgd.decoding.answers import Answers
 from mgd.decoding.call_rules import CallRules
-from mgd.decoding.warm_up import wait_for_warm_ups, warm_up_in_background
+from mgd.decoding.warm_up import prepare_checker_in_background, wait_for_warm_ups, warm_up_in_background
 from mgd.decoding.argument_rules import ArgumentRules
 from mgd.decoding.none_rules import NoneRules
 from mgd.decoding.return_rules import ReturnRules
@@ -140,6 +140,8 @@ class Guide:
         self.reset()
         if self.answers.prefetching:  # what a monitor asks once per server, asked before a step needs it
             warm_up_in_background(self.session, self.monitors, document)
+            if self._returns is not None:  # the rules that ask the type checker (Python, `types`): its first check of the file
+                prepare_checker_in_background(self.session, document)
 
     def clear_prompts(self) -> None:
         """Forget every registered prompt (before registering the next batch's)."""

@@ -10,6 +10,11 @@ prefetch does, after any step waiting for an answer, so no step is held
 behind more than one request of the sweep. Until the sweep is done the
 monitor leaves `new ` unconstrained rather than sweep again in the step.
 
+The type checker beside jedi (`types`, Python) is asked per file, and a
+file's first check resolves its imports, seconds to tens of seconds: each
+new document's file is given to it in the background
+(`prepare_checker_in_background`) when the guide meets the document.
+
 A guide that asks nothing ahead (`prefetch=False`, or `MGD_PREFETCH=off`
 when it was given no choice) starts no warm-up; the guide decides, so one
 made with `prefetch=True` warms up whatever the environment says.
@@ -87,3 +92,21 @@ def _warm(session, monitors: list, document: Document) -> None:
             log.warning("mgd: warming up %s in the background failed (%s)", monitor.name, err)
             continue
         log.info("mgd: %s warmed up in the background in %.1f s", monitor.name, time.perf_counter() - started)
+
+
+def prepare_checker_in_background(session, document: Document) -> threading.Thread:
+    """Start the type checker's first check of `document`'s file (with the document's text) on a daemon thread; the thread."""
+
+    def prepare() -> None:
+        from mgd.lsp.checker import checker_for
+
+        try:
+            checker = checker_for(session)
+            if checker is not None:
+                checker.prepare(document.path, document.prefix + "\n" + document.suffix)
+        except Exception as err:  # noqa: BLE001 - an optimisation: the steps ask again, bounded
+            log.warning("mgd: preparing the type checker in the background failed (%s)", err)
+
+    thread = threading.Thread(target=prepare, name="mgd-checker-warm-up", daemon=True)
+    thread.start()
+    return thread

@@ -47,6 +47,9 @@ _VALUE_HOVER = re.compile(r"^\((?:variable|parameter|property|constant|function|
 _FUNCTION_HOVER = re.compile(r"^\((?:function|method)\) (?:async )?def ")
 
 
+_making = threading.Lock()
+
+
 def find_checker() -> str | None:
     """Path of basedpyright-langserver: beside this Python, else on PATH."""
     beside = os.path.join(sysconfig.get_path("scripts"), "basedpyright-langserver")
@@ -63,8 +66,11 @@ def checker_for(session) -> TypeChecker | None:
         return None
     checker = getattr(session, "type_checker", None)
     if checker is None:
-        checker = TypeChecker(session.root, python=session.environment, extra_paths=session.extra_paths)
-        session.type_checker = checker  # closed with the session
+        with _making:  # a warm-up thread and a step may ask at once: one checker per session
+            checker = getattr(session, "type_checker", None)
+            if checker is None:
+                checker = TypeChecker(session.root, python=session.environment, extra_paths=session.extra_paths)
+                session.type_checker = checker  # closed with the session
     return None if checker.given_up else checker
 
 
@@ -101,6 +107,31 @@ class TypeChecker:
         self._checked: set[str] = set()  # uris the server has answered for: its first check is done
         self._lock = threading.Lock()
         self._stop = threading.Event()
+
+    def prepare(self, path: str | os.PathLike, text: str) -> None:
+        """Have the server check `text` as the file `path` now, answering nothing, so a first question on that file is quick.
+
+        A file's first check resolves its imports (35 s for genai-prices'
+        `data_snapshot.py` under load): begun before decoding needs it, it
+        runs while the model reads its prompt. Returns once the request is
+        sent (starting the server first, up to `start_timeout`): call it off
+        the decoding thread.
+        """
+        with self._lock:
+            if self.given_up or not self._started():
+                return
+            uri = pathlib.Path(path).resolve().as_uri()
+            if uri in self._checked or (self._in_flight is not None and not self._in_flight.done()):
+                return
+            try:
+                self._sync(path, text)
+                self.requests += 1
+                _, future = self._client.request_async("textDocument/diagnostic", {"textDocument": {"uri": uri}})
+            except Exception as err:  # noqa: BLE001 - a dead server is found by the next question
+                self._failed(f"checking {uri} failed: {err!r}")
+                return
+            future.add_done_callback(lambda done: self._checked.add(uri) if not done.cancelled() and not done.exception() else None)
+            self._in_flight = future
 
     def type_at(self, path: str | os.PathLike, text: str, offset: int) -> str | None:
         """The checker's type of the name whose last character is `text[offset - 1]`, as it prints it (None: no answer).
@@ -191,7 +222,11 @@ class TypeChecker:
             client.notifications = collections.deque(maxlen=8)  # diagnostics after every edit: not read, not kept
             # the server asks for its settings (`_answer`) only from a client that says it can answer
             client.initialize(
-                self.root, capabilities={"workspace": {"configuration": True}, "textDocument": {"hover": {}, "signatureHelp": {}}}
+                self.root,
+                capabilities={
+                    "workspace": {"configuration": True},
+                    "textDocument": {"hover": {}, "signatureHelp": {}, "diagnostic": {}},
+                },
             )
         except Exception as err:  # noqa: BLE001 - reported by the waiting caller
             if client is not None:

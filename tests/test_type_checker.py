@@ -198,3 +198,24 @@ def test_a_callee_jedi_reads_wrongly_gets_the_checkers_signature(tokenizer, jedi
     # with `types`, the checker's `(message: str)`: no second argument (pydantic-graph's `EndMarker(value, stack)`)
     assert b"3" not in allowed_after(tokenizer, jedi, path, FAULT + "raise Fault('x', ", spec=ARGS)
     assert b")" in allowed_after(tokenizer, jedi, path, FAULT + "raise Fault('x'", spec=ARGS)
+
+
+@pytest.mark.parametrize("spec, prepared", [("deref,types", True), ("deref", False)])
+def test_a_new_documents_file_is_checked_before_a_step_asks(tokenizer, jedi, path, spec, prepared, monkeypatch):
+    import pathlib
+
+    from mgd.decoding.processor import MGDLogitsProcessor
+    from mgd.monitors import monitors_by_name
+
+    monkeypatch.setenv("MGD_PREFETCH", "on")
+    checker = checker_for(jedi)
+    fresh = pathlib.Path(path).with_name(f"fresh_{spec.replace(',', '_')}.py")
+    uri = fresh.resolve().as_uri()
+    text = HEAD + "def f(b: Bay) -> int:\n    return b."
+    processor = MGDLogitsProcessor(tokenizer, jedi, monitors_by_name(spec))
+    assert processor.guide.answers.prefetching
+    processor.add_prompt(tokenizer(text, add_special_tokens=False)["input_ids"], Document(str(fresh), text, "\n"))
+    deadline = time.monotonic() + (30 if prepared else 3)
+    while uri not in checker._checked and time.monotonic() < deadline:
+        time.sleep(0.1)
+    assert (uri in checker._checked) is prepared  # `types` asks the checker: its first check starts at once
