@@ -14,9 +14,8 @@ from dataclasses import dataclass
 from typing import NamedTuple
 
 from mgd.monitors.base import CODE, PREV_NAME, Document, ScanState, is_ident_char
+from mgd.monitors.python.lexer import STRING_PREFIXES  # Java has none: a name before `"` is a syntax error there
 
-# Python's string prefixes (Java has none: there a name before `"` is a syntax error, and no string)
-_STRING_PREFIXES = frozenset({"r", "u", "f", "b", "br", "rb", "fr", "rf"})
 # `def f(` and `class C(` open no call (Python); Java declarations never reach here with this shape.
 _HEADER = re.compile(r"^\s*(?:async\s+)?(?:def|class)\s+\w+\s*$")
 
@@ -188,7 +187,7 @@ class CallTrack(NamedTuple):
         """The argument's string opening once `quote` is read in code: the argument stays one string literal, or None."""
         if not self.content:
             return quote
-        if self.ident is not None and not self.ident_done and self.ident.lower() in _STRING_PREFIXES:
+        if self.ident is not None and not self.ident_done and self.ident.lower() in STRING_PREFIXES:
             return self.ident + quote  # `b"`, `rf'`
         return self.string  # `"a" "b"` is one literal; the third quote of `"""` is read here too
 

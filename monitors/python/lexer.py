@@ -16,6 +16,9 @@ CODE, COMMENT, STRING, TRIPLE, OPENING = range(5)  # CODE is base.CODE (0)
 
 _CLOSERS = frozenset(")]}")
 
+# a string literal's prefixes (case aside) and the class of the literal each makes
+STRING_PREFIXES = {"": "str", "r": "str", "u": "str", "f": "str", "fr": "str", "rf": "str", "b": "bytes", "br": "bytes", "rb": "bytes"}
+
 # Hard keywords cannot be receivers (`def.`, `return.`); None/True/False can.
 HARD_KEYWORDS = frozenset(keyword.kwlist) - {"None", "True", "False"}
 _KEYWORD_PREFIXES = frozenset(k[:i] for k in HARD_KEYWORDS for i in range(1, len(k) + 1))

@@ -34,6 +34,7 @@ import re
 from mgd.monitors.dereference import closing_bracket, opening_bracket
 from mgd.monitors.python.arguments import parameter_type, split_top_level
 from mgd.monitors.python.checked import checked_type, may_be_none, parts
+from mgd.monitors.python.lexer import STRING_PREFIXES
 from mgd.monitors.python.stdlib_types import closed_stdlib_class, stdlib_supertypes
 from mgd.monitors.types import DeclaredTypes, Expectation, judged, receiver_start
 
@@ -471,8 +472,7 @@ def literal_type(text: str) -> str | None:
         return "int"
     string = re.fullmatch(r"(?P<prefix>[A-Za-z]{0,2})(?P<quote>['\"]).*(?P=quote)", text, re.S)
     if string:
-        prefix = string.group("prefix").lower()
-        return "bytes" if prefix in ("b", "br", "rb") else "str" if prefix in ("", "r", "u", "f", "fr", "rf") else None
+        return STRING_PREFIXES.get(string.group("prefix").lower())
     return "bool" if text in ("True", "False") else None
 
 
