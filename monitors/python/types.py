@@ -43,7 +43,7 @@ _BUILTIN_TYPES: dict[tuple, dict[str, list[str | None]]] = {}
 _METHOD = 3
 BUILTINS = frozenset({"int", "float", "complex", "bool", "str", "bytes", "list", "dict", "tuple", "set", "frozenset"})
 # builtins no other class is promoted to (`bytes` may take a `bytearray` where promotions are on)
-_NOMINAL_BUILTINS = frozenset({"int", "str", "list", "dict", "tuple", "set", "frozenset", "bool"})
+_NOMINAL_BUILTINS = BUILTINS - {"float", "complex", "bytes"}
 _TOWER = {"bool": {"int", "float", "complex"}, "int": {"float", "complex"}, "float": {"complex"}}
 _OPEN_ANNOTATION = re.compile(r"\b(?:Optional|None|Any|object|Union)\b|\|")
 _SIMPLE = re.compile(r"^[A-Za-z_][\w]*(?:\.[A-Za-z_]\w*)*$")
@@ -251,11 +251,11 @@ def fits(expected: str, member: str, bases: DeclaredTypes) -> bool | None:
         if expected in mro:
             return True
         return None if bases.leaves_project(member) else False
-    if bases.declares(expected) and not bases.ambiguous(member) and closed_stdlib_class(member):
-        return False  # no standard-library class inherits from a project class
-    if expected in _NOMINAL_BUILTINS and not bases.ambiguous(member) and not bases.declares(member) and closed_stdlib_class(member):
-        # a closed standard-library class is a builtin only by its bases (`CoroutineType` is no `str`)
-        return expected in stdlib_supertypes(member)
+    if not bases.ambiguous(member) and closed_stdlib_class(member):
+        if bases.declares(expected):
+            return False  # no standard-library class inherits from a project class
+        if expected in _NOMINAL_BUILTINS:
+            return expected in stdlib_supertypes(member)  # a builtin only by its bases (`CoroutineType` is no `str`)
     return None
 
 
