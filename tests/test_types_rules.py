@@ -244,6 +244,18 @@ def test_overloads_combine():
         ("def outer() -> int:\n    def inner():\n        return b.", None),  # inner says nothing
         ("def f(b) -> int:\n    return [b.", None),  # inside brackets
         ("def f(b) -> int:\n    b.", None),  # a statement
+        # Black's layout: the header's `)` at the `def`'s indent does not hide the `def` (genai-prices' `extract_usage`)
+        (
+            "class S:\n    def extract(\n        self,\n        url: str | None = None,\n    ) -> types.Usage:\n"
+            "        if url:\n            pass\n        return self.",
+            Expectation("Usage", "return"),
+        ),
+        ("def f(\n    b: Bay,\n) -> dict[\n    str, int\n]:\n    return b.", Expectation(None, "return")),
+        ("def f(\n    b,\n):\n    return b.", None),  # unannotated
+        ("def f() -> int:\n    g(\n        1,\n    )\n    return b.", Expectation("int", "return")),  # a call in the body
+        ("def outer() -> int:\n    def inner(\n        b,\n    ):\n        return b.", None),  # inner says nothing
+        # a `1)` in a docstring closes nothing: the stray `(` above must not hide `f`
+        ("x = '('\ndef f() -> int:\n    \"\"\"Steps:\n    1) load\n    \"\"\"\n    return b.", Expectation("int", "return")),
     ],
 )
 def test_python_expectations_from_text(text, expected):
@@ -293,6 +305,9 @@ def test_the_function_that_can_narrow_a_name():
     text = "class A:\n    def f(self, n: int):\n        def g():\n            return self.x"
     assert text[python.outermost_def(text, len(text) - 6) :].startswith("    def f(")
     assert python.outermost_def("class A:\n    x = self.y", 19) is None  # a class body: no function
+    black = "class A:\n    def f(\n        self,\n    ) -> int:\n        if x:\n            return self.x"
+    assert black[python.outermost_def(black, len(black) - 6) :].startswith("    def f(")
+    assert python.outermost_def("def f(\n    n,\n):\n    return n", 24) == 0
     header = "    def f(self, n: int,\n          m: str):\n        "
     assert python._only_in_an_enclosing_header(header, "m", 8)
     assert not python._only_in_an_enclosing_header(header + "if m:\n        ", "m", 8)  # named again: may be narrowed

@@ -93,23 +93,79 @@ def _annotated(annotation: str | None, where: str) -> Expectation | None:
 
 def _return_annotation(before_line: str, indent: int) -> str | None:
     """The return annotation of the innermost `def` around a line indented `indent` (None if unannotated or none)."""
-    lines = before_line.split("\n")
-    for i in range(len(lines) - 1, -1, -1):
-        line = lines[i]
-        stripped = line.lstrip()
-        if not stripped or stripped.startswith("#"):
-            continue
-        own = len(line) - len(stripped)
-        if own >= indent:
-            continue
+    for start, own, stripped in enclosing_lines(before_line, len(before_line), indent):
         if re.match(r"(?:async\s+)?def\b", stripped):
-            header = " ".join(lines[i:])  # a header may go over lines; the body starts after its `:`
-            match = re.search(r"\)\s*(?:->\s*(?P<type>[^:]+?)\s*)?:", header)
-            return match.group("type") if match and match.group("type") else None
+            return _header_returns(before_line[start:])
         if stripped.startswith("class ") or own == 0:
             return None
-        indent = own  # a block inside the function: keep looking outwards
     return None
+
+
+def enclosing_lines(text: str, at: int, indent: int):
+    """(start, indent, stripped text) of each line before position `at` of `text` that opens a block around a line indented `indent`, innermost first.
+
+    A line that closes a bracket opened on an earlier line continues that
+    line: the walk goes on from where the bracket opened. Black writes a long
+    header `def f(\n    a: int,\n) -> int:` with its `)` at the `def`'s indent,
+    which would otherwise pass for a block of its own and hide the `def`.
+    """
+    position = text.rfind("\n", 0, at) + 1
+    while position > 0:
+        previous = text.rfind("\n", 0, position - 1) + 1
+        line = text[previous : position - 1]
+        position = previous
+        while (opened := _continued_from(text, previous, line)) is not None:
+            previous = text.rfind("\n", 0, opened) + 1
+            line = text[previous : text.find("\n", opened)]
+            position = previous
+        stripped = line.lstrip()
+        own = len(line) - len(stripped)
+        if not stripped or stripped.startswith("#") or own >= indent:
+            continue
+        yield previous, own, stripped
+        indent = own
+
+
+def _continued_from(text: str, start: int, line: str) -> int | None:
+    """Where the bracket was opened that `line` (at `start` of `text`) starts by closing; None if it starts with none.
+
+    Only a line that starts with its closing bracket, and only if the lines
+    between are indented deeper than the line that opened it (as Black lays
+    a header out): a `1) load` in a docstring must not send the walk to a
+    stray `(` far above.
+    """
+    stripped = line.lstrip()
+    if not stripped or stripped[0] not in ")]}":
+        return None
+    depth, lowest, at = 0, 0, None
+    for i, ch in enumerate(stripped):
+        if ch == "#":
+            break
+        if ch in "([{":
+            depth += 1
+        elif ch in ")]}":
+            depth -= 1
+            if depth < lowest:
+                lowest, at = depth, i
+    opened = opening_bracket(text, start + len(line) - len(stripped) + at)
+    if opened is None:
+        return None
+    opener = text[text.rfind("\n", 0, opened) + 1 : opened]
+    indent = len(opener) - len(opener.lstrip())
+    between = text[text.find("\n", opened) + 1 : start].split("\n")
+    if any(b.strip() and len(b) - len(b.lstrip()) <= indent for b in between):
+        return None
+    return opened
+
+
+def _header_returns(header: str) -> str | None:
+    """The return annotation of the `def` that `header` starts with (None if it has none or cannot be read)."""
+    match = re.match(r"\s*(?:async\s+)?def\s+\w+\s*(?:\[[^\]]*\]\s*)?\(", header)
+    if match is None:
+        return None
+    close = closing_bracket(header, match.end() - 1)
+    returns = re.match(r"\s*->\s*(?P<type>.+?)\s*:\s*(?:#[^\n]*)?(?:\n|$)", header[close + 1 :], re.S) if close is not None else None
+    return returns.group("type") if returns else None
 
 
 # a generator (or async generator) may end with a bare `return` whatever it yields
@@ -421,34 +477,21 @@ def _returns_at(lines: list[str], line: int, name: str) -> str | None:
             return None
         above -= 1
     header = "\n".join(lines[line : line + 30])
-    match = re.match(rf"\s*(?:async\s+)?def\s+{re.escape(name)}\s*\(", header)
-    if match is None:
+    if not re.match(rf"\s*(?:async\s+)?def\s+{re.escape(name)}\b", header):
         return None
-    close = closing_bracket(header, match.end() - 1)
-    returns = re.match(r"\s*->\s*(?P<type>[^\n]+?)\s*:\s*(?:#.*)?(?:\n|$)", header[close + 1 :]) if close is not None else None
-    return returns.group("type") if returns else None
+    return _header_returns(header)
 
 
 def outermost_def(text: str, at: int) -> int | None:
     """Where the outermost `def` around position `at` of `text` starts (None at module or class level)."""
     line_start = text.rfind("\n", 0, at) + 1
     current = text[line_start:at]
-    indent = len(current) - len(current.lstrip())
     found = None
-    position = line_start
-    while position > 0:
-        previous = text.rfind("\n", 0, position - 1) + 1
-        line = text[previous : position - 1]
-        position = previous
-        stripped = line.lstrip()
-        own = len(line) - len(stripped)
-        if not stripped or stripped.startswith("#") or own >= indent:
-            continue
+    for start, own, stripped in enclosing_lines(text, line_start, len(current) - len(current.lstrip())):
         if re.match(r"(?:async\s+)?def\b", stripped):
-            found = previous
+            found = start
         elif stripped.startswith("class ") or own == 0:
             break
-        indent = own
     return found
 
 
