@@ -297,6 +297,13 @@ def test_star_parameters_jedi_passes_on_are_no_constraint(tokenizer, session, pa
     assert b"1" in _masked(tokenizer, session, path, PENGUINS.replace("def f(pingu: Penguin):\n    ", "compute_ticket_price(3, "))
 
 
+def test_star_parameters_of_a_class_whose_bases_go_over_lines(tokenizer, session, path):
+    # Black lays long bases out over lines; the `):` that ends them is no end of the class body
+    text = FORWARDING.replace("class Failure(Exception):", "class Failure(\n    Exception,\n):") + "raise Failure("
+    banned = _masked(tokenizer, session, path, text)
+    assert b"'" not in banned and b"1" not in banned and b"f" not in banned
+
+
 def test_a_signature_whose_definition_went_unanswered_is_no_constraint(tokenizer, session, path, monkeypatch):
     # without the callee's definition its own header cannot be checked against jedi's label: no guess
     monkeypatch.setattr(session, "definition", lambda *args, **kwargs: None)  # fault: the request timed out

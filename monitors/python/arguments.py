@@ -229,8 +229,15 @@ def _own_header(loc, document: Document, text: str) -> str | None:
         return None
     indent = len(line) - len(line.lstrip())
     body: int | None = None
-    offset = sum(len(x) + 1 for x in lines[: loc.line + 1])
-    for later in lines[loc.line + 1 :]:
+    first = loc.line + 1
+    bases = line.find("(")
+    if bases >= 0:  # bases over lines (`class A(\n    Base,\n):`): the body starts after the header's `)`
+        close = closing_bracket(source, sum(len(x) + 1 for x in lines[: loc.line]) + bases)
+        if close is None:
+            return None
+        first = source.count("\n", 0, close) + 1
+    offset = sum(len(x) + 1 for x in lines[:first])
+    for later in lines[first:]:
         stripped = later.lstrip()
         own = len(later) - len(stripped)
         if stripped and not stripped.startswith("#"):
