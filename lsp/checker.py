@@ -105,6 +105,7 @@ class TypeChecker:
         self._in_flight: concurrent.futures.Future | None = None
         self._documents: dict[str, tuple[str, int]] = {}  # uri -> (text the server holds, version)
         self._checked: set[str] = set()  # uris the server has answered for: its first check is done
+        self._prepared: set[str] = set()  # uris whose first check was begun in the background (`prepare`)
         self._lock = threading.Lock()
         self._stop = threading.Event()
 
@@ -132,6 +133,7 @@ class TypeChecker:
                 return
             future.add_done_callback(lambda done: self._checked.add(uri) if not done.cancelled() and not done.exception() else None)
             self._in_flight = future
+            self._prepared.add(uri)
 
     def type_at(self, path: str | os.PathLike, text: str, offset: int) -> str | None:
         """The checker's type of the name whose last character is `text[offset - 1]`, as it prints it (None: no answer).
@@ -161,12 +163,15 @@ class TypeChecker:
             if self.given_up or not self._started():
                 return None
             uri = pathlib.Path(path).resolve().as_uri()
-            # a file's first check resolves its imports (seconds): asked once per file, patiently
-            patience = self.request_timeout if uri in self._checked else self.first_timeout
+            # a file's first check resolves its imports (seconds): asked once per file, patiently, unless
+            # `prepare` began it; then the thread asking (the guide's one worker, which jedi's questions
+            # queue behind too) does not wait for it (genai-prices: 20 s waits left whole rows unguided)
+            hurried = uri in self._checked or uri in self._prepared
+            patience = self.request_timeout if hurried else self.first_timeout
             try:
                 if self._in_flight is not None and not self._in_flight.done():
                     # a slow check is still running: wait for it only as long as this question would
-                    concurrent.futures.wait([self._in_flight], patience if uri not in self._checked else 0)
+                    concurrent.futures.wait([self._in_flight], 0 if hurried else patience)
                     if not self._in_flight.done():
                         self.unanswered += 1
                         return None

@@ -164,6 +164,35 @@ def test_a_checker_that_never_answers_costs_a_bounded_wait(depot, tmp_path):
     checker.close()
 
 
+def test_a_question_does_not_wait_for_a_first_check_begun_in_the_background(depot):
+    import concurrent.futures
+
+    # fault: the server never finishes the file's first check (genai-prices' took 35 s under load)
+    checker = TypeChecker(depot, request_timeout=3.0, first_timeout=20.0)
+    try:
+        warm = "def f(n: int):\n    n"
+        assert checker.type_at(str(depot / "warm.py"), warm, len(warm)) == "int"  # started, and answering
+        real = checker._client.request_async
+        hung: list[concurrent.futures.Future] = []
+
+        def hang_checks(method, params):
+            if method != "textDocument/diagnostic":
+                return real(method, params)
+            hung.append(concurrent.futures.Future())
+            return 0, hung[-1]
+
+        checker._client.request_async = hang_checks
+        path, text = str(depot / "slow.py"), "def g(s: str):\n    s"
+        checker.prepare(path, text)
+        started = time.monotonic()
+        assert checker.type_at(path, text, len(text)) is None
+        assert time.monotonic() - started < 2, "a question waited for the background check"
+        hung[0].set_result({"items": []})  # the check ends: the file's questions are answered again
+        assert checker.type_at(path, text, len(text)) == "str"
+    finally:
+        checker.close()
+
+
 @pytest.fixture(scope="module")
 def vendored(depot, tmp_path_factory):
     """jedi on the depot, with a pydantic model in an installed-like folder outside the project."""
