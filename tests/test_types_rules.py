@@ -301,6 +301,13 @@ def test_which_annotations_admit_none():
         assert not python.admits_none(no), no
 
 
+def test_a_def_headers_return_annotation():
+    assert python._header_returns("def f(a) -> int: ...\n    def g() -> str | None:\n") == "int"  # a stub's one line
+    assert python._header_returns("def f(\n    a,\n) -> dict[\n    str, int\n]:\n") == "dict[\n    str, int\n]"
+    assert python._header_returns("async def f[T](a: T) -> T:  # note\n") == "T"
+    assert python._header_returns("def f(a):\n    x: int = 1") is None
+
+
 def test_the_function_that_can_narrow_a_name():
     text = "class A:\n    def f(self, n: int):\n        def g():\n            return self.x"
     assert text[python.outermost_def(text, len(text) - 6) :].startswith("    def f(")

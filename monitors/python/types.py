@@ -164,7 +164,8 @@ def _header_returns(header: str) -> str | None:
     if match is None:
         return None
     close = closing_bracket(header, match.end() - 1)
-    returns = re.match(r"\s*->\s*(?P<type>.+?)\s*:\s*(?:#[^\n]*)?(?:\n|$)", header[close + 1 :], re.S) if close is not None else None
+    # an annotation has no `:` of its own; Black may lay it over lines (`-> dict[\n    str, int\n]:`)
+    returns = re.match(r"\s*->\s*(?P<type>[^:]+?)\s*:", header[close + 1 :]) if close is not None else None
     return returns.group("type") if returns else None
 
 
