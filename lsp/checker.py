@@ -106,6 +106,7 @@ class TypeChecker:
         self._documents: dict[str, tuple[str, int]] = {}  # uri -> (text the server holds, version)
         self._checked: set[str] = set()  # uris the server has answered for: its first check is done
         self._prepared: set[str] = set()  # uris whose first check was begun in the background (`prepare`)
+        self._waited: set[str] = set()  # of those, the ones a question has waited for once already
         self._lock = threading.Lock()
         self._stop = threading.Event()
 
@@ -165,13 +166,21 @@ class TypeChecker:
             uri = pathlib.Path(path).resolve().as_uri()
             # a file's first check resolves its imports (seconds): asked once per file, patiently, unless
             # `prepare` began it; then the thread asking (the guide's one worker, which jedi's questions
-            # queue behind too) does not wait for it (genai-prices: 20 s waits left whole rows unguided)
+            # queue behind too) waits for that check once, as long as any question, and then no more
+            # (genai-prices: 20 s waits, one after another, left whole rows unguided)
             hurried = uri in self._checked or uri in self._prepared
             patience = self.request_timeout if hurried else self.first_timeout
             try:
                 if self._in_flight is not None and not self._in_flight.done():
                     # a slow check is still running: wait for it only as long as this question would
-                    concurrent.futures.wait([self._in_flight], 0 if hurried else patience)
+                    if uri in self._checked:
+                        wait = 0.0
+                    elif uri in self._prepared:
+                        wait = 0.0 if uri in self._waited else patience
+                        self._waited.add(uri)
+                    else:
+                        wait = patience
+                    concurrent.futures.wait([self._in_flight], wait)
                     if not self._in_flight.done():
                         self.unanswered += 1
                         return None

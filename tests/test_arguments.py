@@ -266,6 +266,24 @@ def test_a_class_from_outside_the_project_is_not_judged(tokenizer, session, path
     assert b"1" in _masked(tokenizer, session, path, PENGUINS.replace("def f(pingu: Penguin):\n    ", "Penguin("))
 
 
+def test_a_callee_read_from_jedis_own_stubs_is_not_judged(tokenizer, session, path):
+    # jedi's typeshed of 2021 requires `length` and `byteorder`; both have defaults since Python 3.11
+    assert b")" not in _masked(tokenizer, session, path, "def f(n: int):\n    return n.to_bytes(")
+    assert b")" not in _masked(tokenizer, session, path, "def f(b: bytes):\n    return int.from_bytes(b")
+    # a function of the project is still judged from its own header
+    assert b")" in _masked(tokenizer, session, path, PENGUINS + "compute_ticket_price(")
+
+
+def test_which_paths_jedi_reads_from_its_bundled_stubs():
+    from mgd.monitors.python.arguments import _read_from_jedis_stubs
+
+    assert _read_from_jedis_stubs("/usr/lib/python3.11/shutil.py")
+    assert _read_from_jedis_stubs("/x/site-packages/jedi/third_party/typeshed/stdlib/3/builtins.pyi")
+    assert _read_from_jedis_stubs("/venv/lib/python3.11/site-packages/requests/api.py")  # jedi bundles a stub
+    assert not _read_from_jedis_stubs("/venv/lib/python3.11/site-packages/httpx/_api.py")  # read from its source
+    assert not _read_from_jedis_stubs("/work/project/bookshop/models.py")
+
+
 def test_an_empty_string_argument_still_lets_the_call_close():
     # `f(x, "")`: after `""` the scanner waits for a possible third quote; the `)` is code all the same
     # (it was read as string text, so the call stayed open for the rest of the file: smolagents)

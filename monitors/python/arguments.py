@@ -7,10 +7,12 @@ one signature: overloads and unknown callees are left free, and so is a call
 once it unpacks `*args` or `**kwargs` into its arguments, and a class whose
 definition is not in the project's sources (one definition request: jedi
 reads other classes' constructors wrongly, `class float()`), and a callee
-whose own header names other parameters than jedi's label; with `types`,
-such a callee gets the signature the type checker gives instead
-(`checked_classes`: basedpyright knows a pydantic model's `__init__`, and
-a dataclass's own).
+whose own header names other parameters than jedi's label. A callee
+outside the project's sources gets, with `types`, the signature the type
+checker gives (`checked_classes`: basedpyright knows a pydantic model's
+`__init__`, a dataclass's own, and the standard library of the Python the
+project runs on); without it, jedi's only where jedi read the callee's own
+source, not the stubs of 2021 it bundles (`_read_from_jedis_stubs`).
 Allowed, while the call is open: everything except text that
 - closes the call before every required parameter has a value,
 - ends a positional argument past the last positional parameter (unless the
@@ -118,7 +120,7 @@ class ArgumentMonitor(CallMonitor):
     name = "args"
 
     def __init__(self, checked_classes: bool = False) -> None:
-        # a class outside the project gets the type checker's signature (`mgd.lsp.checker`); `types` turns it on
+        # a callee outside the project gets the type checker's signature (`mgd.lsp.checker`); `types` turns it on
         self.checked_classes = checked_classes
 
     def signature(self, session, document: Document, generated: str) -> Signature | None:
@@ -135,11 +137,53 @@ class ArgumentMonitor(CallMonitor):
         locations = session.definition(document.path, text + document.suffix, name_end - 1)
         if locations is None:
             return None  # no answer in time: whether jedi's label is the callee's own cannot be checked
-        outside = label.startswith("class ") and not _defined_in_project(session, locations)
-        if outside or _label_disagrees(label, locations, document, text):
+        if not _defined_in_project(session, locations):
+            # the checker reads the library the project runs on; jedi may read its own stubs of years ago
+            if self.checked_classes:
+                return _checked_signature(session, document, text)
+            if label.startswith("class ") or any(_read_from_jedis_stubs(str(loc.path)) for loc in locations):
+                return None
+        if _label_disagrees(label, locations, document, text):
             # jedi's signature is not trusted here: the type checker's is asked instead (with `types`)
             return _checked_signature(session, document, text) if self.checked_classes else None
         return parse_signature(label)
+
+
+_STDLIB = re.compile(r"/lib/python3\.\d+/(?!(?:site|dist)-packages/)")
+_JEDI_STUBS = "/jedi/third_party/typeshed/"
+
+
+def _read_from_jedis_stubs(path: str) -> bool:
+    """True if jedi reads the signatures of what is defined at `path` from the typeshed stubs it bundles.
+
+    jedi 0.19 bundles typeshed as of 2021 and prefers a stub to the source:
+    the standard library (`int.to_bytes(length, byteorder)`, both optional
+    since 3.11; `exec` without 3.11's `closure=`) and packages it has stubs
+    for (`requests`, `click`, `yaml`, ...) get signatures of then.
+    """
+    if _JEDI_STUBS in path or _STDLIB.search(path):
+        return True
+    installed = re.search(r"/(?:site|dist)-packages/([A-Za-z_]\w*)", path)
+    return installed is not None and installed.group(1) in _jedi_stub_packages()
+
+
+_STUB_PACKAGES: list[frozenset[str]] = []
+
+
+def _jedi_stub_packages() -> frozenset[str]:
+    """The top-level packages jedi's bundled typeshed has third-party stubs for (read once)."""
+    if not _STUB_PACKAGES:
+        names: set[str] = set()
+        try:
+            import jedi
+
+            root = os.path.join(os.path.dirname(jedi.__file__), "third_party", "typeshed", "third_party")
+            for folder in os.listdir(root):
+                names.update(name.removesuffix(".pyi") for name in os.listdir(os.path.join(root, folder)))
+        except (ImportError, OSError):
+            pass  # no bundled stubs found: only the standard library counts
+        _STUB_PACKAGES.append(frozenset(names))
+    return _STUB_PACKAGES[0]
 
 
 def _checked_signature(session, document: Document, text: str) -> Signature | None:
