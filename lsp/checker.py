@@ -158,6 +158,14 @@ class TypeChecker:
         found = answer.get("signatures") if isinstance(answer, dict) else None
         return [str(s.get("label", "")) for s in found if isinstance(s, dict)] if isinstance(found, list) else None
 
+    def members_at(self, path: str | os.PathLike, text: str, offset: int) -> dict[str, int] | None:
+        """The names the checker completes at `offset` of `text` (a member access's dot), each with its item kind; None: no answer."""
+        answer = self._ask("textDocument/completion", path, text, offset)
+        items = answer.get("items") if isinstance(answer, dict) else answer
+        if not isinstance(items, list):
+            return None
+        return {str(i["label"]): int(i.get("kind") or 0) for i in items if isinstance(i, dict) and isinstance(i.get("label"), str)}
+
     def _ask(self, method: str, path: str | os.PathLike, text: str, offset: int) -> object:
         """One request at `offset` of `text` (pushed first if the server holds another); None when it is not answered in time."""
         with self._lock:
@@ -239,7 +247,7 @@ class TypeChecker:
                 self.root,
                 capabilities={
                     "workspace": {"configuration": True},
-                    "textDocument": {"hover": {}, "signatureHelp": {}, "diagnostic": {}},
+                    "textDocument": {"hover": {}, "signatureHelp": {}, "diagnostic": {}, "completion": {}},
                 },
             )
         except Exception as err:  # noqa: BLE001 - reported by the waiting caller

@@ -66,6 +66,13 @@ class CompletionItem:
     detail: str = ""  # JDT.LS: the declaring type and signature, `Shelf.totalUnits() : int`
 
 
+def _is_dunder(name: str) -> bool:
+    return len(name) > 4 and name.startswith("__") and name.endswith("__")
+
+
+_MEMBER_ACCESS = re.compile(r"[\w)\]'\"]\s*\.\s*$")  # the text before the offset ends with a member access's dot
+
+
 class CompletionList(list):
     """The items of one completion answer (a plain list to callers), with the server's `isIncomplete`.
 
@@ -78,6 +85,9 @@ class CompletionList(list):
     # The server could not resolve the receiver and offered members of types it
     # guessed by name (JDT.LS pools every JDK type called `Builder`): no constraint.
     receiver_guessed: bool = False
+    # Names the type checker added to jedi's members (see `_add_checked_members`): what jedi's list
+    # says of the receiver (a partial list, `mgd.monitors.dereference.partial_python_list`) is read without them.
+    added: frozenset = frozenset()
 
 
 @dataclass(frozen=True)
@@ -339,7 +349,32 @@ class LanguageServerSession:
             from mgd.lsp.jdtls import guessed_receiver
 
             answer.receiver_guessed = guessed_receiver(item.detail for item in answer)
+        elif answer and self.type_checker is not None and _MEMBER_ACCESS.search(text[max(0, offset - 200) : offset]):
+            self._add_checked_members(answer, path, text, offset)
         return answer
+
+    def _add_checked_members(self, answer: CompletionList, path: str | os.PathLike, text: str, offset: int) -> None:
+        """Add to jedi's members at a dot the ones the type checker beside it lists and jedi does not.
+
+        jedi reads the standard library from typeshed stubs of 2021: after
+        `math.` it lists no `cbrt` (3.11), after `(5).` no `bit_count`
+        (3.10). The checker reads the typeshed of the project's Python. Only
+        added, never taken away: a list jedi leaves empty stays empty.
+        """
+        try:
+            checked = self.type_checker.members_at(path, text, offset)
+        except Exception as err:  # noqa: BLE001 - the checker's own faults cost its names, never jedi's list
+            log.debug("language server: the type checker's members failed (%s)", _describe(err))
+            return
+        known = {item.filter_text or item.label for item in answer}
+        # a `_T` or `_SupportsCeil` only the stubs define is no member: private names stay as jedi lists them
+        added = {
+            name: kind
+            for name, kind in (checked or {}).items()
+            if name not in known and name.isidentifier() and (not name.startswith("_") or _is_dunder(name))
+        }
+        answer.extend(CompletionItem(label=n, kind=k, insert_text=n, filter_text=n, detail="") for n, k in sorted(added.items()))
+        answer.added = frozenset(added)
 
     def _filter_text(self, text: str) -> str:
         if self.language == "java":

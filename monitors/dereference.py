@@ -250,7 +250,7 @@ class DereferenceMonitor(Monitor):
         if getattr(items, "receiver_guessed", False):  # members of same-named types, not of the receiver's
             return None
         names = member_names(items)
-        if not names or (getattr(session, "language", "python") == "python" and partial_python_list(names, text)):
+        if not names or (getattr(session, "language", "python") == "python" and partial_python_list(names - getattr(items, "added", frozenset()), text)):
             return None
         if not (self.hide_inherited or self.check_calls):
             return names

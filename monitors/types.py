@@ -120,7 +120,7 @@ class TypesMonitor(Monitor):
         if not items or getattr(items, "is_incomplete", False) or getattr(items, "receiver_guessed", False):
             return None
         names = member_names(items)
-        if not names or (getattr(session, "language", "python") == "python" and partial_python_list(names, text)):
+        if not names or (getattr(session, "language", "python") == "python" and partial_python_list(names - getattr(items, "added", frozenset()), text)):
             return None
         types = rules.member_types(session, items, names)
         root = getattr(session, "root", None)

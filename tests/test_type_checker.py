@@ -226,6 +226,20 @@ def test_the_standard_library_gets_the_checkers_signature(tokenizer, jedi, path)
     assert b")" not in allowed_after(tokenizer, jedi, path, "def f(n: int):\n    return n.to_bytes(1, 'big', 3", spec=ARGS)
 
 
+def test_members_jedis_old_stubs_lack_are_added_from_the_checker(tokenizer, jedi, path):
+    from mgd.monitors.dereference import DereferenceMonitor
+
+    checker_for(jedi)  # `types` starts it; jedi's stubs of 2021 list no `cbrt` (3.11), `pairwise` or `bit_count` (3.10)
+    for text, real in [("import math\nmath.", "cbrt"), ("import itertools\nitertools.", "pairwise"), ("(5).", "bit_count")]:
+        allowed = DereferenceMonitor().allowed_names(jedi, Document(path, text, "\n"), "")
+        assert allowed is not None and real in allowed, text
+        assert "_T" not in allowed  # a type variable of the stubs is no member
+    if sys.version_info < (3, 12):
+        assert "sumprod" not in DereferenceMonitor().allowed_names(jedi, Document(path, "import math\nmath.", "\n"), "")
+    # through the processor and the real tokenizer: the model may go on into `cbrt`
+    assert b"rt" in allowed_after(tokenizer, jedi, path, "import math\n\n\ndef f(x):\n    return math.", "cb", spec="deref,types")
+
+
 FAULT = (
     "from dataclasses import dataclass\n\n\n@dataclass(init=False)\nclass Fault:\n    message: str\n    code: int\n\n"
     "    def __init__(self, message: str) -> None:\n        self.message = message\n        self.code = 0\n\n\n"
