@@ -197,6 +197,16 @@ def partial_python_list(names, text: str) -> bool:
     return not re.match(r"\s*(?:from|import)\s", line) and not any(n.startswith("__") and n.endswith("__") for n in names)
 
 
+def own_names(items) -> frozenset[str]:
+    """The member names the server itself lists, without those the type checker added (`LanguageServerSession._add_checked_members`).
+
+    What a list says of its receiver (a partial list, a builtin's or an
+    enum member's exact set) is read from these: the checker's additions
+    depend on whether it answered in time.
+    """
+    return member_names(items) - getattr(items, "added", frozenset())
+
+
 def member_names(items) -> frozenset[str]:
     """Member names from completion items: identifiers only, no keywords or snippets."""
     names = set()
@@ -250,7 +260,7 @@ class DereferenceMonitor(Monitor):
         if getattr(items, "receiver_guessed", False):  # members of same-named types, not of the receiver's
             return None
         names = member_names(items)
-        if not names or (getattr(session, "language", "python") == "python" and partial_python_list(names - getattr(items, "added", frozenset()), text)):
+        if not names or (getattr(session, "language", "python") == "python" and partial_python_list(own_names(items), text)):
             return None
         if not (self.hide_inherited or self.check_calls):
             return names
@@ -283,7 +293,7 @@ class DereferenceMonitor(Monitor):
         items = session.completions(document.path, text + document.suffix, len(text))
         if not items or getattr(items, "is_incomplete", False):
             return False
-        return not_callable(session, member_names(items))
+        return not_callable(session, own_names(items))
 
 
 _SUPER_DOT = re.compile(r"\bsuper\([^()]*\)\s*\.$")  # text ending at `super().` or `super(Cls, self).`

@@ -57,7 +57,7 @@ from typing import Callable, Iterable
 
 from mgd.monitors.base import Document, Monitor, Names, Trigger
 from mgd.monitors.completion_memo import completions_at
-from mgd.monitors.dereference import grouped_arithmetic, member_names, narrowed, opening_bracket as _opening, partial_python_list
+from mgd.monitors.dereference import grouped_arithmetic, member_names, narrowed, opening_bracket as _opening, own_names, partial_python_list
 
 FITS, NO, VOID = "fits", "no", "void"
 NO_SUMS = "no, nor any sum"  # unfit, and so is every arithmetic result that starts with it
@@ -120,7 +120,7 @@ class TypesMonitor(Monitor):
         if not items or getattr(items, "is_incomplete", False) or getattr(items, "receiver_guessed", False):
             return None
         names = member_names(items)
-        if not names or (getattr(session, "language", "python") == "python" and partial_python_list(names - getattr(items, "added", frozenset()), text)):
+        if not names or (getattr(session, "language", "python") == "python" and partial_python_list(own_names(items), text)):
             return None
         types = rules.member_types(session, items, names)
         root = getattr(session, "root", None)

@@ -227,12 +227,13 @@ def _inside_brackets(text: str, start: int) -> bool:
 def member_types(session, items, names: frozenset[str]) -> dict[str, list[str | None]]:
     """Each method's return annotation from jedi's resolve (`def count() -> int`); nothing for the rest (unknown)."""
     from mgd.monitors.completion_memo import is_latest
-    from mgd.monitors.dereference import item_name
+    from mgd.monitors.dereference import item_name, own_names
     from mgd.monitors.python.values import known_builtin, not_callable
 
     if not hasattr(session, "resolve_completion"):
         return {}
-    builtin = known_builtin(session, names)
+    own = own_names(items)  # a builtin is told by jedi's own list, with or without the checker's additions
+    builtin = known_builtin(session, own)
     key = (id(session), getattr(session, "pid", None), builtin)
     if builtin is not None and key in _BUILTIN_TYPES:
         return _BUILTIN_TYPES[key]
@@ -248,8 +249,8 @@ def member_types(session, items, names: frozenset[str]) -> dict[str, list[str | 
         detail = str((answer or {}).get("detail") or "")
         match = re.match(rf"def {re.escape(name)}\(.*\)\s*->\s*(?P<type>.+)$", detail, re.S)
         found[name] = [_known(match.group("type")) if match else None]
-    if builtin is None and not_callable(session, names):  # asks the literals' members once per server
-        builtin = known_builtin(session, names)
+    if builtin is None and not_callable(session, own):  # asks the literals' members once per server
+        builtin = known_builtin(session, own)
     if builtin is not None:
         # `str.`, `list.`: the same members at every dot; resolved once per server
         _BUILTIN_TYPES[(id(session), getattr(session, "pid", None), builtin)] = found

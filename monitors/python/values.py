@@ -16,7 +16,7 @@ from __future__ import annotations
 
 import os
 
-from mgd.monitors.dereference import member_names
+from mgd.monitors.dereference import own_names
 
 # Builtin types whose values are never callable, and a literal of each.
 LITERALS = (
@@ -84,6 +84,6 @@ def reference_members(session) -> dict[frozenset[str], str]:
             end += 1
             if not items or getattr(items, "is_incomplete", False):
                 continue
-            found.setdefault(frozenset(member_names(items)), type_name)
+            found.setdefault(own_names(items), type_name)
     _references[key] = found
     return found
