@@ -80,8 +80,8 @@ def monitors_by_name(spec: str, language_name: str = "python") -> list[Monitor]:
     monitors = [available[n]() for n in dict.fromkeys(names)]
     if "types" in names:  # the type checker beside the server also reads the calls `args` cannot trust jedi for
         for monitor in monitors:
-            if hasattr(monitor, "checked_classes"):
-                monitor.checked_classes = True
+            if hasattr(monitor, "checked_signatures"):
+                monitor.checked_signatures = True
     return monitors
 
 

@@ -9,7 +9,7 @@ definition is not in the project's sources (one definition request: jedi
 reads other classes' constructors wrongly, `class float()`), and a callee
 whose own header names other parameters than jedi's label. A callee
 outside the project's sources gets, with `types`, the signature the type
-checker gives (`checked_classes`: basedpyright knows a pydantic model's
+checker gives (`checked_signatures`: basedpyright knows a pydantic model's
 `__init__`, a dataclass's own, and the standard library of the Python the
 project runs on); without it, jedi's only where jedi read the callee's own
 source, not the stubs of 2021 it bundles (`_read_from_jedis_stubs`).
@@ -34,6 +34,7 @@ is judged as a whole.
 
 from __future__ import annotations
 
+import functools
 import os
 import re
 
@@ -119,9 +120,9 @@ class ArgumentMonitor(CallMonitor):
 
     name = "args"
 
-    def __init__(self, checked_classes: bool = False) -> None:
+    def __init__(self, checked_signatures: bool = False) -> None:
         # a callee outside the project gets the type checker's signature (`mgd.lsp.checker`); `types` turns it on
-        self.checked_classes = checked_classes
+        self.checked_signatures = checked_signatures
 
     def signature(self, session, document: Document, generated: str) -> Signature | None:
         """The one signature the server gives right after `prefix + generated` (ending with `(`), else None."""
@@ -139,13 +140,13 @@ class ArgumentMonitor(CallMonitor):
             return None  # no answer in time: whether jedi's label is the callee's own cannot be checked
         if not _defined_in_project(session, locations):
             # the checker reads the library the project runs on; jedi may read its own stubs of years ago
-            if self.checked_classes:
+            if self.checked_signatures:
                 return _checked_signature(session, document, text)
             if label.startswith("class ") or any(_read_from_jedis_stubs(str(loc.path)) for loc in locations):
                 return None
         if _label_disagrees(label, locations, document, text):
             # jedi's signature is not trusted here: the type checker's is asked instead (with `types`)
-            return _checked_signature(session, document, text) if self.checked_classes else None
+            return _checked_signature(session, document, text) if self.checked_signatures else None
         return parse_signature(label)
 
 
@@ -167,23 +168,19 @@ def _read_from_jedis_stubs(path: str) -> bool:
     return installed is not None and installed.group(1) in _jedi_stub_packages()
 
 
-_STUB_PACKAGES: list[frozenset[str]] = []
-
-
+@functools.lru_cache(maxsize=1)
 def _jedi_stub_packages() -> frozenset[str]:
     """The top-level packages jedi's bundled typeshed has third-party stubs for (read once)."""
-    if not _STUB_PACKAGES:
-        names: set[str] = set()
-        try:
-            import jedi
+    names: set[str] = set()
+    try:
+        import jedi
 
-            root = os.path.join(os.path.dirname(jedi.__file__), "third_party", "typeshed", "third_party")
-            for folder in os.listdir(root):
-                names.update(name.removesuffix(".pyi") for name in os.listdir(os.path.join(root, folder)))
-        except (ImportError, OSError):
-            pass  # no bundled stubs found: only the standard library counts
-        _STUB_PACKAGES.append(frozenset(names))
-    return _STUB_PACKAGES[0]
+        root = os.path.join(os.path.dirname(jedi.__file__), "third_party", "typeshed", "third_party")
+        for folder in os.listdir(root):
+            names.update(name.removesuffix(".pyi") for name in os.listdir(os.path.join(root, folder)))
+    except (ImportError, OSError):
+        pass  # no bundled stubs found: only the standard library counts
+    return frozenset(names)
 
 
 def _checked_signature(session, document: Document, text: str) -> Signature | None:
